@@ -1,0 +1,31 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { requireTenant } from "../auth";
+import type { AppEnv } from "./app-types";
+import { notFound, onError, validationHook } from "./errors";
+import { models } from "./models";
+import { strikes } from "./strikes";
+
+export const VERSION = "0.1.0";
+
+export function createApp(): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+  app.onError(onError);
+  app.notFound(notFound);
+
+  app.get("/healthz", (c) => c.json({ status: "ok", service: "homeskillet", version: VERSION }));
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Homeskillet",
+      version: VERSION,
+      description: "Covenant-based orchestration of AI inference on virtualised GPUs.",
+    },
+  });
+
+  app.use("/v1/*", requireTenant);
+  app.route("/", strikes);
+  app.route("/", models);
+  return app;
+}

@@ -1,0 +1,18 @@
+import type { CovenantObject } from "./covenant";
+
+/** Bindings and configuration of the gateway worker (see wrangler.toml). */
+export interface Env {
+  COVENANT: DurableObjectNamespace<CovenantObject>;
+  HOSTEDAI_BASE_URL: string;
+  HOSTEDAI_API_KEY?: string;
+  /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */
+  HOSTEDAI?: Fetcher;
+  LOCAL_NODE_URL?: string;
+  LOCAL_NODE?: Fetcher;
+  LOCAL_NODE_ACCESS_CLIENT_ID?: string;
+  LOCAL_NODE_ACCESS_CLIENT_SECRET?: string;
+  /** JSON object: tenant id → API key (plain, or `sha256:<hex>` of the key). */
+  HOMESKILLET_TENANT_KEYS?: string;
+  /** A key for the tenant `dev`, for local development. */
+  HOMESKILLET_DEV_KEY?: string;
+}

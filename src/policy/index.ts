@@ -1,0 +1,5 @@
+// The pure core: every decision is a deterministic function of (state, event, clock), no I/O.
+export * from "./models";
+export * from "./pools";
+export * from "./seed";
+export * from "./backoff";

@@ -1,0 +1,3 @@
+export { HostedAiClient, type HostedAiConfig } from "./client";
+export { isAllocationGone, isAuthRejected, isCapacityExhausted, PROVIDER as HOSTEDAI } from "./errors";
+export * from "./mapping";

@@ -1,0 +1,4 @@
+// zod schemas shared by the HTTP API, the OpenAPI document and (later) the MCP tools.
+export * from "./common";
+export * from "./strike";
+export * from "./models";

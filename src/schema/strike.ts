@@ -1,0 +1,75 @@
+import { z } from "@hono/zod-openapi";
+import { CovenantId } from "./common";
+
+export const ChatRole = z.enum(["system", "user", "assistant", "tool"]);
+
+const TextPart = z.object({ type: z.literal("text"), text: z.string() });
+
+export const ChatMessage = z
+  .object({
+    role: ChatRole,
+    content: z.union([z.string(), z.array(TextPart).min(1)]),
+    name: z.string().max(64).optional(),
+  })
+  .openapi("ChatMessage");
+export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** Largest completion any model in the matrix is asked for; guards the emulated and real GPUs alike. */
+export const MAX_COMPLETION_TOKENS = 8192;
+
+export const StrikeRequest = z
+  .object({
+    covenant_id: CovenantId.optional().openapi({ description: "Covenant to run under; the tenant's `default` when absent." }),
+    model: z.string().min(1).max(128).optional().openapi({ example: "mistral-7b" }),
+    messages: z.array(ChatMessage).min(1).max(256).optional(),
+    prompt: z.string().min(1).optional(),
+    max_tokens: z.number().int().min(1).max(MAX_COMPLETION_TOKENS).default(256),
+    temperature: z.number().min(0).max(2).default(0.7),
+    latency_sensitive: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((req, ctx) => {
+    if (req.messages === undefined && req.prompt === undefined) {
+      ctx.addIssue({ code: "custom", path: ["messages"], message: "either `messages` or `prompt` is required" });
+    }
+    if (req.messages !== undefined && req.prompt !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["prompt"], message: "give `messages` or `prompt`, not both" });
+    }
+  })
+  .openapi("StrikeRequest");
+export type StrikeRequest = z.infer<typeof StrikeRequest>;
+
+export const Usage = z
+  .object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() })
+  .openapi("Usage");
+export type Usage = z.infer<typeof Usage>;
+
+export const StrikeTimings = z
+  .object({
+    classify_ms: z.number(),
+    queue_ms: z.number(),
+    allocate_ms: z.number(),
+    infer_ms: z.number(),
+    release_ms: z.number(),
+    total_ms: z.number(),
+  })
+  .openapi("StrikeTimings", { description: "Where the strike's time went, in milliseconds." });
+export type StrikeTimings = z.infer<typeof StrikeTimings>;
+
+export const StrikeResponse = z
+  .object({
+    id: z.string().openapi({ example: "str_5f0c0e4a9d2b41c7" }),
+    object: z.literal("strike"),
+    created: z.number().int(),
+    covenant_id: z.string(),
+    model: z.string(),
+    pool_id: z.string(),
+    allocation_id: z.string(),
+    output: z.object({ role: z.literal("assistant"), content: z.string() }),
+    finish_reason: z.enum(["stop", "length"]),
+    usage: Usage,
+    cost_usd: z.number().openapi({ description: "Allocation seconds × pool price, as billed by the upstream." }),
+    timings: StrikeTimings,
+  })
+  .openapi("Strike");
+export type StrikeResponse = z.infer<typeof StrikeResponse>;

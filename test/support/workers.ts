@@ -1,0 +1,44 @@
+// Node-side: how the test pool starts the emulators as auxiliary workers.
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+export const TEST_KEYS = {
+  hostedai: "test-hostedai-key",
+  dev: "hsk_test_dev_key_0001",
+  // globex is configured by hash, as production keys should be (sha256 of "hsk_test_globex_0001").
+  tenants: { acme: "hsk_test_acme_0001", globex: "sha256:27d6ebb8990df282d6a2be412d2d4b7678564b1f03d25dc827653d847272526d" },
+} as const;
+
+/** Simulated latencies are scaled down so the suite stays fast; the model's shape is unchanged. */
+export const EMULATOR_LATENCY_SCALE = "0.02";
+
+export function auxiliaryWorkers() {
+  return [
+    {
+      name: "hostedai-emulator",
+      modules: true,
+      scriptPath: `${root}.build/hostedai-emulator/index.js`,
+      compatibilityDate: "2026-04-20",
+      compatibilityFlags: ["nodejs_compat"],
+      durableObjects: { CLUSTER: { className: "HostedAiCluster", useSQLite: true } },
+      bindings: {
+        HOSTEDAI_API_KEYS: TEST_KEYS.hostedai,
+        JWT_SECRET: "test-jwt-secret-not-for-production",
+        TOKEN_TTL_SECONDS: "3600",
+        LATENCY_SCALE: EMULATOR_LATENCY_SCALE,
+        TIME_SCALE: "1",
+        SEED: "42",
+      },
+    },
+    {
+      name: "local-node-emulator",
+      modules: true,
+      scriptPath: `${root}.build/local-node-emulator/index.js`,
+      compatibilityDate: "2026-04-20",
+      compatibilityFlags: ["nodejs_compat"],
+      durableObjects: { DEVICE: { className: "LocalDevice", useSQLite: true } },
+      bindings: { MODELS: "gemma-2b-it,mistral-7b", LATENCY_SCALE: EMULATOR_LATENCY_SCALE, SEED: "7" },
+    },
+  ];
+}
