@@ -1,0 +1,106 @@
+// HTTP surface: the OpenAI-compatible routes mlx_lm.server serves, plus /admin for whoever runs
+// the node. Handlers only parse, delegate and answer.
+import { Hono, type Context } from "hono";
+import type { z } from "zod";
+import { checkAccess, isLoopback } from "./auth";
+import { readJsonBody } from "./body";
+import { chatJob, runCompletion, textJob } from "./completion";
+import { deviceStub } from "./device";
+import { readConfig, type Env } from "./env";
+import { ApiError, fromZodError } from "./errors";
+import { modelList } from "./responses";
+import { AdminConfigRequest, ChatCompletionRequest, TextCompletionRequest } from "./schema";
+
+type App = { Bindings: Env };
+
+// mlx_lm.server allows any origin, so browser tools can call a local node directly.
+const CORS_HEADERS: Record<string, string> = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "*",
+  "access-control-allow-headers": "*",
+};
+
+export const app = new Hono<App>();
+
+app.use("*", async (c, next) => {
+  await next();
+  for (const [name, value] of Object.entries(CORS_HEADERS)) c.res.headers.set(name, value);
+});
+
+app.options("*", (c) => c.body(null, 204));
+
+app.use("*", async (c, next) => {
+  const url = new URL(c.req.url);
+  const adminOnLoopback = url.pathname.startsWith("/admin/") && isLoopback(url);
+  if (!adminOnLoopback) {
+    const denied = checkAccess(c.req.raw.headers, readConfig(c.env));
+    if (denied) throw denied;
+  }
+  await next();
+});
+
+app.get("/health", (c) => c.json({ status: "ok" }));
+
+app.get("/v1/models", (c) => c.json(modelList(readConfig(c.env).models, nowSeconds())));
+
+// mlx_lm.server filters the list by the id that follows the prefix, which may contain slashes.
+app.get("/v1/models/*", (c) => {
+  const raw = new URL(c.req.url).pathname.slice("/v1/models/".length);
+  const id = safeDecode(raw);
+  const models = readConfig(c.env).models.filter((m) => m === id);
+  return c.json(modelList(models, nowSeconds()));
+});
+
+async function chatCompletions(c: Context<App>): Promise<Response> {
+  const body = await parseBody(c.req.raw, ChatCompletionRequest);
+  return runCompletion(chatJob(body, readConfig(c.env)), c.env);
+}
+
+app.post("/v1/chat/completions", chatCompletions);
+app.post("/chat/completions", chatCompletions);
+
+app.post("/v1/completions", async (c) => {
+  const body = await parseBody(c.req.raw, TextCompletionRequest);
+  return runCompletion(textJob(body, readConfig(c.env)), c.env);
+});
+
+app.get("/admin/stats", async (c) => c.json(await deviceStub(c.env).stats()));
+
+app.post("/admin/config", async (c) => {
+  const body = await parseBody(c.req.raw, AdminConfigRequest);
+  return c.json(await deviceStub(c.env).configure({ latencyScale: body.latency_scale }));
+});
+
+app.post("/admin/reset", async (c) => c.json(await deviceStub(c.env).reset()));
+
+app.notFound((c) =>
+  new ApiError(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, "invalid_request_error", null, "not_found")
+    .toResponse(CORS_HEADERS),
+);
+
+app.onError((error, c) => {
+  if (error instanceof ApiError) return error.toResponse(CORS_HEADERS);
+  console.error("local-node-emulator: unhandled error", c.req.method, c.req.url, error);
+  return new ApiError(500, "The node failed while handling the request.", "server_error", null, "internal_error")
+    .toResponse(CORS_HEADERS);
+});
+
+async function parseBody<T extends z.ZodType>(request: Request, schema: T): Promise<z.output<T>> {
+  const raw = await readJsonBody(request);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw fromZodError(parsed.error, raw);
+  return parsed.data;
+}
+
+/** A malformed escape names no model, so it matches nothing instead of failing the request. */
+function safeDecode(component: string): string | undefined {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return undefined;
+  }
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}

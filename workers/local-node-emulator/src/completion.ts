@@ -1,0 +1,132 @@
+// Turns a validated request into work for the device, books the device, waits out the schedule
+// and answers: one JSON body, or an SSE stream paced token by token.
+import { sleepUntil } from "./clock";
+import { deviceStub } from "./device";
+import { startupModel, type Env, type NodeConfig } from "./env";
+import { modelNotFound } from "./errors";
+import { planFault } from "./faults";
+import {
+  chatCompletion,
+  newIdentity,
+  textCompletion,
+  usageOf,
+} from "./responses";
+import {
+  flattenMessages,
+  messageText,
+  type ChatCompletionRequest,
+  type TextCompletionRequest,
+} from "./schema";
+import type { DeviceSlot } from "./schedule";
+import { sseBody, streamEvents } from "./stream";
+import { cutAtStop, DEFAULT_MAX_TOKENS, estimateTokens, generateText, type GeneratedText } from "./text";
+
+export interface CompletionJob {
+  route: "chat" | "text";
+  model: string;
+  promptTokens: number;
+  generated: GeneratedText;
+  stream: boolean;
+  includeUsage: boolean;
+}
+
+/** mlx_lm.server's name for "whatever model the server was started with". */
+const DEFAULT_MODEL_ALIAS = "default_model";
+
+export function resolveModel(requested: string | null | undefined, config: NodeConfig): string {
+  if (requested === null || requested === undefined || requested === DEFAULT_MODEL_ALIAS) {
+    return startupModel(config);
+  }
+  if (!config.models.includes(requested)) throw modelNotFound(requested, config.models);
+  return requested;
+}
+
+type SharedOptions = Omit<ChatCompletionRequest, "messages">;
+
+function buildJob(
+  route: CompletionJob["route"],
+  body: SharedOptions,
+  config: NodeConfig,
+  canonicalPrompt: string,
+  promptText: string,
+): CompletionJob {
+  const model = resolveModel(body.model, config);
+  // mlx_lm.server prefers max_completion_tokens when both are given.
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
+  const raw = generateText({
+    // A request seed varies the output the way it would reseed a real sampler.
+    seed: body.seed === null || body.seed === undefined ? config.seed : `${config.seed}/${body.seed}`,
+    model,
+    prompt: canonicalPrompt,
+    maxTokens,
+    temperature: body.temperature ?? 0,
+  });
+  const stops = typeof body.stop === "string" ? [body.stop] : (body.stop ?? []);
+  return {
+    route,
+    model,
+    promptTokens: estimateTokens(promptText),
+    generated: cutAtStop(raw, stops),
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+  };
+}
+
+export function chatJob(body: ChatCompletionRequest, config: NodeConfig): CompletionJob {
+  // Seed from the messages' meaning, so a string and the same text as one part give one answer.
+  const canonical = JSON.stringify(body.messages.map((m) => ({ role: m.role, content: messageText(m) })));
+  return buildJob("chat", body, config, canonical, flattenMessages(body.messages));
+}
+
+export function textJob(body: TextCompletionRequest, config: NodeConfig): CompletionJob {
+  const prompt = typeof body.prompt === "string" ? body.prompt : body.prompt.join("");
+  return buildJob("text", body, config, JSON.stringify(prompt), prompt);
+}
+
+export async function runCompletion(job: CompletionJob, env: Env): Promise<Response> {
+  const fault = planFault({ route: job.route, model: job.model, stream: job.stream });
+  // Each fault kind gets its branch here; "none" is a healthy node.
+  switch (fault.kind) {
+    case "none":
+      break;
+  }
+  const identity = newIdentity(job.route, job.model, Date.now());
+  const usage = usageOf(job.promptTokens, job.generated.tokens.length);
+  const slot = await deviceStub(env).reserve({
+    model: job.model,
+    promptTokens: job.promptTokens,
+    completionTokens: job.generated.tokens.length,
+  });
+  const headers = slotHeaders(slot);
+
+  if (!job.stream) {
+    await sleepUntil(slot.end);
+    const text = job.generated.tokens.join("");
+    const body = job.route === "chat"
+      ? chatCompletion(identity, text, job.generated.finishReason, usage)
+      : textCompletion(identity, text, job.generated.finishReason, usage);
+    return Response.json(body, { headers });
+  }
+
+  // mlx_lm.server sends a stream's headers when the device takes the request up, after any
+  // model load; tokens then follow at the decode rate.
+  await sleepUntil(slot.start + slot.loadMs);
+  headers.set("content-type", "text/event-stream");
+  headers.set("cache-control", "no-cache");
+  return new Response(sseBody(streamEvents(job, identity, usage, slot)), { headers });
+}
+
+/**
+ * The booked slot, for callers that want to see the device's queue: not part of the
+ * mlx_lm.server API, and ignored by OpenAI clients.
+ */
+function slotHeaders(slot: DeviceSlot): Headers {
+  return new Headers({
+    "x-device-sequence": String(slot.sequence),
+    "x-device-requested-at": String(slot.requestedAt),
+    "x-device-slot-start": String(slot.start),
+    "x-device-slot-end": String(slot.end),
+    "x-device-queued-ms": String(slot.queuedMs),
+    "x-device-load-ms": String(slot.loadMs),
+  });
+}

@@ -1,0 +1,124 @@
+// The one Mac behind the tunnel, as a Durable Object. It only books time on the device and keeps
+// counters; the Worker does the waiting, so the object is never held while a generation "runs".
+import { DurableObject } from "cloudflare:workers";
+import { readConfig, startupModel, type Env } from "./env";
+import {
+  initialDeviceState,
+  planSlot,
+  type DeviceSlot,
+  type DeviceState,
+  type SlotNeed,
+} from "./schedule";
+
+/** What GET /admin/stats reports; snake_case because it is served as JSON as is. */
+export interface DeviceStats {
+  requests_total: number;
+  prompt_tokens_total: number;
+  completion_tokens_total: number;
+  loaded_model: string;
+  busy_until: number;
+  latency_scale: number;
+}
+
+type DeviceRow = {
+  loaded_model: string;
+  busy_until: number;
+  requests_total: number;
+  prompt_tokens_total: number;
+  completion_tokens_total: number;
+  latency_scale: number;
+};
+
+export class LocalDevice extends DurableObject<Env> {
+  private state: DeviceState;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS device (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      loaded_model TEXT NOT NULL,
+      busy_until REAL NOT NULL,
+      requests_total INTEGER NOT NULL,
+      prompt_tokens_total INTEGER NOT NULL,
+      completion_tokens_total INTEGER NOT NULL,
+      latency_scale REAL NOT NULL
+    )`);
+    this.state = this.load() ?? this.save(this.freshState());
+  }
+
+  /** Books the next free slot on the device for one generation and counts it as served. */
+  reserve(need: SlotNeed): DeviceSlot {
+    const { slot, next } = planSlot(this.state, need, Date.now());
+    this.state = this.save(next);
+    return slot;
+  }
+
+  stats(): DeviceStats {
+    const s = this.state;
+    return {
+      requests_total: s.requestsTotal,
+      prompt_tokens_total: s.promptTokensTotal,
+      completion_tokens_total: s.completionTokensTotal,
+      loaded_model: s.loadedModel,
+      busy_until: s.busyUntil,
+      latency_scale: s.latencyScale,
+    };
+  }
+
+  /** Changes the time scale for requests booked from now on; booked slots keep their times. */
+  configure(change: { latencyScale: number }): DeviceStats {
+    this.state = this.save({ ...this.state, latencyScale: change.latencyScale });
+    return this.stats();
+  }
+
+  /** Back to a freshly started node: startup model loaded, idle, counters at zero. */
+  reset(): DeviceStats {
+    this.state = this.save(this.freshState());
+    return this.stats();
+  }
+
+  private freshState(): DeviceState {
+    const config = readConfig(this.env);
+    return initialDeviceState(startupModel(config), config.latencyScale);
+  }
+
+  private load(): DeviceState | undefined {
+    const row = this.ctx.storage.sql.exec<DeviceRow>("SELECT * FROM device WHERE id = 1").toArray()[0];
+    if (!row) return undefined;
+    return {
+      loadedModel: row.loaded_model,
+      busyUntil: row.busy_until,
+      requestsTotal: row.requests_total,
+      promptTokensTotal: row.prompt_tokens_total,
+      completionTokensTotal: row.completion_tokens_total,
+      latencyScale: row.latency_scale,
+    };
+  }
+
+  private save(state: DeviceState): DeviceState {
+    this.ctx.storage.sql.exec(
+      `INSERT INTO device (id, loaded_model, busy_until, requests_total, prompt_tokens_total,
+         completion_tokens_total, latency_scale)
+       VALUES (1, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET
+         loaded_model = excluded.loaded_model,
+         busy_until = excluded.busy_until,
+         requests_total = excluded.requests_total,
+         prompt_tokens_total = excluded.prompt_tokens_total,
+         completion_tokens_total = excluded.completion_tokens_total,
+         latency_scale = excluded.latency_scale`,
+      state.loadedModel,
+      state.busyUntil,
+      state.requestsTotal,
+      state.promptTokensTotal,
+      state.completionTokensTotal,
+      state.latencyScale,
+    );
+    return state;
+  }
+}
+
+/** The node has exactly one device, so every request reaches the same object. */
+export function deviceStub(env: Env): DurableObjectStub<LocalDevice> {
+  return env.DEVICE.get(env.DEVICE.idFromName("device"));
+}

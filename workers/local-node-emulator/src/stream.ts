@@ -1,0 +1,57 @@
+// Server-sent events produced over time: each token is written when the device's schedule says it
+// exists, so a reader sees the first token long before the last one is generated.
+import { sleepUntil } from "./clock";
+import type { CompletionJob } from "./completion";
+import {
+  chatCompletionChunk,
+  chatUsageChunk,
+  textCompletionChunk,
+  textUsageChunk,
+  type ResponseIdentity,
+  type Usage,
+} from "./responses";
+import { tokenDueAt, type DeviceSlot } from "./schedule";
+
+function sseData(payload: unknown): string {
+  return `data: ${JSON.stringify(payload)}\n\n`;
+}
+
+export async function* streamEvents(
+  job: CompletionJob,
+  identity: ResponseIdentity,
+  usage: Usage,
+  slot: DeviceSlot,
+): AsyncGenerator<string, void, undefined> {
+  const chunk = job.route === "chat" ? chatCompletionChunk : textCompletionChunk;
+  for (const [index, token] of job.generated.tokens.entries()) {
+    await sleepUntil(tokenDueAt(slot, index));
+    yield sseData(chunk(identity, token, null));
+  }
+  await sleepUntil(slot.end);
+  yield sseData(chunk(identity, "", job.generated.finishReason));
+  if (job.includeUsage) {
+    yield sseData(job.route === "chat" ? chatUsageChunk(identity, usage) : textUsageChunk(identity, usage));
+  }
+  yield "data: [DONE]\n\n";
+}
+
+/**
+ * A byte stream that pulls one event at a time, so nothing is produced ahead of the reader and
+ * a client that hangs up stops the generator.
+ */
+export function sseBody(events: AsyncGenerator<string, void, undefined>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await events.next();
+        if (next.done) controller.close();
+        else controller.enqueue(encoder.encode(next.value));
+      },
+      async cancel() {
+        await events.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

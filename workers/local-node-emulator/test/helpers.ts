@@ -1,0 +1,75 @@
+// Calls the emulator the way a client would: through its own fetch entrypoint.
+import { env as rawEnv, exports } from "cloudflare:workers";
+import type { Env } from "../src/env";
+
+export const env = rawEnv as unknown as Env;
+const worker = (exports as unknown as { default: Fetcher }).default;
+
+export const ORIGIN = "http://localhost";
+
+export function call(path: string, init?: RequestInit): Promise<Response> {
+  return worker.fetch(`${ORIGIN}${path}`, init);
+}
+
+export function postJson(path: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return call(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+export interface Stats {
+  requests_total: number;
+  prompt_tokens_total: number;
+  completion_tokens_total: number;
+  loaded_model: string;
+  busy_until: number;
+  latency_scale: number;
+}
+
+export async function stats(): Promise<Stats> {
+  return (await call("/admin/stats")).json<Stats>();
+}
+
+/** A freshly started node, optionally at another time scale than the configured 0.01. */
+export async function resetDevice(latencyScale?: number): Promise<void> {
+  const reset = await postJson("/admin/reset", {});
+  if (!reset.ok) throw new Error(`reset failed: ${reset.status}`);
+  if (latencyScale !== undefined) {
+    const configured = await postJson("/admin/config", { latency_scale: latencyScale });
+    if (!configured.ok) throw new Error(`config failed: ${configured.status}`);
+  }
+}
+
+export const hello = [{ role: "user", content: "Say hello to the tunnel." }];
+
+/** The `data:` payloads of an SSE body, in order. */
+export function sseData(text: string): string[] {
+  return text
+    .split("\n\n")
+    .map((event) => event.trim())
+    .filter((event) => event.startsWith("data: "))
+    .map((event) => event.slice("data: ".length));
+}
+
+export interface SlotHeaders {
+  sequence: number;
+  requestedAt: number;
+  start: number;
+  end: number;
+  queuedMs: number;
+  loadMs: number;
+}
+
+export function slotOf(response: Response): SlotHeaders {
+  const read = (name: string) => Number(response.headers.get(name));
+  return {
+    sequence: read("x-device-sequence"),
+    requestedAt: read("x-device-requested-at"),
+    start: read("x-device-slot-start"),
+    end: read("x-device-slot-end"),
+    queuedMs: read("x-device-queued-ms"),
+    loadMs: read("x-device-load-ms"),
+  };
+}
