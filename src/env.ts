@@ -1,8 +1,9 @@
-import type { CovenantObject } from "./covenant";
+import type { CovenantObject, TenantDirectory } from "./covenant";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
 export interface Env {
   COVENANT: DurableObjectNamespace<CovenantObject>;
+  TENANTS: DurableObjectNamespace<TenantDirectory>;
   HOSTEDAI_BASE_URL: string;
   HOSTEDAI_API_KEY?: string;
   /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */

@@ -1,6 +1,6 @@
 import { createApp } from "./api";
 
-export { CovenantObject } from "./covenant";
+export { CovenantObject, TenantDirectory } from "./covenant";
 
 const app = createApp();
 

@@ -1,7 +1,9 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { covenantObjectName } from "../src/covenant";
-import { emulatorAdmin, freshCovenant, strike } from "./support/gateway";
+import { StrikeResponse } from "../src/schema";
+import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "./support/covenants";
+import { emulatorAdmin, liveAllocationsOf, strike } from "./support/gateway";
 import { TEST_KEYS } from "./support/workers";
 
 async function hostedai<T>(path: string, init: RequestInit = {}, token?: string): Promise<T> {
@@ -13,49 +15,122 @@ async function hostedai<T>(path: string, init: RequestInit = {}, token?: string)
   return res.json();
 }
 
-describe("covenant object", () => {
-  it("records every strike in its ledger", async () => {
-    const covenant = freshCovenant("ledger");
-    for (let i = 0; i < 3; i++) expect((await strike({ covenant_id: covenant, model: "gemma-2b-it", prompt: `n${i}`, max_tokens: 8 })).status).toBe(200);
-    const stub = env.COVENANT.get(env.COVENANT.idFromName(covenantObjectName("dev", covenant)));
-    const status = await stub.status();
-    expect(status.totals.strikes).toBe(3);
-    expect(status.totals.failed).toBe(0);
-    expect(status.totals.cost_usd).toBeGreaterThan(0);
-    expect(status.allocations).toEqual([]);
+async function directAllocation(metadata: Record<string, string>) {
+  const { access_token } = await hostedai<{ access_token: string }>("/api/v1/auth/token", { method: "POST", body: JSON.stringify({ api_key: TEST_KEYS.hostedai }) });
+  return hostedai<{ allocation_id: string }>(
+    "/api/v1/allocations",
+    { method: "POST", body: JSON.stringify({ pool_id: "standard-us-east", requirements: { min_tflops: 10, min_vram_mb: 6144 }, duration_seconds: 600, preemptible: false, metadata }) },
+    access_token,
+  );
+}
+
+const stubFor = (tenant: string, id: string) => env.COVENANT.get(env.COVENANT.idFromName(covenantObjectName(tenant, id)));
+
+describe("leases", () => {
+  it("shows live leases with utilisation, then releases an idle one by alarm", async () => {
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 1, max_warm_leases: 0 } });
+    const s = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "x", max_tokens: 8 })).json());
+    const status = await covenantStatus(id);
+    expect(status.leases).toHaveLength(1);
+    expect(status.leases[0]).toMatchObject({ allocation_id: s.allocation_id, model: "gemma-2b-it", state: "warm", strikes_served: 1, in_flight: 0 });
+    expect(status.leases[0]!.utilization).toBeGreaterThan(0);
+    expect(status.queue_depth).toBe(0);
+    const later = await eventually(() => covenantStatus(id), (st) => st.leases.length === 0);
+    expect(later.leases).toEqual([]);
+    expect(await liveAllocationsOf(id)).toEqual([]);
   });
 
-  it("keeps tenants apart: the same covenant id names two objects", () => {
-    expect(covenantObjectName("acme", "default")).not.toBe(covenantObjectName("globex", "default"));
-    expect(env.COVENANT.idFromName(covenantObjectName("acme", "x")).equals(env.COVENANT.idFromName(covenantObjectName("globex", "x")))).toBe(false);
+  it("releases every lease when the covenant is deleted, and books the lease cost", async () => {
+    const { id } = await createCovenant({});
+    await Promise.all(["gemma-2b-it", "mistral-7b", "qwen-14b"].map((model) => strike({ covenant_id: id, model, prompt: "x", max_tokens: 8 })));
+    expect((await liveAllocationsOf(id)).length).toBe(3);
+    const usageBefore = await covenantUsage(id);
+    expect(usageBefore.strikes).toBe(3);
+    expect((await deleteCovenant(id)).leases_released).toBe(3);
+    expect(await liveAllocationsOf(id)).toEqual([]);
   });
 
-  it("releases, by alarm, an allocation left behind by a strike that never finished", async () => {
-    // A real allocation the object holds but no strike is using: what a crash mid-strike leaves.
+  it("reconciles with the upstream: an orphan allocation is released, a vanished lease is dropped", async () => {
+    const { id } = await createCovenant({});
+    const s = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "mistral-7b", prompt: "x", max_tokens: 8 })).json());
+    // What a crash between an allocation and its record leaves behind: an allocation nobody knows.
+    const orphan = await directAllocation({ tenant: "dev", covenant: id, covenant_object: covenantObjectName("dev", id) });
+    // And a lease whose allocation went away upstream without us (released by an operator).
     const { access_token } = await hostedai<{ access_token: string }>("/api/v1/auth/token", { method: "POST", body: JSON.stringify({ api_key: TEST_KEYS.hostedai }) });
-    const alloc = await hostedai<{ allocation_id: string; created_at: string; expires_at: string }>(
-      "/api/v1/allocations",
-      { method: "POST", body: JSON.stringify({ pool_id: "standard-us-east", requirements: { min_tflops: 10, min_vram_mb: 6144 }, duration_seconds: 600, preemptible: false }) },
-      access_token,
-    );
-    expect((await emulatorAdmin()).allocations.map((a) => a.allocation_id)).toContain(alloc.allocation_id);
+    await hostedai(`/api/v1/allocations/${s.allocation_id}`, { method: "DELETE" }, access_token);
 
-    const stub = env.COVENANT.get(env.COVENANT.idFromName(covenantObjectName("dev", freshCovenant("orphan"))));
-    await runInDurableObject(stub, async (_obj, state) => {
-      const now = Date.now();
-      state.storage.sql.exec(
-        `INSERT INTO allocations (allocation_id, pool_id, model, vram_mb, price_per_hour, created_at, expires_at, state) VALUES (?, 'standard-us-east', 'mistral-7b', 6144, 1, ?, ?, 'releasing')`,
-        alloc.allocation_id, now, Date.parse(alloc.expires_at),
-      );
-      state.storage.sql.exec(`INSERT INTO timers (kind, ref, due_at) VALUES ('release', ?, ?)`, alloc.allocation_id, now);
-      // Far enough ahead that only the test fires it.
-      await state.storage.setAlarm(now + 3_600_000);
-    });
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const result = await stubFor("dev", id).reconcile();
+    expect(result).toEqual({ orphansReleased: 1, leasesDropped: 1 });
+    expect((await emulatorAdmin()).allocations.map((a) => a.allocation_id)).not.toContain(orphan.allocation_id);
+    expect((await covenantStatus(id)).leases).toEqual([]);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
 
-    expect((await emulatorAdmin()).allocations.map((a) => a.allocation_id)).not.toContain(alloc.allocation_id);
-    const status = await stub.status();
-    expect(status.allocations).toEqual([]);
-    expect(status.next_alarm_at).toBeNull();
+  it("runs a strike again on a fresh allocation when its lease vanished upstream", async () => {
+    const { id } = await createCovenant({});
+    const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "x", max_tokens: 8 })).json());
+    const { access_token } = await hostedai<{ access_token: string }>("/api/v1/auth/token", { method: "POST", body: JSON.stringify({ api_key: TEST_KEYS.hostedai }) });
+    await hostedai(`/api/v1/allocations/${first.allocation_id}`, { method: "DELETE" }, access_token);
+    const res = await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "y", max_tokens: 8 });
+    expect(res.status).toBe(200);
+    const second = StrikeResponse.parse(await res.json());
+    expect(second.allocation_id).not.toBe(first.allocation_id);
+    expect(second.lease_reused).toBe(false);
+    await deleteCovenant(id);
+  });
+});
+
+describe("the cost ledger", () => {
+  it("reports spend by model and pool", async () => {
+    const { id } = await createCovenant({});
+    for (const model of ["gemma-2b-it", "gemma-2b-it", "qwen-14b"]) expect((await strike({ covenant_id: id, model, prompt: "x", max_tokens: 8 })).status).toBe(200);
+    const usage = await covenantUsage(id);
+    expect(usage.strikes).toBe(3);
+    expect(usage.by_model.map((r) => [r.key, r.strikes]).sort()).toEqual([["gemma-2b-it", 2], ["qwen-14b", 1]]);
+    expect(usage.by_pool.map((r) => r.key).sort()).toEqual(["preemptible-us-east", "standard-us-east"]);
+    expect(usage.total_usd).toBeGreaterThan(0);
+    expect(usage.by_model.reduce((s, r) => s + r.completion_tokens, 0)).toBeGreaterThan(0);
+    await deleteCovenant(id);
+  });
+
+  it("refuses a strike over max_usd_per_strike before allocating, naming the limit", async () => {
+    const { id } = await createCovenant({ cost: { max_usd_per_strike: 0.000001 } });
+    const before = (await emulatorAdmin()).created_total;
+    const res = await strike({ covenant_id: id, model: "qwen-32b", prompt: "x", max_tokens: 512 });
+    expect(res.status).toBe(402);
+    const body = (await res.json()) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ type: "strike_cost_limit", budget: "max_usd_per_strike", limit_usd: 0.000001 });
+    expect(body.error.requested_usd as number).toBeGreaterThan(0.000001);
+    expect((await emulatorAdmin()).created_total).toBe(before);
+  });
+
+  it("degrades to a cheaper allowed model when the covenant says so", async () => {
+    // Enough for a small model's strike, not for qwen-32b's.
+    const { id } = await createCovenant({ cost: { max_usd_per_strike: 0.003, on_limit: "degrade" }, lease: { idle_timeout_s: 1 } });
+    const res = await strike({ covenant_id: id, model: "qwen-32b", prompt: "x", max_tokens: 256 });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = StrikeResponse.parse(await res.json());
+    expect(body.degraded_from).toBe("qwen-32b");
+    expect(["gemma-2b-it", "mistral-7b", "qwen-14b"]).toContain(body.model);
+    await deleteCovenant(id);
+  });
+
+  it("never overspends the daily budget under concurrency, and says when it resets", async () => {
+    const budget = 0.002;
+    const { id } = await createCovenant({ cost: { budget_usd_per_day: budget }, lease: { idle_timeout_s: 1 } });
+    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => strike({ covenant_id: id, model: "mistral-7b", prompt: `n${i}`, max_tokens: 64 })));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.every((s) => s === 200 || s === 402)).toBe(true);
+    expect(statuses).toContain(402);
+    const refusal = (await responses[statuses.indexOf(402)]!.json()) as { error: Record<string, unknown> };
+    expect(refusal.error).toMatchObject({ type: "budget_exhausted", budget: "budget_usd_per_day", limit_usd: budget });
+    expect(Date.parse(refusal.error.resets_at as string)).toBeGreaterThan(Date.now());
+    // Once the idle leases are released and billed, everything the covenant paid, leases included,
+    // stays inside the budget.
+    await eventually(() => covenantStatus(id), (st) => st.leases.length === 0);
+    const usage = await covenantUsage(id);
+    expect(usage.strikes).toBe(statuses.filter((s) => s === 200).length);
+    expect(usage.total_usd).toBeGreaterThan(0);
+    expect(usage.total_usd).toBeLessThanOrEqual(budget);
   });
 });

@@ -1,18 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { StrikeResponse } from "../src/schema";
+import { createCovenant, deleteCovenant } from "./support/covenants";
 import { emulatorAdmin, freshCovenant, liveAllocationsOf, strike } from "./support/gateway";
 
-describe("POST /v1/strikes", () => {
+describe("POST /v1/strikes under the seed rule", () => {
   it.each([
     { model: "gemma-2b-it", latency_sensitive: false, pool: "preemptible-us-east" },
     { model: "mistral-7b", latency_sensitive: false, pool: "preemptible-us-east" },
     { model: "qwen-14b", latency_sensitive: false, pool: "standard-us-east" },
     { model: "qwen-32b", latency_sensitive: false, pool: "standard-us-east" },
     { model: "mistral-7b", latency_sensitive: true, pool: "dedicated-us-east" },
-  ])("runs $model (latency_sensitive=$latency_sensitive) on $pool by the seed rule and releases it", async ({ model, latency_sensitive, pool }) => {
-    const covenant = freshCovenant("sizes");
+  ])("runs $model (latency_sensitive=$latency_sensitive) on $pool and releases it", async ({ model, latency_sensitive, pool }) => {
+    const { id } = await createCovenant({ policy: "seed" });
     const res = await strike({
-      covenant_id: covenant,
+      covenant_id: id,
       model,
       latency_sensitive,
       messages: [
@@ -23,7 +24,7 @@ describe("POST /v1/strikes", () => {
     });
     expect(res.status).toBe(200);
     const body = StrikeResponse.parse(await res.json());
-    expect(body).toMatchObject({ object: "strike", covenant_id: covenant, model, pool_id: pool });
+    expect(body).toMatchObject({ object: "strike", covenant_id: id, model, pool_id: pool, lease_reused: false });
     expect(body.id).toMatch(/^str_[0-9a-f]{16}$/);
     expect(body.allocation_id).toMatch(/^alloc_/);
     expect(body.output.content.length).toBeGreaterThan(0);
@@ -33,49 +34,86 @@ describe("POST /v1/strikes", () => {
     expect(body.cost_usd).toBeGreaterThan(0);
     const t = body.timings;
     expect(t.total_ms).toBeGreaterThanOrEqual(t.allocate_ms + t.infer_ms);
-    expect(await liveAllocationsOf(covenant)).toEqual([]);
+    // The seed rule allocates for each strike and releases straight after.
+    expect(await liveAllocationsOf(id)).toEqual([]);
   });
 
-  it("accepts a plain prompt and applies defaults", async () => {
-    const res = await strike({ covenant_id: freshCovenant("prompt"), prompt: "Say hello." });
+  it("serves 100 concurrent strikes: all succeed, one allocation each, none leaks", async () => {
+    const { id } = await createCovenant({ policy: "seed" });
+    const before = await emulatorAdmin();
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => strike({ covenant_id: id, model: "mistral-7b", prompt: `request ${i}`, max_tokens: 16 })),
+    );
+    expect(responses.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    const bodies = await Promise.all(responses.map(async (r) => StrikeResponse.parse(await r.json())));
+    expect(new Set(bodies.map((b) => b.id)).size).toBe(100);
+    expect(new Set(bodies.map((b) => b.allocation_id)).size).toBe(100);
+    expect((await emulatorAdmin()).created_total - before.created_total).toBeGreaterThanOrEqual(100);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+});
+
+describe("POST /v1/strikes under the homeskillet policy", () => {
+  it("places on the cheapest pool that fits and reuses the lease", async () => {
+    const { id } = await createCovenant({});
+    const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "qwen-14b", prompt: "one", max_tokens: 8 })).json());
+    // qwen-14b may not run preemptible; a standard A100 slice is cheaper than a premium H100 one.
+    expect(first).toMatchObject({ pool_id: "standard-us-east", lease_reused: false });
+    for (let i = 0; i < 5; i++) {
+      const next = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "qwen-14b", prompt: `again ${i}`, max_tokens: 8 })).json());
+      expect(next).toMatchObject({ allocation_id: first.allocation_id, lease_reused: true });
+      expect(next.timings.allocate_ms).toBeLessThan(first.timings.allocate_ms + 1);
+    }
+    expect((await liveAllocationsOf(id)).map((a) => a.allocation_id)).toEqual([first.allocation_id]);
+    await deleteCovenant(id);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+
+  it("serves 100 concurrent strikes on far fewer allocations, and leaks none", async () => {
+    const { id } = await createCovenant({});
+    const responses = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => strike({ covenant_id: id, model: "mistral-7b", prompt: `request ${i}`, max_tokens: 16 })),
+    );
+    expect(responses.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    const bodies = await Promise.all(responses.map(async (r) => StrikeResponse.parse(await r.json())));
+    const allocations = new Set(bodies.map((b) => b.allocation_id));
+    expect(allocations.size).toBeLessThanOrEqual(16); // the default covenant's max_leases
+    expect(bodies.filter((b) => b.lease_reused).length).toBeGreaterThanOrEqual(100 - allocations.size);
+    await deleteCovenant(id);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+
+  it("gives the same text for the same request (the emulator is seeded)", async () => {
+    const req = { model: "gemma-2b-it", prompt: "Name three GPUs.", max_tokens: 24, temperature: 0 };
+    const a = StrikeResponse.parse(await (await strike({ ...req, covenant_id: (await createCovenant({})).id })).json());
+    const b = StrikeResponse.parse(await (await strike({ ...req, covenant_id: (await createCovenant({})).id })).json());
+    expect(a.output.content).toBe(b.output.content);
+    expect(a.allocation_id).not.toBe(b.allocation_id);
+  });
+
+  it("accepts a plain prompt and applies the covenant's defaults", async () => {
+    const res = await strike({ covenant_id: "default", prompt: "Say hello." });
     expect(res.status).toBe(200);
     const body = StrikeResponse.parse(await res.json());
     expect(body.model).toBe("mistral-7b");
     expect(body.usage.completion_tokens).toBeLessThanOrEqual(256);
   });
 
-  it("gives the same text for the same request (the emulator is seeded)", async () => {
-    const req = { model: "gemma-2b-it", prompt: "Name three GPUs.", max_tokens: 24, temperature: 0 };
-    const a = StrikeResponse.parse(await (await strike({ ...req, covenant_id: freshCovenant("det") })).json());
-    const b = StrikeResponse.parse(await (await strike({ ...req, covenant_id: freshCovenant("det") })).json());
-    expect(a.output.content).toBe(b.output.content);
-    expect(a.allocation_id).not.toBe(b.allocation_id);
-  });
-
-  it("serves 100 concurrent strikes, all succeed, none leaks", async () => {
-    const covenant = freshCovenant("burst");
-    const before = await emulatorAdmin();
-    const responses = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => strike({ covenant_id: covenant, model: "mistral-7b", prompt: `request ${i}`, max_tokens: 16 })),
-    );
-    const statuses = responses.map((r) => r.status);
-    expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const bodies = await Promise.all(responses.map(async (r) => StrikeResponse.parse(await r.json())));
-    expect(new Set(bodies.map((b) => b.id)).size).toBe(100);
-    expect(new Set(bodies.map((b) => b.allocation_id)).size).toBe(100);
-    const after = await emulatorAdmin();
-    expect(after.created_total - before.created_total).toBeGreaterThanOrEqual(100);
-    expect(await liveAllocationsOf(covenant)).toEqual([]);
-  });
-
   it("fetches one Hosted.AI token for many strikes", async () => {
     // Warm the isolate's token cache first: the count must not move across the next strikes.
-    await strike({ covenant_id: freshCovenant("jwt"), model: "gemma-2b-it", prompt: "warm", max_tokens: 4 });
+    const { id } = await createCovenant({});
+    await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "warm", max_tokens: 4 });
     const before = (await emulatorAdmin()).tokens_issued;
     for (let i = 0; i < 10; i++) {
-      const res = await strike({ covenant_id: freshCovenant("jwt"), model: "gemma-2b-it", prompt: `again ${i}`, max_tokens: 4 });
+      const res = await strike({ covenant_id: id, model: i % 2 ? "gemma-2b-it" : "qwen-14b", prompt: `again ${i}`, max_tokens: 4 });
       expect(res.status).toBe(200);
     }
     expect((await emulatorAdmin()).tokens_issued).toBe(before);
+  });
+
+  it("answers 404 for a covenant the tenant never created", async () => {
+    const res = await strike({ covenant_id: freshCovenant("missing"), prompt: "hi" });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { type: "covenant_not_found", param: "covenant_id" } });
   });
 });

@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireTenant } from "../auth";
 import type { AppEnv } from "./app-types";
 import { notFound, onError, validationHook } from "./errors";
+import { covenants } from "./covenants";
 import { models } from "./models";
 import { strikes } from "./strikes";
 
@@ -27,5 +28,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.use("/v1/*", requireTenant);
   app.route("/", strikes);
   app.route("/", models);
+  app.route("/", covenants);
   return app;
 }

@@ -1,10 +1,10 @@
 import { createRoute } from "@hono/zod-openapi";
 import { analyseRequest } from "../classify";
-import { covenantObjectName } from "../covenant";
-import { DEFAULT_MODEL_ID, modelCatalogue } from "../policy";
+import { modelCatalogue } from "../policy";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
+import { covenantStub } from "./stubs";
 
 const models = modelCatalogue();
 
@@ -23,7 +23,8 @@ export const strikeRoute = createRoute({
     401: { description: "Missing or invalid API key", content: errorContent },
     413: { description: "Body too large", content: errorContent },
     415: { description: "Body is not JSON", content: errorContent },
-    402: { description: "A cost limit of the covenant was hit", content: errorContent },
+    402: { description: "A cost limit of the covenant was hit (the error names the budget, its limit, the spend and when it resets)", content: errorContent },
+    404: { description: "No such covenant", content: errorContent },
     409: { description: "Conflicts with the covenant's state", content: errorContent },
     422: { description: "The covenant cannot serve this request", content: errorContent },
     429: { description: "Rate limited", content: errorContent },
@@ -36,8 +37,8 @@ export const strikeRoute = createRoute({
 export const strikes = newRouter().openapi(strikeRoute, async (c) => {
   const receivedAt = Date.now();
   const req = c.req.valid("json");
-  const model = req.model ?? DEFAULT_MODEL_ID;
-  if (!models.has(model)) {
+  const model = req.model;
+  if (model !== undefined && !models.has(model)) {
     const error = {
       type: "unknown_model",
       message: `unknown model ${JSON.stringify(model)}; available: ${[...models.keys()].join(", ")}`,
@@ -50,8 +51,7 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
 
   const tenant = c.get("tenant");
   const covenantId = req.covenant_id ?? "default";
-  const ns = c.env.COVENANT;
-  const stub = ns.get(ns.idFromName(covenantObjectName(tenant, covenantId)));
+  const stub = covenantStub(c.env, tenant, covenantId);
   const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   const outcome = await stub.strike({
     strikeId,

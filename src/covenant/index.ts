@@ -1,5 +1,6 @@
 export { CovenantObject } from "./object";
-export type { FailureBody, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess } from "./types";
+export { TenantDirectory } from "./directory";
+export type { FailureBody, Result, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess } from "./types";
 
 /** The Durable Object name of a tenant's covenant: tenant scoping is part of the identity. */
 export function covenantObjectName(tenant: string, covenantId: string): string {

@@ -1,99 +1,196 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { modelCatalogue } from "../policy";
-import { HostedAiClient, isAllocationGone } from "../providers/hostedai";
-import { Admission, CapacitySignal } from "./admission";
+import { applyCovenantChange, budgetDay, defaultContract, DEFAULT_COVENANT_ID, modelCatalogue, planMaintenance } from "../policy";
+import { HostedAiClient } from "../providers/hostedai";
+import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
+import { Ledger } from "./ledger";
+import { LeaseManager, type AllocationOwner } from "./lease-manager";
 import { PoolCache } from "./pool-cache";
+import { Signal } from "./signal";
 import { CovenantStore } from "./storage";
 import { StrikeRunner } from "./strike-runner";
-import type { StrikeInput, StrikeOutcome } from "./types";
+import { leaseView } from "./views";
+import type { Result, StrikeInput, StrikeOutcome } from "./types";
 
-/** Strikes of one covenant talking to upstreams at once; the rest queue in the object. */
-const MAX_CONCURRENT_STRIKES = 64;
-/** A failed release is tried again after this long, doubling, capped. */
-const RELEASE_RETRY_BASE_MS = 1_000;
-const RELEASE_RETRY_MAX_MS = 60_000;
+const models = modelCatalogue();
 
 /**
  * One Durable Object per covenant (named `<tenant>:<covenant id>`). A thin shell: it loads state,
- * asks the policy core, performs the I/O and persists what happened.
+ * asks the policy core, performs the I/O and persists what happened. Its single alarm runs lease
+ * housekeeping, release retries and reconciliation with the upstream.
  */
 export class CovenantObject extends DurableObject<Env> {
   private readonly store: CovenantStore;
-  private readonly client: HostedAiClient;
+  private readonly leases: LeaseManager;
+  private readonly ledger: Ledger;
   private readonly runner: StrikeRunner;
-  private readonly admission = new Admission(MAX_CONCURRENT_STRIKES);
+  private owned: { tenant: string; contract: CovenantContract } | undefined;
+  private alarmAt: number | null = null;
+  private needsReconcile = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new CovenantStore(ctx.storage.sql);
-    this.client = new HostedAiClient({
-      baseUrl: env.HOSTEDAI_BASE_URL,
-      apiKey: env.HOSTEDAI_API_KEY ?? "",
-      fetcher: env.HOSTEDAI,
-    });
-    this.runner = new StrikeRunner({
-      client: this.client,
-      store: this.store,
-      models: modelCatalogue(),
-      pools: new PoolCache(this.client),
-      admission: this.admission,
-      capacity: new CapacitySignal(),
-      releaseDeferred: () => this.rearm(),
-    });
-    // Allocations still on record when the object starts belong to strikes of a previous life
-    // (eviction, crash, deploy): nobody is using them, so they are released now.
+    const client = new HostedAiClient({ baseUrl: env.HOSTEDAI_BASE_URL, apiKey: env.HOSTEDAI_API_KEY ?? "", fetcher: env.HOSTEDAI });
+    this.leases = new LeaseManager(client, this.store, new PoolCache(client), new Signal(), () => this.wakeAt(Date.now()), () => this.ledger.refresh());
+    this.ledger = new Ledger(this.store, () => this.leases.list());
+    this.runner = new StrikeRunner({ client, leases: this.leases, ledger: this.ledger, models, afterStrike: (lease) => this.afterStrike(lease) });
+    this.owned = this.store.contract();
     ctx.blockConcurrencyWhile(async () => {
-      const orphans = this.store.allocations();
-      if (orphans.length === 0) return;
-      for (const a of orphans) {
-        this.store.markReleasing(a.allocation_id);
-        this.store.setTimer("release", a.allocation_id, Date.now());
+      this.alarmAt = await ctx.storage.getAlarm();
+      // A fresh start may follow a crash between an allocation and its record: look upstream.
+      if (this.owned) {
+        this.needsReconcile = true;
+        await this.wakeAt(Date.now());
       }
-      await this.rearm();
     });
   }
 
-  strike(input: StrikeInput): Promise<StrikeOutcome> {
-    return this.runner.run(input);
+  // ---- RPC: contract -------------------------------------------------------------------------
+
+  /** Creates (mode `create`, fails if it exists) or changes (mode `patch`) the covenant. */
+  configure(tenant: string, covenantId: string, change: CovenantCreate | CovenantPatch, mode: "create" | "patch"): Result<CovenantContract> {
+    const now = new Date().toISOString();
+    if (mode === "create" && this.owned) return notOk(409, "covenant_exists", `covenant ${covenantId} already exists`, "id");
+    const base = mode === "patch" ? this.contractFor(tenant, covenantId) : defaultContract(covenantId, models, now);
+    if (!base) return notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    const result = applyCovenantChange(base, change, models, now);
+    if (!result.ok) return notOk(400, "invalid_covenant", result.message, result.param);
+    this.owned = { tenant, contract: result.contract };
+    this.store.saveContract(tenant, result.contract);
+    return { ok: true, value: result.contract };
   }
 
-  /** A snapshot for status endpoints and tests. */
-  status() {
+  status(tenant: string, covenantId: string): Result<CovenantStatus> {
+    const contract = this.contractFor(tenant, covenantId);
+    if (!contract) return notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    const now = Date.now();
+    const spend = this.ledger.spend(now);
     return {
-      in_flight: this.admission.inFlight,
-      queued: this.admission.queued,
-      allocations: this.store.allocations(),
-      totals: this.store.strikeTotals(),
-      next_alarm_at: this.store.earliestTimer() ?? null,
+      ok: true,
+      value: {
+        covenant: contract,
+        leases: this.leases.list().map((l) => leaseView(l, now)),
+        queue_depth: this.runner.queueDepth,
+        in_flight: this.leases.list().reduce((n, l) => n + l.inFlight, 0),
+        spend_today_usd: spend.spentToday + spend.accrued,
+        reserved_usd: spend.reserved,
+      },
     };
   }
 
-  override async alarm(): Promise<void> {
-    for (const timer of this.store.dueTimers(Date.now())) {
-      if (timer.kind === "release") await this.retryRelease(timer.ref, timer.attempts);
-    }
-    await this.rearm();
+  usage(tenant: string, covenantId: string, from: number | undefined, to: number | undefined): Result<CovenantUsage> {
+    if (!this.contractFor(tenant, covenantId)) return notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    const now = Date.now();
+    const start = from ?? budgetDay(now).start;
+    const end = to ?? now + 1;
+    const byModel = this.store.usageBy("model", start, end);
+    return {
+      ok: true,
+      value: {
+        covenant_id: covenantId,
+        from: new Date(start).toISOString(),
+        to: new Date(end).toISOString(),
+        total_usd: byModel.reduce((s, r) => s + r.cost_usd, 0),
+        strikes: this.store.strikeCount(start, end),
+        by_model: byModel,
+        by_pool: this.store.usageBy("pool_id", start, end),
+      },
+    };
   }
 
-  private async retryRelease(allocationId: string, attempts: number): Promise<void> {
-    try {
-      await this.client.release(allocationId);
-    } catch (err) {
-      if (!isAllocationGone(err)) {
-        const delay = Math.min(RELEASE_RETRY_MAX_MS, RELEASE_RETRY_BASE_MS * 2 ** attempts);
-        this.store.setTimer("release", allocationId, Date.now() + delay, attempts + 1);
-        return;
+  /** Deletes the covenant: every lease is released first, then its records go. */
+  async retire(tenant: string, covenantId: string): Promise<Result<{ released: number }>> {
+    if (!this.contractFor(tenant, covenantId)) return notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    const leases = this.leases.list();
+    if (leases.some((l) => l.inFlight > 0)) return notOk(409, "covenant_busy", `covenant ${covenantId} has strikes running; retry when they finish`);
+    for (const l of leases) await this.leases.release(l.leaseId);
+    const pending = this.store.pendingReleases().length;
+    this.store.wipe();
+    this.owned = undefined;
+    // Releases that failed stay due: keep them so the alarm finishes the job.
+    if (pending > 0) await this.wakeAt(Date.now());
+    return { ok: true, value: { released: leases.length } };
+  }
+
+  // ---- RPC: strikes --------------------------------------------------------------------------
+
+  strike(input: StrikeInput): Promise<StrikeOutcome> {
+    const contract = this.contractFor(input.tenant, input.covenantId);
+    if (!contract) return Promise.resolve(notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id"));
+    return this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() });
+  }
+
+  /** Compares held leases with what the upstream says this covenant holds; releases orphans. */
+  async reconcile(): Promise<{ orphansReleased: number; leasesDropped: number }> {
+    if (!this.owned) return { orphansReleased: 0, leasesDropped: 0 };
+    const result = await this.leases.reconcile(this.owner());
+    this.needsReconcile = false;
+    return result;
+  }
+
+  // ---- alarm ---------------------------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const contract = this.owned?.contract;
+    if (this.needsReconcile && contract) {
+      await this.leases.reconcile(this.owner());
+      this.needsReconcile = false;
+    }
+    await this.leases.retryPendingReleases(Date.now());
+    if (contract) await this.maintain(contract);
+  }
+
+  /** Drains leases near expiry, releases idle surplus, tops up the warm pool; then re-arms. */
+  private async maintain(contract: CovenantContract): Promise<void> {
+    const plan = planMaintenance(this.leases.list(), this.leases.demand, contract, models, Date.now());
+    for (const id of plan.drain) this.leases.drain(id);
+    for (const id of plan.release) await this.leases.release(id);
+    for (const { model, count } of plan.allocate) {
+      const spec = models.get(model)!;
+      for (let i = 0; i < count; i++) {
+        try {
+          await this.leases.allocate(contract.policy, contract, spec, false, this.owner(), "warm");
+        } catch {
+          break; // No room upstream right now: strikes will allocate on demand.
+        }
       }
     }
-    this.store.forgetAllocation(allocationId);
-    this.store.clearTimer("release", allocationId);
+    const pending = this.store.pendingReleases().map((p) => p.due_at);
+    const next = Math.min(plan.nextAt ?? Infinity, ...pending);
+    if (Number.isFinite(next)) await this.wakeAt(next);
   }
 
-  /** One alarm per object, always set to the earliest due timer. */
-  private async rearm(): Promise<void> {
-    const earliest = this.store.earliestTimer();
-    if (earliest === undefined) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(earliest);
+  private async afterStrike(lease: { lastUsedAt: number } | undefined): Promise<void> {
+    const contract = this.owned?.contract;
+    if (!contract || !lease) return;
+    await this.wakeAt(lease.lastUsedAt + contract.lease.idle_timeout_s * 1000);
   }
+
+  /** One alarm per object, moved earlier when something is due sooner; never a storage write on the hot path otherwise. */
+  private async wakeAt(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /** The contract, creating the tenant's default covenant on first use. */
+  private contractFor(tenant: string, covenantId: string): CovenantContract | undefined {
+    if (this.owned) return this.owned.contract;
+    if (covenantId !== DEFAULT_COVENANT_ID) return undefined;
+    const contract = defaultContract(covenantId, models, new Date().toISOString());
+    this.owned = { tenant, contract };
+    this.store.saveContract(tenant, contract);
+    return contract;
+  }
+
+  private owner(): AllocationOwner {
+    const { tenant, contract } = this.owned!;
+    return { tenant, covenantId: contract.id, objectName: `${tenant}:${contract.id}` };
+  }
+}
+
+function notOk(status: 400 | 404 | 409, type: string, message: string, param?: string) {
+  return { ok: false as const, status, error: { type, message, ...(param ? { param } : {}) } };
 }

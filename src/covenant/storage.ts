@@ -1,55 +1,68 @@
 /**
- * The covenant object's SQLite schema and the statements the shell runs. Everything a strike
- * must not lose (allocations held, the ledger) is written here before the strike answers.
+ * The covenant object's SQLite schema and statements. Whatever must survive the object (the
+ * contract, leases held, money spent) is written here before a strike answers.
  */
+import type { Lease } from "../policy";
+import type { CovenantContract } from "../schema";
+
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS allocations (
-  allocation_id TEXT PRIMARY KEY,
-  pool_id       TEXT NOT NULL,
-  model         TEXT NOT NULL,
-  vram_mb       INTEGER NOT NULL,
-  price_per_hour REAL NOT NULL,
-  created_at    INTEGER NOT NULL,
-  expires_at    INTEGER NOT NULL,
-  -- 'in_use' while a strike runs on it; 'releasing' when a release must still be sent
-  state         TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS contract (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS timers (
-  kind   TEXT NOT NULL,
-  ref    TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS leases (
+  lease_id TEXT PRIMARY KEY,
+  allocation_id TEXT NOT NULL UNIQUE,
+  pool_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  vram_mb INTEGER NOT NULL,
+  tflops REAL NOT NULL,
+  price_per_hour REAL NOT NULL,
+  preemptible INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  strikes_served INTEGER NOT NULL DEFAULT 0,
+  busy_ms REAL NOT NULL DEFAULT 0,
+  last_used_at INTEGER NOT NULL,
+  attributed_usd REAL NOT NULL DEFAULT 0
+);
+-- Allocations given up on but not yet confirmed released upstream: retried by the alarm.
+CREATE TABLE IF NOT EXISTS pending_releases (
+  allocation_id TEXT PRIMARY KEY,
+  lease_id TEXT,
   due_at INTEGER NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (kind, ref)
+  attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS strikes (
-  strike_id     TEXT PRIMARY KEY,
-  tenant        TEXT NOT NULL,
-  covenant_id   TEXT NOT NULL,
-  model         TEXT NOT NULL,
-  pool_id       TEXT,
+  strike_id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  covenant_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  pool_id TEXT,
   allocation_id TEXT,
-  outcome       TEXT NOT NULL,
-  error_type    TEXT,
+  outcome TEXT NOT NULL,
+  error_type TEXT,
   prompt_tokens INTEGER NOT NULL DEFAULT 0,
   completion_tokens INTEGER NOT NULL DEFAULT 0,
-  cost_usd      REAL NOT NULL DEFAULT 0,
+  cost_usd REAL NOT NULL DEFAULT 0,
   allocation_seconds REAL NOT NULL DEFAULT 0,
-  created_at    INTEGER NOT NULL,
-  total_ms      REAL NOT NULL DEFAULT 0
+  created_at INTEGER NOT NULL,
+  total_ms REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS strikes_by_time ON strikes (created_at);
+-- What a lease cost beyond the shares its strikes were charged (idle time), booked at release.
+CREATE TABLE IF NOT EXISTS lease_charges (
+  lease_id TEXT PRIMARY KEY,
+  allocation_id TEXT NOT NULL,
+  model TEXT NOT NULL,
+  pool_id TEXT NOT NULL,
+  billed_seconds REAL NOT NULL,
+  cost_usd REAL NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS lease_charges_by_time ON lease_charges (at);
 `;
-
-export interface HeldAllocation {
-  allocation_id: string;
-  pool_id: string;
-  model: string;
-  vram_mb: number;
-  price_per_hour: number;
-  created_at: number;
-  expires_at: number;
-  state: "in_use" | "releasing";
-}
 
 export interface StrikeRecord {
   strike_id: string;
@@ -68,59 +81,111 @@ export interface StrikeRecord {
   total_ms: number;
 }
 
-export type TimerKind = "release";
+export interface UsageRow {
+  key: string;
+  strikes: number;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  allocation_seconds: number;
+}
+
+interface LeaseRow {
+  lease_id: string;
+  allocation_id: string;
+  pool_id: string;
+  model: string;
+  vram_mb: number;
+  tflops: number;
+  price_per_hour: number;
+  preemptible: number;
+  created_at: number;
+  expires_at: number;
+  state: string;
+  strikes_served: number;
+  busy_ms: number;
+  last_used_at: number;
+  attributed_usd: number;
+}
+
+export interface StoredLease extends Lease {
+  attributedUsd: number;
+}
 
 export class CovenantStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
   }
 
-  holdAllocation(a: HeldAllocation): void {
+  contract(): { tenant: string; contract: CovenantContract } | undefined {
+    const row = this.sql.exec<{ body: string }>(`SELECT body FROM contract`).toArray()[0];
+    return row ? (JSON.parse(row.body) as { tenant: string; contract: CovenantContract }) : undefined;
+  }
+
+  saveContract(tenant: string, contract: CovenantContract): void {
+    this.sql.exec(`INSERT OR REPLACE INTO contract (singleton, body) VALUES (1, ?)`, JSON.stringify({ tenant, contract }));
+  }
+
+  deleteContract(): void {
+    this.sql.exec(`DELETE FROM contract`);
+  }
+
+  leases(): StoredLease[] {
+    return this.sql.exec<LeaseRow & Record<string, SqlStorageValue>>(`SELECT * FROM leases ORDER BY created_at`).toArray().map((r) => ({
+      leaseId: r.lease_id,
+      allocationId: r.allocation_id,
+      poolId: r.pool_id,
+      model: r.model,
+      vramMb: r.vram_mb,
+      tflops: r.tflops,
+      pricePerHour: r.price_per_hour,
+      preemptible: r.preemptible === 1,
+      createdAt: r.created_at,
+      expiresAt: r.expires_at,
+      state: r.state === "draining" ? "draining" : "active",
+      inFlight: 0,
+      strikesServed: r.strikes_served,
+      busyMs: r.busy_ms,
+      busySince: null,
+      lastUsedAt: r.last_used_at,
+      attributedUsd: r.attributed_usd,
+    }));
+  }
+
+  saveLease(l: StoredLease): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO allocations (allocation_id, pool_id, model, vram_mb, price_per_hour, created_at, expires_at, state)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      a.allocation_id, a.pool_id, a.model, a.vram_mb, a.price_per_hour, a.created_at, a.expires_at, a.state,
+      `INSERT OR REPLACE INTO leases (lease_id, allocation_id, pool_id, model, vram_mb, tflops, price_per_hour, preemptible,
+         created_at, expires_at, state, strikes_served, busy_ms, last_used_at, attributed_usd)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      l.leaseId, l.allocationId, l.poolId, l.model, l.vramMb, l.tflops, l.pricePerHour, l.preemptible ? 1 : 0,
+      l.createdAt, l.expiresAt, l.state, l.strikesServed, l.busyMs, l.lastUsedAt, l.attributedUsd,
     );
   }
 
-  markReleasing(allocationId: string): void {
-    this.sql.exec(`UPDATE allocations SET state = 'releasing' WHERE allocation_id = ?`, allocationId);
+  deleteLease(leaseId: string): void {
+    this.sql.exec(`DELETE FROM leases WHERE lease_id = ?`, leaseId);
   }
 
-  forgetAllocation(allocationId: string): void {
-    this.sql.exec(`DELETE FROM allocations WHERE allocation_id = ?`, allocationId);
-  }
-
-  allocations(): HeldAllocation[] {
-    return this.sql.exec<Record<string, SqlStorageValue>>(`SELECT * FROM allocations ORDER BY created_at`).toArray() as unknown as HeldAllocation[];
-  }
-
-  setTimer(kind: TimerKind, ref: string, dueAt: number, attempts = 0): void {
+  addPendingRelease(allocationId: string, leaseId: string | null, dueAt: number, attempts = 0): void {
     this.sql.exec(
-      `INSERT INTO timers (kind, ref, due_at, attempts) VALUES (?, ?, ?, ?)
-       ON CONFLICT (kind, ref) DO UPDATE SET due_at = excluded.due_at, attempts = excluded.attempts`,
-      kind, ref, dueAt, attempts,
+      `INSERT OR REPLACE INTO pending_releases (allocation_id, lease_id, due_at, attempts) VALUES (?, ?, ?, ?)`,
+      allocationId, leaseId, dueAt, attempts,
     );
   }
 
-  clearTimer(kind: TimerKind, ref: string): void {
-    this.sql.exec(`DELETE FROM timers WHERE kind = ? AND ref = ?`, kind, ref);
+  deletePendingRelease(allocationId: string): void {
+    this.sql.exec(`DELETE FROM pending_releases WHERE allocation_id = ?`, allocationId);
   }
 
-  dueTimers(now: number): { kind: TimerKind; ref: string; attempts: number }[] {
-    return this.sql
-      .exec<{ kind: TimerKind; ref: string; attempts: number }>(`SELECT kind, ref, attempts FROM timers WHERE due_at <= ? ORDER BY due_at`, now)
-      .toArray();
-  }
-
-  earliestTimer(): number | undefined {
-    const row = this.sql.exec<{ due: number | null }>(`SELECT MIN(due_at) AS due FROM timers`).one();
-    return row.due ?? undefined;
+  pendingReleases(): { allocation_id: string; lease_id: string | null; due_at: number; attempts: number }[] {
+    return this.sql.exec<{ allocation_id: string; lease_id: string | null; due_at: number; attempts: number }>(
+      `SELECT allocation_id, lease_id, due_at, attempts FROM pending_releases ORDER BY due_at`,
+    ).toArray();
   }
 
   recordStrike(r: StrikeRecord): void {
     this.sql.exec(
-      `INSERT INTO strikes (strike_id, tenant, covenant_id, model, pool_id, allocation_id, outcome, error_type,
+      `INSERT OR REPLACE INTO strikes (strike_id, tenant, covenant_id, model, pool_id, allocation_id, outcome, error_type,
          prompt_tokens, completion_tokens, cost_usd, allocation_seconds, created_at, total_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       r.strike_id, r.tenant, r.covenant_id, r.model, r.pool_id, r.allocation_id, r.outcome, r.error_type,
@@ -128,13 +193,50 @@ export class CovenantStore {
     );
   }
 
-  strikeTotals(): { strikes: number; failed: number; cost_usd: number; completion_tokens: number } {
-    return this.sql
-      .exec<{ strikes: number; failed: number; cost_usd: number; completion_tokens: number }>(
-        `SELECT COUNT(*) AS strikes, COALESCE(SUM(outcome = 'error'), 0) AS failed,
-                COALESCE(SUM(cost_usd), 0) AS cost_usd, COALESCE(SUM(completion_tokens), 0) AS completion_tokens
-         FROM strikes`,
+  recordLeaseCharge(c: { lease_id: string; allocation_id: string; model: string; pool_id: string; billed_seconds: number; cost_usd: number; at: number }): void {
+    this.sql.exec(
+      `INSERT OR REPLACE INTO lease_charges (lease_id, allocation_id, model, pool_id, billed_seconds, cost_usd, at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      c.lease_id, c.allocation_id, c.model, c.pool_id, c.billed_seconds, c.cost_usd, c.at,
+    );
+  }
+
+  /** Settled spend in [from, to): strike shares plus lease remainders. */
+  spentBetween(from: number, to: number): number {
+    const row = this.sql
+      .exec<{ usd: number }>(
+        `SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM strikes WHERE created_at >= ?1 AND created_at < ?2)
+              + (SELECT COALESCE(SUM(cost_usd), 0) FROM lease_charges WHERE at >= ?1 AND at < ?2) AS usd`,
+        from, to,
       )
       .one();
+    return row.usd;
+  }
+
+  /** Spend and tokens in [from, to) grouped by model or pool. Lease remainders count as cost and allocation time. */
+  usageBy(column: "model" | "pool_id", from: number, to: number): UsageRow[] {
+    return this.sql
+      .exec<UsageRow & Record<string, SqlStorageValue>>(
+        `SELECT key, SUM(strikes) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+                SUM(cost_usd) AS cost_usd, SUM(allocation_seconds) AS allocation_seconds
+         FROM (
+           SELECT ${column} AS key, COUNT(*) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+                  SUM(cost_usd) AS cost_usd, 0 AS allocation_seconds
+           FROM strikes WHERE created_at >= ?1 AND created_at < ?2 AND ${column} IS NOT NULL AND outcome = 'ok' GROUP BY ${column}
+           UNION ALL
+           SELECT ${column} AS key, 0, 0, 0, SUM(cost_usd), SUM(billed_seconds)
+           FROM lease_charges WHERE at >= ?1 AND at < ?2 GROUP BY ${column}
+         ) GROUP BY key ORDER BY cost_usd DESC, key`,
+        from, to,
+      )
+      .toArray();
+  }
+
+  strikeCount(from: number, to: number): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM strikes WHERE created_at >= ? AND created_at < ? AND outcome = 'ok'`, from, to).one().n;
+  }
+
+  /** Forget everything: the covenant was deleted. */
+  wipe(): void {
+    this.sql.exec(`DELETE FROM contract; DELETE FROM leases; DELETE FROM strikes; DELETE FROM lease_charges; DELETE FROM pending_releases;`);
   }
 }

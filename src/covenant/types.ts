@@ -5,7 +5,8 @@ export interface StrikeInput {
   strikeId: string;
   tenant: string;
   covenantId: string;
-  model: string;
+  /** Absent: the covenant's default model. */
+  model?: string;
   promptText: string;
   promptTokens: number;
   maxTokens: number;
@@ -13,9 +14,12 @@ export interface StrikeInput {
   latencySensitive: boolean;
 }
 
-export type StrikeSuccess = { ok: true; strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created"> & {
-  timings: Omit<StrikeResponse["timings"], "classify_ms" | "total_ms">;
-} };
+export type StrikeSuccess = {
+  ok: true;
+  strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created"> & {
+    timings: Omit<StrikeResponse["timings"], "classify_ms" | "total_ms">;
+  };
+};
 
 export interface FailureBody {
   type: string;
@@ -23,8 +27,18 @@ export interface FailureBody {
   param?: string;
   retry_after_s?: number;
   upstream?: { provider: string; status: number; type: string };
+  /** Budget refusals: which budget, its limit, what is spent, what this strike asked for, when it resets. */
+  budget?: string;
+  limit_usd?: number;
+  spent_usd?: number;
+  requested_usd?: number;
+  resets_at?: string | null;
 }
 
-export type StrikeFailure = { ok: false; status: 400 | 402 | 409 | 422 | 429 | 502 | 503 | 504; error: FailureBody };
+export type FailureStatus = 400 | 402 | 404 | 409 | 422 | 429 | 502 | 503 | 504;
+
+export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBody };
 
 export type StrikeOutcome = StrikeSuccess | StrikeFailure;
+
+export type Result<T> = { ok: true; value: T } | StrikeFailure;

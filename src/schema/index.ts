@@ -2,3 +2,4 @@
 export * from "./common";
 export * from "./strike";
 export * from "./models";
+export * from "./covenant";

@@ -65,6 +65,8 @@ export const StrikeResponse = z
     model: z.string(),
     pool_id: z.string(),
     allocation_id: z.string(),
+    lease_reused: z.boolean().openapi({ description: "Whether the strike ran on a warm lease rather than a new allocation." }),
+    degraded_from: z.string().optional().openapi({ description: "The model asked for, when a cost limit moved the strike to a cheaper one." }),
     output: z.object({ role: z.literal("assistant"), content: z.string() }),
     finish_reason: z.enum(["stop", "length"]),
     usage: Usage,

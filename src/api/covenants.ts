@@ -1,0 +1,140 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { DEFAULT_COVENANT_ID } from "../policy";
+import { CovenantContract, CovenantCreate, CovenantId, CovenantPatch, CovenantStatus, CovenantUsage, ErrorBody, UsageQuery } from "../schema";
+import { newRouter } from "./app-types";
+import { limitBody, requireJson } from "./middleware";
+import { covenantStub, directoryStub } from "./stubs";
+
+const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
+const errors = {
+  400: json(ErrorBody, "Invalid covenant (the error names the field)"),
+  401: json(ErrorBody, "Missing or invalid API key"),
+  404: json(ErrorBody, "No such covenant for this tenant"),
+};
+const IdParam = z.object({ id: CovenantId.openapi({ param: { name: "id", in: "path" } }) });
+const security = [{ bearer: [] }];
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/v1/covenants",
+  summary: "The tenant's covenants",
+  security,
+  responses: {
+    200: json(z.object({ object: z.literal("list"), data: z.array(z.object({ id: z.string(), created_at: z.string().nullable() })) }), "Covenant ids"),
+    401: errors[401],
+  },
+});
+
+const createRouteDef = createRoute({
+  method: "post",
+  path: "/v1/covenants",
+  summary: "Create a covenant",
+  security,
+  middleware: [limitBody, requireJson] as const,
+  request: { body: { required: true, content: { "application/json": { schema: CovenantCreate } } } },
+  responses: { 201: json(CovenantContract, "The covenant with every default filled in"), 409: json(ErrorBody, "A covenant with that id exists"), ...errors },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/covenants/{id}",
+  summary: "A covenant with its live leases, their utilisation and the queue depth",
+  security,
+  request: { params: IdParam },
+  responses: { 200: json(CovenantStatus, "Contract and status"), ...errors },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/v1/covenants/{id}",
+  summary: "Change a covenant (sections merge field by field)",
+  security,
+  middleware: [limitBody, requireJson] as const,
+  request: { params: IdParam, body: { required: true, content: { "application/json": { schema: CovenantPatch } } } },
+  responses: { 200: json(CovenantContract, "The updated covenant"), ...errors },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/v1/covenants/{id}",
+  summary: "Delete a covenant, releasing its leases (the default covenant returns to its defaults)",
+  security,
+  request: { params: IdParam },
+  responses: {
+    200: json(z.object({ id: z.string(), deleted: z.literal(true), leases_released: z.number().int() }), "Deleted"),
+    409: json(ErrorBody, "Strikes are still running"),
+    ...errors,
+  },
+});
+
+const usageRoute = createRoute({
+  method: "get",
+  path: "/v1/covenants/{id}/usage",
+  summary: "Spend and tokens by model and pool for a period (today, UTC, by default)",
+  security,
+  request: { params: IdParam, query: UsageQuery },
+  responses: { 200: json(CovenantUsage, "Usage"), ...errors },
+});
+
+export const covenants = newRouter()
+  .openapi(listRoute, async (c) => {
+    const listed = await directoryStub(c.env, c.get("tenant")).list();
+    const data = listed.some((x) => x.id === DEFAULT_COVENANT_ID) ? listed : [{ id: DEFAULT_COVENANT_ID, created_at: null }, ...listed];
+    return c.json({ object: "list" as const, data }, 200);
+  })
+  .openapi(createRouteDef, async (c) => {
+    const body = c.req.valid("json");
+    const tenant = c.get("tenant");
+    const id = body.id ?? `cov_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const directory = directoryStub(c.env, tenant);
+    if (!(await directory.add(id, new Date().toISOString()))) {
+      return c.json({ error: { type: "covenant_exists", message: `covenant ${id} already exists`, param: "id" } }, 409);
+    }
+    const { id: _omit, ...change } = body;
+    const result = await covenantStub(c.env, tenant, id).configure(tenant, id, change, "create");
+    if (!result.ok) {
+      await directory.remove(id);
+      return c.json({ error: result.error }, result.status as 400 | 409);
+    }
+    return c.json(result.value, 201);
+  })
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const tenant = c.get("tenant");
+    const result = await covenantStub(c.env, tenant, id).status(tenant, id);
+    if (!result.ok) return c.json({ error: result.error }, 404);
+    return c.json(result.value, 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const tenant = c.get("tenant");
+    const stub = covenantStub(c.env, tenant, id);
+    // The default covenant exists for every tenant: patching it first materialises it.
+    if (id === DEFAULT_COVENANT_ID) await stub.status(tenant, id);
+    const result = await stub.configure(tenant, id, c.req.valid("json"), "patch");
+    if (!result.ok) return c.json({ error: result.error }, result.status as 400 | 404);
+    return c.json(result.value, 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const tenant = c.get("tenant");
+    const stub = covenantStub(c.env, tenant, id);
+    if (id === DEFAULT_COVENANT_ID) await stub.status(tenant, id);
+    const result = await stub.retire(tenant, id);
+    if (!result.ok) return c.json({ error: result.error }, result.status as 404 | 409);
+    await directoryStub(c.env, tenant).remove(id);
+    return c.json({ id, deleted: true as const, leases_released: result.value.released }, 200);
+  })
+  .openapi(usageRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const { from, to } = c.req.valid("query");
+    const tenant = c.get("tenant");
+    const fromMs = from ? Date.parse(from) : undefined;
+    const toMs = to ? Date.parse(to) : undefined;
+    if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) {
+      return c.json({ error: { type: "invalid_request", message: "`from` must be before `to`", param: "from" } }, 400);
+    }
+    const result = await covenantStub(c.env, tenant, id).usage(tenant, id, fromMs, toMs);
+    if (!result.ok) return c.json({ error: result.error }, 404);
+    return c.json(result.value, 200);
+  });

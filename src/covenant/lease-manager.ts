@@ -1,0 +1,289 @@
+import {
+  observeArrival,
+  type Demand,
+  type PendingAllocations,
+  finishOnLease,
+  holdCostUsd,
+  placeAllocation,
+  startOnLease,
+  type ModelSpec,
+  type PlacementPolicy,
+  type PoolSnapshot,
+} from "../policy";
+import { UpstreamError } from "../providers/errors";
+import { isAllocationGone, isCapacityExhausted, type HostedAiClient } from "../providers/hostedai";
+import type { CovenantContract } from "../schema";
+import type { PoolCache } from "./pool-cache";
+import type { Signal } from "./signal";
+import type { CovenantStore, StoredLease } from "./storage";
+
+/** A failed release is tried again after this long, doubling, capped. */
+const RELEASE_RETRY_BASE_MS = 1_000;
+const RELEASE_RETRY_MAX_MS = 60_000;
+
+export interface AllocationOwner {
+  tenant: string;
+  covenantId: string;
+  objectName: string;
+}
+
+/**
+ * The covenant's leases: kept in memory for the hot path and written through to SQLite whenever
+ * one is created, changes state or goes, so a restarted object knows everything it holds.
+ */
+export class LeaseManager {
+  readonly leases = new Map<string, StoredLease>();
+  /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
+  readonly demand = new Map<string, Demand>();
+  /** Allocations on their way, per model, and strikes waiting to share them. */
+  private readonly pending = new Map<string, { allocations: number; claims: number }>();
+
+  constructor(
+    private readonly client: HostedAiClient,
+    private readonly store: CovenantStore,
+    private readonly pools: PoolCache,
+    /** Notified whenever a lease slot or upstream capacity may have been freed. */
+    readonly freed: Signal,
+    private readonly onDeferredRelease: () => Promise<void>,
+    /** Called whenever a lease's cost is booked, so spend totals stay current. */
+    private readonly onCharge: () => void,
+  ) {
+    for (const lease of store.leases()) this.leases.set(lease.leaseId, lease);
+  }
+
+  observe(model: string, promptTokens: number, maxTokens: number, now: number): void {
+    this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
+  }
+
+  pendingFor(model: string): PendingAllocations {
+    let total = 0;
+    for (const p of this.pending.values()) total += p.allocations;
+    const mine = this.pending.get(model);
+    return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
+  }
+
+  /** Marks a strike as waiting for this model's pending allocation; call the result when done waiting. */
+  claimPending(model: string): () => void {
+    const p = this.pending.get(model);
+    if (!p) return () => {};
+    p.claims++;
+    return () => {
+      p.claims--;
+    };
+  }
+
+  list(): StoredLease[] {
+    return [...this.leases.values()];
+  }
+
+  get(leaseId: string): StoredLease | undefined {
+    return this.leases.get(leaseId);
+  }
+
+  /** Pool listing for placement decisions (cached). */
+  poolSnapshot(): Promise<PoolSnapshot[]> {
+    return this.pools.get(Date.now());
+  }
+
+  /**
+   * Allocates a new lease where the policy says, moving to the next candidate pool when one turns
+   * out to be full. Throws the last capacity error when every candidate is full.
+   */
+  async allocate(
+    policy: PlacementPolicy,
+    contract: CovenantContract,
+    model: ModelSpec,
+    latencySensitive: boolean,
+    owner: AllocationOwner,
+    purpose: string,
+  ): Promise<StoredLease> {
+    const p = this.pending.get(model.id) ?? { allocations: 0, claims: 0 };
+    this.pending.set(model.id, p);
+    p.allocations++;
+    try {
+      return await this.allocateOnce(policy, contract, model, latencySensitive, owner, purpose);
+    } finally {
+      p.allocations--;
+      if (p.allocations === 0 && p.claims === 0) this.pending.delete(model.id);
+      this.freed.notify();
+    }
+  }
+
+  private async allocateOnce(
+    policy: PlacementPolicy,
+    contract: CovenantContract,
+    model: ModelSpec,
+    latencySensitive: boolean,
+    owner: AllocationOwner,
+    purpose: string,
+  ): Promise<StoredLease> {
+    const tried = new Set<string>();
+    let lastError: unknown;
+    for (;;) {
+      const placement = placeAllocation(policy, contract, model, latencySensitive, await this.pools.get(Date.now()), tried);
+      if (placement.kind === "no_pool") {
+        if (lastError) throw lastError;
+        throw new UpstreamError("homeskillet", 503, "no_pool", placement.reason);
+      }
+      const { poolId, preemptible, requirements } = placement.placement;
+      try {
+        const a = await this.client.allocate({
+          pool_id: poolId,
+          requirements,
+          duration_seconds: contract.lease.duration_s,
+          preemptible,
+          metadata: { tenant: owner.tenant, covenant: owner.covenantId, covenant_object: owner.objectName, purpose },
+        });
+        const now = Date.now();
+        const lease: StoredLease = {
+          leaseId: `lease_${a.allocation_id}`,
+          allocationId: a.allocation_id,
+          poolId: a.pool_id,
+          model: model.id,
+          vramMb: a.vram_mb,
+          tflops: a.tflops,
+          pricePerHour: a.price_per_hour,
+          preemptible: a.preemptible,
+          createdAt: now,
+          // The upstream's clock may differ from ours: trust the granted duration, measured from now.
+          expiresAt: Math.min(Date.parse(a.expires_at) || Infinity, now + a.duration_seconds * 1000),
+          state: "active",
+          inFlight: 0,
+          strikesServed: 0,
+          busyMs: 0,
+          busySince: null,
+          lastUsedAt: now,
+          attributedUsd: 0,
+        };
+        // Written before any further I/O, so no later failure can leak the allocation.
+        this.store.saveLease(lease);
+        this.leases.set(lease.leaseId, lease);
+        return lease;
+      } catch (err) {
+        if (!isCapacityExhausted(err)) throw err;
+        lastError = err;
+        tried.add(poolId);
+        this.pools.invalidate();
+      }
+    }
+  }
+
+  start(leaseId: string): StoredLease {
+    const lease = startOnLease(this.leases.get(leaseId)!, Date.now());
+    this.leases.set(leaseId, lease);
+    return lease;
+  }
+
+  /** A strike ended on the lease; `chargedUsd` is the share of the lease's cost it was charged. */
+  finish(leaseId: string, chargedUsd: number): StoredLease | undefined {
+    const current = this.leases.get(leaseId);
+    if (!current) return undefined;
+    const lease = { ...finishOnLease(current, Date.now()), attributedUsd: current.attributedUsd + chargedUsd };
+    this.leases.set(leaseId, lease);
+    this.store.saveLease(lease);
+    this.freed.notify();
+    return lease;
+  }
+
+  drain(leaseId: string): void {
+    const lease = this.leases.get(leaseId);
+    if (!lease || lease.state === "draining") return;
+    const drained = { ...lease, state: "draining" as const };
+    this.leases.set(leaseId, drained);
+    this.store.saveLease(drained);
+  }
+
+  /**
+   * Gives a lease back. Its cost beyond what strikes were charged is booked as a lease charge.
+   * A release that fails is left to the alarm, so the allocation is never leaked.
+   */
+  async release(leaseId: string): Promise<void> {
+    const lease = this.leases.get(leaseId);
+    if (!lease) return;
+    this.leases.delete(leaseId);
+    try {
+      const receipt = await this.client.release(lease.allocationId);
+      this.book(lease, receipt.billed_seconds, receipt.cost_usd);
+    } catch (err) {
+      if (isAllocationGone(err)) {
+        this.bookEstimate(lease);
+      } else {
+        this.bookEstimate(lease);
+        this.store.addPendingRelease(lease.allocationId, lease.leaseId, Date.now() + RELEASE_RETRY_BASE_MS);
+        await this.onDeferredRelease();
+      }
+    }
+    this.store.deleteLease(leaseId);
+    this.freed.notify();
+  }
+
+  /** The upstream says the allocation is gone (expired, preempted): forget it without a release. */
+  drop(leaseId: string): void {
+    const lease = this.leases.get(leaseId);
+    if (!lease) return;
+    this.leases.delete(leaseId);
+    this.bookEstimate(lease);
+    this.store.deleteLease(leaseId);
+    this.freed.notify();
+  }
+
+  /** Retries releases that failed before. Returns nothing; reschedules what still fails. */
+  async retryPendingReleases(now: number): Promise<void> {
+    for (const p of this.store.pendingReleases()) {
+      if (p.due_at > now) continue;
+      try {
+        await this.client.release(p.allocation_id);
+      } catch (err) {
+        if (!isAllocationGone(err)) {
+          const delay = Math.min(RELEASE_RETRY_MAX_MS, RELEASE_RETRY_BASE_MS * 2 ** (p.attempts + 1));
+          this.store.addPendingRelease(p.allocation_id, p.lease_id, now + delay, p.attempts + 1);
+          continue;
+        }
+      }
+      this.store.deletePendingRelease(p.allocation_id);
+    }
+  }
+
+  /** Allocations the upstream holds for this covenant that no lease knows of are released. */
+  async reconcile(owner: AllocationOwner): Promise<{ orphansReleased: number; leasesDropped: number }> {
+    const upstream = await this.client.listAllocations();
+    const mine = upstream.filter((a) => a.metadata?.covenant_object === owner.objectName && a.status === "active");
+    const known = new Set(this.list().map((l) => l.allocationId));
+    const pending = new Set(this.store.pendingReleases().map((p) => p.allocation_id));
+    let orphansReleased = 0;
+    for (const a of mine) {
+      if (known.has(a.allocation_id) || pending.has(a.allocation_id)) continue;
+      // Allocated by a strike that died before it could record the lease.
+      this.store.addPendingRelease(a.allocation_id, null, 0);
+      orphansReleased++;
+    }
+    const live = new Set(mine.map((a) => a.allocation_id));
+    let leasesDropped = 0;
+    for (const lease of this.list()) {
+      if (!live.has(lease.allocationId) && lease.inFlight === 0) {
+        this.drop(lease.leaseId);
+        leasesDropped++;
+      }
+    }
+    await this.retryPendingReleases(Date.now());
+    return { orphansReleased, leasesDropped };
+  }
+
+  private book(lease: StoredLease, billedSeconds: number, costUsd: number): void {
+    this.store.recordLeaseCharge({
+      lease_id: lease.leaseId,
+      allocation_id: lease.allocationId,
+      model: lease.model,
+      pool_id: lease.poolId,
+      billed_seconds: billedSeconds,
+      cost_usd: costUsd - lease.attributedUsd,
+      at: Date.now(),
+    });
+    this.onCharge();
+  }
+
+  private bookEstimate(lease: StoredLease): void {
+    const heldMs = Math.max(1000, Math.min(Date.now(), lease.expiresAt) - lease.createdAt);
+    this.book(lease, heldMs / 1000, holdCostUsd(lease.pricePerHour, heldMs));
+  }
+}

@@ -1,0 +1,66 @@
+import type { CovenantContract, CovenantCreate, CovenantPatch } from "../schema";
+import { DEFAULT_MODEL_ID, type ModelCatalogue } from "./models";
+
+export const DEFAULT_COVENANT_ID = "default";
+
+/** Every default a covenant gets when its tenant says nothing. */
+export function defaultContract(id: string, catalogue: ModelCatalogue, nowIso: string): CovenantContract {
+  return {
+    id,
+    models: [...catalogue.keys()],
+    default_model: DEFAULT_MODEL_ID,
+    resources: {},
+    qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
+    cost: { on_limit: "reject" },
+    fallback: [],
+    lease: { duration_s: 900, idle_timeout_s: 60, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
+    policy: "homeskillet",
+    created_at: nowIso,
+    updated_at: nowIso,
+  };
+}
+
+export type ContractResult = { ok: true; contract: CovenantContract } | { ok: false; param: string; message: string };
+
+/**
+ * Applies a create or patch body to a contract (sections merge field by field) and checks what
+ * zod cannot: models must be known, the default model must be allowed.
+ */
+export function applyCovenantChange(
+  base: CovenantContract,
+  change: CovenantCreate | CovenantPatch,
+  catalogue: ModelCatalogue,
+  nowIso: string,
+): ContractResult {
+  const next: CovenantContract = {
+    ...base,
+    models: change.models ?? base.models,
+    default_model: change.default_model ?? base.default_model,
+    resources: change.resources ? { ...base.resources, ...change.resources } : base.resources,
+    qos: change.qos ? { ...base.qos, ...change.qos } : base.qos,
+    cost: change.cost ? { ...base.cost, ...change.cost } : base.cost,
+    fallback: change.fallback ?? base.fallback,
+    lease: change.lease ? { ...base.lease, ...change.lease } : base.lease,
+    policy: change.policy ?? base.policy,
+    updated_at: nowIso,
+  };
+  const unknown = next.models.findIndex((m) => !catalogue.has(m));
+  if (unknown >= 0) {
+    return { ok: false, param: `models.${unknown}`, message: `unknown model ${JSON.stringify(next.models[unknown])}; known: ${[...catalogue.keys()].join(", ")}` };
+  }
+  if (change.models && !change.default_model && !next.models.includes(next.default_model)) {
+    // Narrowing the model list moves the default to the first allowed model.
+    next.default_model = next.models[0]!;
+  }
+  if (!next.models.includes(next.default_model)) {
+    return { ok: false, param: "default_model", message: `default_model ${JSON.stringify(next.default_model)} is not among the covenant's models` };
+  }
+  const { min_vram_mb, max_vram_mb } = next.resources;
+  if (min_vram_mb !== undefined && max_vram_mb !== undefined && min_vram_mb > max_vram_mb) {
+    return { ok: false, param: "resources.max_vram_mb", message: "max_vram_mb must be at least min_vram_mb" };
+  }
+  if (next.lease.max_warm_leases > next.lease.max_leases) {
+    return { ok: false, param: "lease.max_warm_leases", message: "max_warm_leases cannot exceed max_leases" };
+  }
+  return { ok: true, contract: next };
+}

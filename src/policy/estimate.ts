@@ -1,0 +1,35 @@
+import type { ModelSpec } from "./models";
+
+/**
+ * What Homeskillet assumes of a model's speed before it has measured anything: deliberately
+ * pessimistic decode rates, so reservations and expiry margins err on the safe side.
+ */
+const PESSIMISTIC_DECODE_TPS_AT_1B = 400;
+const PREFILL_SPEEDUP = 20;
+const FIRST_TOKEN_MS = 100;
+
+export function pessimisticDecodeTps(model: ModelSpec): number {
+  return PESSIMISTIC_DECODE_TPS_AT_1B / Math.max(1, model.paramsB);
+}
+
+/** Upper estimate of a strike's inference time on a slice of its own. */
+export function estimateServiceMs(model: ModelSpec, promptTokens: number, maxTokens: number): number {
+  const decode = pessimisticDecodeTps(model);
+  return FIRST_TOKEN_MS + (promptTokens * 1000) / (decode * PREFILL_SPEEDUP) + (maxTokens * 1000) / decode;
+}
+
+/** The same, slowed by sharing the slice with `concurrent` strikes (batched: by its square root). */
+export function estimateSharedServiceMs(model: ModelSpec, promptTokens: number, maxTokens: number, concurrent: number): number {
+  return estimateServiceMs(model, promptTokens, maxTokens) * Math.sqrt(Math.max(1, concurrent));
+}
+
+/** Dollars for holding a slice priced at `pricePerHour` for `ms`. */
+export function holdCostUsd(pricePerHour: number, ms: number): number {
+  return (pricePerHour * ms) / 3_600_000;
+}
+
+/** What a slice of `model` costs per hour on a GPU of this size and price: the larger of its VRAM and compute shares. */
+export function slicePricePerHour(model: ModelSpec, gpu: { vramMbPerGpu: number; tflopsPerGpu: number; pricePerGpuHour: number }): number {
+  const share = Math.max(model.vramMb / gpu.vramMbPerGpu, model.minTflops / gpu.tflopsPerGpu);
+  return gpu.pricePerGpuHour * Math.min(1, share);
+}

@@ -1,0 +1,67 @@
+import type { CovenantContract } from "../schema";
+import { slicePricePerHour } from "./estimate";
+import type { ModelSpec } from "./models";
+import { poolFits, type PoolSnapshot } from "./pools";
+import { seedPlacement, type PlacementDecision, type PlacementResult } from "./seed";
+
+export type PlacementPolicy = "homeskillet" | "seed";
+
+/** A slice's requirements: the model's floor, raised by the covenant's resource needs. */
+export function sliceRequirements(model: ModelSpec, contract: CovenantContract): PlacementDecision["requirements"] {
+  const minVram = Math.max(model.vramMb, contract.resources.min_vram_mb ?? 0);
+  const maxVram = Math.max(minVram, contract.resources.max_vram_mb ?? minVram);
+  return { min_tflops: Math.max(model.minTflops, contract.resources.min_tflops ?? 0), min_vram_mb: minVram, max_vram_mb: maxVram };
+}
+
+/**
+ * Pools a covenant may use for a model, best first. With a fallback order the covenant's order
+ * stands; otherwise the cheapest slice wins, and pools with room right now come before full ones.
+ * Preemptible capacity only when both the covenant and the model accept it.
+ */
+export function candidatePools(
+  contract: CovenantContract,
+  model: ModelSpec,
+  pools: readonly PoolSnapshot[],
+  exclude: ReadonlySet<string> = new Set(),
+): PoolSnapshot[] {
+  const req = sliceRequirements(model, contract);
+  const allowPreemptible = contract.qos.preemptible_ok && model.preemptibleOk;
+  const usable = pools.filter(
+    (p) =>
+      !exclude.has(p.id) &&
+      p.status !== "down" &&
+      poolFits(p, req.min_vram_mb, req.min_tflops) &&
+      (allowPreemptible || p.tier !== "preemptible"),
+  );
+  const explicit = contract.fallback.filter((t) => t !== "local");
+  if (explicit.length > 0) {
+    return explicit.map((id) => usable.find((p) => p.id === id)).filter((p): p is PoolSnapshot => p !== undefined);
+  }
+  const hasRoom = (p: PoolSnapshot) => p.freeVramMb >= req.min_vram_mb && p.freeTflops >= req.min_tflops;
+  return [...usable].sort(
+    (a, b) =>
+      Number(hasRoom(b)) - Number(hasRoom(a)) ||
+      slicePricePerHour(model, a) - slicePricePerHour(model, b) ||
+      a.id.localeCompare(b.id),
+  );
+}
+
+/** Where a new allocation goes under the given policy. */
+export function placeAllocation(
+  policy: PlacementPolicy,
+  contract: CovenantContract,
+  model: ModelSpec,
+  latencySensitive: boolean,
+  pools: readonly PoolSnapshot[],
+  exclude: ReadonlySet<string> = new Set(),
+): PlacementResult {
+  if (policy === "seed") return seedPlacement(model, latencySensitive, pools.filter((p) => !exclude.has(p.id)));
+  const best = candidatePools(contract, model, pools, exclude)[0];
+  if (!best) {
+    return { kind: "no_pool", tier: "standard", reason: `no pool the covenant allows can hold ${model.id} right now` };
+  }
+  return {
+    kind: "place",
+    placement: { tier: best.tier, poolId: best.id, preemptible: best.tier === "preemptible", requirements: sliceRequirements(model, contract) },
+  };
+}

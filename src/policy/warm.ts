@@ -1,0 +1,137 @@
+import type { CovenantContract } from "../schema";
+import { estimateServiceMs } from "./estimate";
+import type { Lease } from "./leases";
+import type { ModelCatalogue, ModelSpec } from "./models";
+
+/**
+ * Recent demand for one model as an exponentially decayed arrival count: O(1) to update, and
+ * count / tau is the arrival rate over roughly the last tau.
+ */
+export interface Demand {
+  count: number;
+  at: number;
+  /** Moving averages of recent strikes' sizes, for service-time estimates. */
+  promptTokens: number;
+  maxTokens: number;
+}
+
+export const DEMAND_TAU_MS = 60_000;
+
+export function decayedCount(d: Demand, now: number): number {
+  return d.count * Math.exp(-Math.max(0, now - d.at) / DEMAND_TAU_MS);
+}
+
+export function observeArrival(d: Demand | undefined, now: number, promptTokens: number, maxTokens: number): Demand {
+  if (!d) return { count: 1, at: now, promptTokens, maxTokens };
+  const alpha = 0.2;
+  return {
+    count: decayedCount(d, now) + 1,
+    at: now,
+    promptTokens: d.promptTokens + alpha * (promptTokens - d.promptTokens),
+    maxTokens: d.maxTokens + alpha * (maxTokens - d.maxTokens),
+  };
+}
+
+/** Arrivals per second over roughly the last DEMAND_TAU_MS. */
+export function arrivalRate(d: Demand, now: number): number {
+  return (decayedCount(d, now) * 1000) / DEMAND_TAU_MS;
+}
+
+/** Headroom over the mean load, so ordinary bursts still find a warm lease. */
+const WARM_HEADROOM = 1.5;
+
+/**
+ * Leases to keep for a model: Little's law gives the strikes in service at once (arrival rate ×
+ * time in service), divided by what one lease serves concurrently, with headroom. At least one
+ * while arrivals are expected within the idle timeout; at most the covenant's warm limit.
+ */
+export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: CovenantContract, now: number): number {
+  if (!d || contract.lease.max_warm_leases === 0) return 0;
+  const rate = arrivalRate(d, now);
+  if (rate * contract.lease.idle_timeout_s < 1) return 0;
+  const inService = (rate * estimateServiceMs(model, d.promptTokens, d.maxTokens)) / 1000;
+  const leases = Math.ceil((inService * WARM_HEADROOM) / contract.lease.max_concurrency);
+  return Math.min(contract.lease.max_warm_leases, Math.max(1, leases));
+}
+
+/** A lease this close to expiry takes no new strikes and, if still wanted, is replaced. */
+export function renewMarginMs(contract: CovenantContract): number {
+  return Math.min(120_000, Math.max(15_000, contract.lease.duration_s * 100));
+}
+
+export interface MaintenancePlan {
+  /** Leases to stop giving new strikes to (released once their strikes finish). */
+  drain: string[];
+  /** Leases to release now: idle surplus, drained, or expired. */
+  release: string[];
+  /** New warm leases to allocate ahead of demand, per model. */
+  allocate: { model: string; count: number }[];
+  /** When the plan should be made again, or null when nothing is held or expected. */
+  nextAt: number | null;
+}
+
+/**
+ * The lease housekeeping a covenant's alarm performs: pure, from the leases, recent demand and
+ * the clock. No lease is kept past its expiry, idle surplus goes back, and the warm pool is
+ * topped up to what recent demand needs.
+ */
+export function planMaintenance(
+  leases: readonly Lease[],
+  demand: ReadonlyMap<string, Demand>,
+  contract: CovenantContract,
+  catalogue: ModelCatalogue,
+  now: number,
+): MaintenancePlan {
+  const plan: MaintenancePlan = { drain: [], release: [], allocate: [], nextAt: null };
+  const wake = (t: number) => (plan.nextAt = plan.nextAt === null ? t : Math.min(plan.nextAt, t));
+  const margin = renewMarginMs(contract);
+  const idleMs = contract.lease.idle_timeout_s * 1000;
+  const active = new Map<string, Lease[]>();
+
+  for (const lease of leases) {
+    if (lease.expiresAt <= now) {
+      plan.release.push(lease.leaseId);
+      continue;
+    }
+    if (lease.state === "draining" || lease.expiresAt - now <= margin) {
+      if (lease.state === "active") plan.drain.push(lease.leaseId);
+      if (lease.inFlight === 0) plan.release.push(lease.leaseId);
+      else wake(lease.expiresAt);
+      continue;
+    }
+    wake(lease.expiresAt - margin);
+    const list = active.get(lease.model) ?? [];
+    list.push(lease);
+    active.set(lease.model, list);
+  }
+
+  const models = new Set([...active.keys(), ...demand.keys()]);
+  let held = leases.length - plan.release.length;
+  for (const id of [...models].sort()) {
+    const model = catalogue.get(id);
+    if (!model || !contract.models.includes(id)) continue;
+    const target = warmTarget(model, demand.get(id), contract, now);
+    // Idle surplus beyond the target goes back, longest idle first.
+    const list = (active.get(id) ?? []).sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.leaseId.localeCompare(b.leaseId));
+    let keep = list.length;
+    for (const lease of list) {
+      const idleFor = now - lease.lastUsedAt;
+      if (keep > target && lease.inFlight === 0 && idleFor >= idleMs) {
+        plan.release.push(lease.leaseId);
+        keep--;
+        held--;
+      } else if (lease.inFlight === 0) {
+        wake(lease.lastUsedAt + idleMs);
+      }
+    }
+    const missing = Math.min(target - keep, contract.lease.max_leases - held);
+    if (missing > 0) {
+      plan.allocate.push({ model: id, count: missing });
+      held += missing;
+    }
+    const d = demand.get(id);
+    // Re-plan as demand decays, so the warm pool shrinks without waiting for a strike.
+    if (d && target > 0) wake(now + Math.min(DEMAND_TAU_MS, idleMs));
+  }
+  return plan;
+}

@@ -1,0 +1,147 @@
+import { z } from "@hono/zod-openapi";
+import { CovenantId } from "./common";
+
+/** Fallback targets: a Hosted.AI pool id, or `local` for the tunnelled local node. */
+export const FallbackTarget = z
+  .string()
+  .regex(/^(local|[a-z0-9][a-z0-9-]{0,63})$/, "a pool id (e.g. standard-us-east) or `local`");
+
+export const Priority = z.enum(["low", "normal", "high", "critical"]);
+export type Priority = z.infer<typeof Priority>;
+
+const Usd = z.number().finite().nonnegative();
+
+export const CovenantResources = z
+  .object({
+    min_tflops: z.number().positive().max(10_000).optional(),
+    min_vram_mb: z.number().int().positive().max(1_048_576).optional(),
+    max_vram_mb: z.number().int().positive().max(1_048_576).optional(),
+  })
+  .strict()
+  .refine((r) => r.min_vram_mb === undefined || r.max_vram_mb === undefined || r.min_vram_mb <= r.max_vram_mb, {
+    path: ["max_vram_mb"],
+    message: "max_vram_mb must be at least min_vram_mb",
+  });
+
+export const CovenantQos = z
+  .object({
+    latency_slo_ms: z.number().int().min(50).max(600_000).default(2_000),
+    priority: Priority.default("normal"),
+    preemptible_ok: z.boolean().default(true),
+  })
+  .strict();
+
+export const CovenantCost = z
+  .object({
+    max_usd_per_strike: Usd.max(1_000).optional(),
+    budget_usd_per_day: Usd.max(1_000_000).optional(),
+    /** What to do when a limit would be passed: refuse with 402, or fall back to a cheaper allowed model. */
+    on_limit: z.enum(["reject", "degrade"]).default("reject"),
+  })
+  .strict();
+
+export const LeasePolicy = z
+  .object({
+    /** How long each allocation is asked for; a lease is renewed by a fresh allocation before it expires. */
+    duration_s: z.number().int().min(60).max(86_400).default(900),
+    /** A lease nobody used for this long is released (unless the warm pool still wants it). */
+    idle_timeout_s: z.number().int().min(1).max(3_600).default(60),
+    /** The most leases held at once, warm or busy. */
+    max_leases: z.number().int().min(1).max(256).default(16),
+    /** The most leases kept warm ahead of demand. */
+    max_warm_leases: z.number().int().min(0).max(64).default(4),
+    /** Strikes one allocation serves at once (continuous batching on the slice). */
+    max_concurrency: z.number().int().min(1).max(64).default(4),
+  })
+  .strict();
+
+const CovenantFields = {
+  models: z.array(z.string().min(1).max(128)).min(1).max(64).optional().openapi({
+    description: "Models this covenant may run; all known models when absent.",
+  }),
+  default_model: z.string().min(1).max(128).optional(),
+  resources: CovenantResources.optional(),
+  qos: CovenantQos.optional(),
+  cost: CovenantCost.optional(),
+  fallback: z.array(FallbackTarget).max(16).optional().openapi({
+    description: "Where to run, in order: pool ids and `local`. Empty or absent: the policy chooses.",
+  }),
+  lease: LeasePolicy.optional(),
+  policy: z.enum(["homeskillet", "seed"]).optional().openapi({
+    description: "Allocation policy: `homeskillet` (leases, warm pool, cheapest fitting pool) or `seed` (the baseline rule: a fresh allocation per strike).",
+  }),
+};
+
+export const CovenantCreate = z
+  .object({ id: CovenantId.optional(), ...CovenantFields })
+  .strict()
+  .openapi("CovenantCreate");
+export type CovenantCreate = z.infer<typeof CovenantCreate>;
+
+export const CovenantPatch = z.object(CovenantFields).strict().openapi("CovenantPatch");
+export type CovenantPatch = z.infer<typeof CovenantPatch>;
+
+/** A covenant with every default filled in: what the covenant object enforces. */
+export const CovenantContract = z
+  .object({
+    id: CovenantId,
+    models: z.array(z.string()),
+    default_model: z.string(),
+    resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
+    qos: CovenantQos.required(),
+    cost: z.object({ max_usd_per_strike: z.number().optional(), budget_usd_per_day: z.number().optional(), on_limit: z.enum(["reject", "degrade"]) }),
+    fallback: z.array(z.string()),
+    lease: LeasePolicy.required(),
+    policy: z.enum(["homeskillet", "seed"]),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi("Covenant");
+export type CovenantContract = z.infer<typeof CovenantContract>;
+
+export const LeaseView = z
+  .object({
+    lease_id: z.string(),
+    allocation_id: z.string(),
+    pool_id: z.string(),
+    model: z.string(),
+    state: z.enum(["warm", "busy", "draining", "releasing"]),
+    in_flight: z.number().int(),
+    strikes_served: z.number().int(),
+    utilization: z.number().openapi({ description: "Busy seconds ÷ held seconds, 0..1." }),
+    expires_at: z.string(),
+    idle_since: z.string().nullable(),
+  })
+  .openapi("Lease");
+
+export const CovenantStatus = z
+  .object({
+    covenant: CovenantContract,
+    leases: z.array(LeaseView),
+    queue_depth: z.number().int(),
+    in_flight: z.number().int(),
+    spend_today_usd: z.number(),
+    reserved_usd: z.number(),
+  })
+  .openapi("CovenantStatus");
+export type CovenantStatus = z.infer<typeof CovenantStatus>;
+
+const UsageLine = z.object({ key: z.string(), strikes: z.number().int(), prompt_tokens: z.number().int(), completion_tokens: z.number().int(), cost_usd: z.number(), allocation_seconds: z.number() });
+
+export const CovenantUsage = z
+  .object({
+    covenant_id: z.string(),
+    from: z.string(),
+    to: z.string(),
+    total_usd: z.number(),
+    strikes: z.number().int(),
+    by_model: z.array(UsageLine),
+    by_pool: z.array(UsageLine),
+  })
+  .openapi("CovenantUsage");
+export type CovenantUsage = z.infer<typeof CovenantUsage>;
+
+export const UsageQuery = z.object({
+  from: z.string().datetime({ offset: true }).optional().openapi({ description: "ISO 8601; start of today (UTC) when absent." }),
+  to: z.string().datetime({ offset: true }).optional().openapi({ description: "ISO 8601; now when absent." }),
+});
