@@ -1,4 +1,4 @@
-import type { CovenantContract, CovenantCreate, CovenantPatch } from "../schema";
+import { COVENANT_DEFAULTS, type CovenantContract, type CovenantCreate, type CovenantPatch } from "../schema";
 import { DEFAULT_MODEL_ID, type ModelCatalogue } from "./models";
 
 export const DEFAULT_COVENANT_ID = "default";
@@ -10,11 +10,11 @@ export function defaultContract(id: string, catalogue: ModelCatalogue, nowIso: s
     models: [...catalogue.keys()],
     default_model: DEFAULT_MODEL_ID,
     resources: {},
-    qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
-    cost: { on_limit: "reject" },
+    qos: { ...COVENANT_DEFAULTS.qos },
+    cost: { ...COVENANT_DEFAULTS.cost },
     fallback: [],
-    lease: { duration_s: 900, idle_timeout_s: 60, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
-    policy: "homeskillet",
+    lease: { ...COVENANT_DEFAULTS.lease },
+    policy: COVENANT_DEFAULTS.policy,
     created_at: nowIso,
     updated_at: nowIso,
   };

@@ -6,6 +6,14 @@ export const FallbackTarget = z
   .string()
   .regex(/^(local|[a-z0-9][a-z0-9-]{0,63})$/, "a pool id (e.g. standard-us-east) or `local`");
 
+/** What a covenant gets for every field its tenant leaves out. */
+export const COVENANT_DEFAULTS = {
+  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
+  cost: { on_limit: "reject" },
+  lease: { duration_s: 900, idle_timeout_s: 60, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
+  policy: "homeskillet",
+} as const;
+
 export const Priority = z.enum(["low", "normal", "high", "critical"]);
 export type Priority = z.infer<typeof Priority>;
 
@@ -25,9 +33,9 @@ export const CovenantResources = z
 
 export const CovenantQos = z
   .object({
-    latency_slo_ms: z.number().int().min(50).max(600_000).default(2_000),
-    priority: Priority.default("normal"),
-    preemptible_ok: z.boolean().default(true),
+    latency_slo_ms: z.number().int().min(50).max(600_000).optional().openapi({ default: COVENANT_DEFAULTS.qos.latency_slo_ms }),
+    priority: Priority.optional().openapi({ default: COVENANT_DEFAULTS.qos.priority }),
+    preemptible_ok: z.boolean().optional().openapi({ default: COVENANT_DEFAULTS.qos.preemptible_ok }),
   })
   .strict();
 
@@ -36,22 +44,22 @@ export const CovenantCost = z
     max_usd_per_strike: Usd.max(1_000).optional(),
     budget_usd_per_day: Usd.max(1_000_000).optional(),
     /** What to do when a limit would be passed: refuse with 402, or fall back to a cheaper allowed model. */
-    on_limit: z.enum(["reject", "degrade"]).default("reject"),
+    on_limit: z.enum(["reject", "degrade"]).optional().openapi({ default: COVENANT_DEFAULTS.cost.on_limit }),
   })
   .strict();
 
 export const LeasePolicy = z
   .object({
     /** How long each allocation is asked for; a lease is renewed by a fresh allocation before it expires. */
-    duration_s: z.number().int().min(60).max(86_400).default(900),
+    duration_s: z.number().int().min(60).max(86_400).optional().openapi({ default: COVENANT_DEFAULTS.lease.duration_s }),
     /** A lease nobody used for this long is released (unless the warm pool still wants it). */
-    idle_timeout_s: z.number().int().min(1).max(3_600).default(60),
+    idle_timeout_s: z.number().int().min(1).max(3_600).optional().openapi({ default: COVENANT_DEFAULTS.lease.idle_timeout_s }),
     /** The most leases held at once, warm or busy. */
-    max_leases: z.number().int().min(1).max(256).default(16),
+    max_leases: z.number().int().min(1).max(256).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_leases }),
     /** The most leases kept warm ahead of demand. */
-    max_warm_leases: z.number().int().min(0).max(64).default(4),
+    max_warm_leases: z.number().int().min(0).max(64).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_warm_leases }),
     /** Strikes one allocation serves at once (continuous batching on the slice). */
-    max_concurrency: z.number().int().min(1).max(64).default(4),
+    max_concurrency: z.number().int().min(1).max(64).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_concurrency }),
   })
   .strict();
 
@@ -88,10 +96,16 @@ export const CovenantContract = z
     models: z.array(z.string()),
     default_model: z.string(),
     resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
-    qos: CovenantQos.required(),
+    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean() }),
     cost: z.object({ max_usd_per_strike: z.number().optional(), budget_usd_per_day: z.number().optional(), on_limit: z.enum(["reject", "degrade"]) }),
     fallback: z.array(z.string()),
-    lease: LeasePolicy.required(),
+    lease: z.object({
+      duration_s: z.number(),
+      idle_timeout_s: z.number(),
+      max_leases: z.number(),
+      max_warm_leases: z.number(),
+      max_concurrency: z.number(),
+    }),
     policy: z.enum(["homeskillet", "seed"]),
     created_at: z.string(),
     updated_at: z.string(),

@@ -3,3 +3,4 @@ export * from "./common";
 export * from "./strike";
 export * from "./models";
 export * from "./covenant";
+export * from "./classification";
