@@ -47,6 +47,11 @@ export class LeaseManager {
     private readonly onDeferredRelease: () => Promise<void>,
     /** Called whenever a lease's cost is booked, so spend totals stay current. */
     private readonly onCharge: () => void,
+    /**
+     * Called when an allocation request got no answer (timeout, connection lost): the upstream may
+     * have granted it anyway, so the object must reconcile soon or it would leak.
+     */
+    private readonly onAmbiguousAllocation: () => Promise<void>,
   ) {
     for (const lease of store.leases()) this.leases.set(lease.leaseId, lease);
   }
@@ -160,6 +165,7 @@ export class LeaseManager {
         this.leases.set(lease.leaseId, lease);
         return lease;
       } catch (err) {
+        if (err instanceof UpstreamError && err.status === 0) await this.onAmbiguousAllocation();
         if (!isCapacityExhausted(err)) throw err;
         lastError = err;
         tried.add(poolId);
@@ -244,9 +250,15 @@ export class LeaseManager {
     }
   }
 
-  /** Allocations the upstream holds for this covenant that no lease knows of are released. */
-  async reconcile(owner: AllocationOwner): Promise<{ orphansReleased: number; leasesDropped: number }> {
+  /**
+   * Allocations the upstream holds for this covenant that no lease knows of are released; leases
+   * the upstream no longer has are dropped. Returns null (try later) while an allocation is on its
+   * way, since its grant could otherwise be mistaken for an orphan.
+   */
+  async reconcile(owner: AllocationOwner): Promise<{ orphansReleased: number; leasesDropped: number } | null> {
+    if (this.pendingFor("").total > 0) return null;
     const upstream = await this.client.listAllocations();
+    if (this.pendingFor("").total > 0) return null;
     const mine = upstream.filter((a) => a.metadata?.covenant_object === owner.objectName && a.status === "active");
     const known = new Set(this.list().map((l) => l.allocationId));
     const pending = new Set(this.store.pendingReleases().map((p) => p.allocation_id));

@@ -13,6 +13,8 @@ import { leaseView } from "./views";
 import type { Result, StrikeInput, StrikeOutcome } from "./types";
 
 const models = modelCatalogue();
+/** After an unanswered allocation request, look upstream this much later (let in-flight work land). */
+const RECONCILE_DELAY_MS = 2_000;
 
 /**
  * One Durable Object per covenant (named `<tenant>:<covenant id>`). A thin shell: it loads state,
@@ -32,7 +34,15 @@ export class CovenantObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new CovenantStore(ctx.storage.sql);
     const client = new HostedAiClient({ baseUrl: env.HOSTEDAI_BASE_URL, apiKey: env.HOSTEDAI_API_KEY ?? "", fetcher: env.HOSTEDAI });
-    this.leases = new LeaseManager(client, this.store, new PoolCache(client), new Signal(), () => this.wakeAt(Date.now()), () => this.ledger.refresh());
+    this.leases = new LeaseManager(
+      client,
+      this.store,
+      new PoolCache(client),
+      new Signal(),
+      () => this.wakeAt(Date.now()),
+      () => this.ledger.refresh(),
+      () => this.reconcileSoon(),
+    );
     this.ledger = new Ledger(this.store, () => this.leases.list());
     this.runner = new StrikeRunner({ client, leases: this.leases, ledger: this.ledger, models, afterStrike: (lease) => this.afterStrike(lease) });
     this.owned = this.store.contract();
@@ -122,10 +132,11 @@ export class CovenantObject extends DurableObject<Env> {
   }
 
   /** Compares held leases with what the upstream says this covenant holds; releases orphans. */
-  async reconcile(): Promise<{ orphansReleased: number; leasesDropped: number }> {
+  async reconcile(): Promise<{ orphansReleased: number; leasesDropped: number } | null> {
     if (!this.owned) return { orphansReleased: 0, leasesDropped: 0 };
     const result = await this.leases.reconcile(this.owner());
-    this.needsReconcile = false;
+    if (result) this.needsReconcile = false;
+    else await this.wakeAt(Date.now() + RECONCILE_DELAY_MS);
     return result;
   }
 
@@ -135,8 +146,8 @@ export class CovenantObject extends DurableObject<Env> {
     this.alarmAt = null;
     const contract = this.owned?.contract;
     if (this.needsReconcile && contract) {
-      await this.leases.reconcile(this.owner());
-      this.needsReconcile = false;
+      // An unreachable upstream must not stop housekeeping: try again shortly.
+      await this.reconcile().catch(() => this.wakeAt(Date.now() + RECONCILE_DELAY_MS));
     }
     await this.leases.retryPendingReleases(Date.now());
     if (contract) await this.maintain(contract);
@@ -160,6 +171,11 @@ export class CovenantObject extends DurableObject<Env> {
     const pending = this.store.pendingReleases().map((p) => p.due_at);
     const next = Math.min(plan.nextAt ?? Infinity, ...pending);
     if (Number.isFinite(next)) await this.wakeAt(next);
+  }
+
+  private async reconcileSoon(): Promise<void> {
+    this.needsReconcile = true;
+    await this.wakeAt(Date.now() + RECONCILE_DELAY_MS);
   }
 
   private async afterStrike(lease: { lastUsedAt: number } | undefined): Promise<void> {

@@ -1,0 +1,35 @@
+// `npm run bench -- <name> [options]`: one entry per benchmark. Each is loaded only when asked
+// for, so one bench's dependencies never slow down or break another.
+export {};
+
+interface Bench {
+  describe: string;
+  run(args: string[]): Promise<void>;
+}
+
+const BENCHES: Record<string, Bench> = {
+  overhead: {
+    describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
+    run: async (args) => (await import("./overhead")).overhead(args),
+  },
+};
+
+function usage(): string {
+  const rows = Object.entries(BENCHES).map(([name, b]) => `  ${name.padEnd(10)} ${b.describe}`);
+  return `usage: npm run bench -- <bench> [options]\n\n${rows.join("\n")}\n\nSee bench/README.md.\n`;
+}
+
+const [name, ...args] = process.argv.slice(2);
+const bench = name ? BENCHES[name] : undefined;
+if (!bench) {
+  process.stderr.write((name && name !== "--help" ? `unknown bench "${name}"\n\n` : "") + usage());
+  process.exit(name === "--help" ? 0 : 2);
+}
+try {
+  await bench.run(args);
+  // Keep-alive sockets and timers of a finished load run must not hold the process open.
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`bench ${name} failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+}
