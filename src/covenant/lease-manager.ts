@@ -1,13 +1,12 @@
 import {
-  observeArrival,
-  type Demand,
-  type PendingAllocations,
   finishOnLease,
   holdCostUsd,
-  placeAllocation,
+  observeArrival,
+  sliceRequirements,
   startOnLease,
+  type Demand,
   type ModelSpec,
-  type PlacementPolicy,
+  type PendingAllocations,
   type PoolSnapshot,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
@@ -42,8 +41,10 @@ export class LeaseManager {
     private readonly client: HostedAiClient,
     private readonly store: CovenantStore,
     private readonly pools: PoolCache,
-    /** Notified whenever a lease slot or upstream capacity may have been freed. */
+    /** Notified whenever a lease slot may have been freed or a pending allocation landed. */
     readonly freed: Signal,
+    /** Notified (one waiter at a time) when this covenant gives capacity back upstream. */
+    readonly capacityReturned: Signal,
     private readonly onDeferredRelease: () => Promise<void>,
     /** Called whenever a lease's cost is booked, so spend totals stay current. */
     private readonly onCharge: () => void,
@@ -60,16 +61,17 @@ export class LeaseManager {
     this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
   }
 
-  pendingFor(model: string): PendingAllocations {
+  /** Allocations on their way for this pool and model, and in all. */
+  pendingFor(poolId: string, model: string): PendingAllocations {
     let total = 0;
     for (const p of this.pending.values()) total += p.allocations;
-    const mine = this.pending.get(model);
+    const mine = this.pending.get(`${poolId}/${model}`);
     return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
   }
 
-  /** Marks a strike as waiting for this model's pending allocation; call the result when done waiting. */
-  claimPending(model: string): () => void {
-    const p = this.pending.get(model);
+  /** Marks a strike as waiting for a pending allocation; call the result when done waiting. */
+  claimPending(poolId: string, model: string): () => void {
+    const p = this.pending.get(`${poolId}/${model}`);
     if (!p) return () => {};
     p.claims++;
     return () => {
@@ -91,86 +93,67 @@ export class LeaseManager {
   }
 
   /**
-   * Allocates a new lease where the policy says, moving to the next candidate pool when one turns
-   * out to be full. Throws the last capacity error when every candidate is full.
+   * Allocates a new lease for `model` on one pool. While the request is out, strikes for the same
+   * pool and model can join it instead of allocating too.
    */
   async allocate(
-    policy: PlacementPolicy,
+    poolId: string,
     contract: CovenantContract,
     model: ModelSpec,
-    latencySensitive: boolean,
+    preemptible: boolean,
     owner: AllocationOwner,
     purpose: string,
+    timeoutMs?: number,
   ): Promise<StoredLease> {
-    const p = this.pending.get(model.id) ?? { allocations: 0, claims: 0 };
-    this.pending.set(model.id, p);
+    const key = `${poolId}/${model.id}`;
+    const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
+    this.pending.set(key, p);
     p.allocations++;
     try {
-      return await this.allocateOnce(policy, contract, model, latencySensitive, owner, purpose);
-    } finally {
-      p.allocations--;
-      if (p.allocations === 0 && p.claims === 0) this.pending.delete(model.id);
-      this.freed.notify();
-    }
-  }
-
-  private async allocateOnce(
-    policy: PlacementPolicy,
-    contract: CovenantContract,
-    model: ModelSpec,
-    latencySensitive: boolean,
-    owner: AllocationOwner,
-    purpose: string,
-  ): Promise<StoredLease> {
-    const tried = new Set<string>();
-    let lastError: unknown;
-    for (;;) {
-      const placement = placeAllocation(policy, contract, model, latencySensitive, await this.pools.get(Date.now()), tried);
-      if (placement.kind === "no_pool") {
-        if (lastError) throw lastError;
-        throw new UpstreamError("homeskillet", 503, "no_pool", placement.reason);
-      }
-      const { poolId, preemptible, requirements } = placement.placement;
-      try {
-        const a = await this.client.allocate({
+      const a = await this.client.allocate(
+        {
           pool_id: poolId,
-          requirements,
+          requirements: sliceRequirements(model, contract),
           duration_seconds: contract.lease.duration_s,
           preemptible,
           metadata: { tenant: owner.tenant, covenant: owner.covenantId, covenant_object: owner.objectName, purpose },
-        });
-        const now = Date.now();
-        const lease: StoredLease = {
-          leaseId: `lease_${a.allocation_id}`,
-          allocationId: a.allocation_id,
-          poolId: a.pool_id,
-          model: model.id,
-          vramMb: a.vram_mb,
-          tflops: a.tflops,
-          pricePerHour: a.price_per_hour,
-          preemptible: a.preemptible,
-          createdAt: now,
-          // The upstream's clock may differ from ours: trust the granted duration, measured from now.
-          expiresAt: Math.min(Date.parse(a.expires_at) || Infinity, now + a.duration_seconds * 1000),
-          state: "active",
-          inFlight: 0,
-          strikesServed: 0,
-          busyMs: 0,
-          busySince: null,
-          lastUsedAt: now,
-          attributedUsd: 0,
-        };
-        // Written before any further I/O, so no later failure can leak the allocation.
-        this.store.saveLease(lease);
-        this.leases.set(lease.leaseId, lease);
-        return lease;
-      } catch (err) {
-        if (err instanceof UpstreamError && err.status === 0) await this.onAmbiguousAllocation();
-        if (!isCapacityExhausted(err)) throw err;
-        lastError = err;
-        tried.add(poolId);
-        this.pools.invalidate();
-      }
+        },
+        timeoutMs,
+      );
+      const now = Date.now();
+      const lease: StoredLease = {
+        leaseId: `lease_${a.allocation_id}`,
+        allocationId: a.allocation_id,
+        poolId: a.pool_id,
+        model: model.id,
+        vramMb: a.vram_mb,
+        tflops: a.tflops,
+        pricePerHour: a.price_per_hour,
+        preemptible: a.preemptible,
+        createdAt: now,
+        // The upstream's clock may run ahead of ours (an emulator's time scale, skew): trust the
+        // granted duration measured from now, or the stated expiry if that is sooner.
+        expiresAt: Math.min(now + a.duration_seconds * 1000, Date.parse(a.expires_at) || Infinity),
+        state: "active",
+        inFlight: 0,
+        strikesServed: 0,
+        busyMs: 0,
+        busySince: null,
+        lastUsedAt: now,
+        attributedUsd: 0,
+      };
+      // Written before any further I/O, so no later failure can leak the allocation.
+      this.store.saveLease(lease);
+      this.leases.set(lease.leaseId, lease);
+      return lease;
+    } catch (err) {
+      if (err instanceof UpstreamError && err.status === 0) await this.onAmbiguousAllocation();
+      if (isCapacityExhausted(err)) this.pools.invalidate();
+      throw err;
+    } finally {
+      p.allocations--;
+      if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
+      this.freed.notify();
     }
   }
 
@@ -221,6 +204,7 @@ export class LeaseManager {
     }
     this.store.deleteLease(leaseId);
     this.freed.notify();
+    this.capacityReturned.notifyOne();
   }
 
   /** The upstream says the allocation is gone (expired, preempted): forget it without a release. */
@@ -231,6 +215,7 @@ export class LeaseManager {
     this.bookEstimate(lease);
     this.store.deleteLease(leaseId);
     this.freed.notify();
+    this.capacityReturned.notifyOne();
   }
 
   /** Retries releases that failed before. Returns nothing; reschedules what still fails. */
@@ -256,9 +241,9 @@ export class LeaseManager {
    * way, since its grant could otherwise be mistaken for an orphan.
    */
   async reconcile(owner: AllocationOwner): Promise<{ orphansReleased: number; leasesDropped: number } | null> {
-    if (this.pendingFor("").total > 0) return null;
+    if (this.pendingFor("", "").total > 0) return null;
     const upstream = await this.client.listAllocations();
-    if (this.pendingFor("").total > 0) return null;
+    if (this.pendingFor("", "").total > 0) return null;
     const mine = upstream.filter((a) => a.metadata?.covenant_object === owner.objectName && a.status === "active");
     const known = new Set(this.list().map((l) => l.allocationId));
     const pending = new Set(this.store.pendingReleases().map((p) => p.allocation_id));

@@ -1,7 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { applyCovenantChange, budgetDay, defaultContract, DEFAULT_COVENANT_ID, modelCatalogue, planMaintenance } from "../policy";
+import {
+  applyCovenantChange,
+  budgetDay,
+  candidatePools,
+  defaultContract,
+  DEFAULT_COVENANT_ID,
+  modelCatalogue,
+  normalizeContract,
+  planMaintenance,
+} from "../policy";
 import { HostedAiClient } from "../providers/hostedai";
+import { LocalNodeClient } from "../providers/localnode";
+import { BreakerBook } from "./breakers";
 import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
 import { Ledger } from "./ledger";
 import { LeaseManager, type AllocationOwner } from "./lease-manager";
@@ -26,6 +37,9 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly leases: LeaseManager;
   private readonly ledger: Ledger;
   private readonly runner: StrikeRunner;
+  private readonly breakers: BreakerBook;
+  private readonly local: LocalNodeClient | undefined;
+  private localModels: { models: Set<string>; at: number } | undefined;
   private owned: { tenant: string; contract: CovenantContract } | undefined;
   private alarmAt: number | null = null;
   private needsReconcile = false;
@@ -39,13 +53,35 @@ export class CovenantObject extends DurableObject<Env> {
       this.store,
       new PoolCache(client),
       new Signal(),
+      new Signal(),
       () => this.wakeAt(Date.now()),
       () => this.ledger.refresh(),
       () => this.reconcileSoon(),
     );
     this.ledger = new Ledger(this.store, () => this.leases.list());
-    this.runner = new StrikeRunner({ client, leases: this.leases, ledger: this.ledger, models, afterStrike: (lease) => this.afterStrike(lease) });
-    this.owned = this.store.contract();
+    this.breakers = new BreakerBook(ctx.storage.sql);
+    this.local =
+      env.LOCAL_NODE_URL || env.LOCAL_NODE
+        ? new LocalNodeClient({
+            baseUrl: env.LOCAL_NODE_URL || "http://local-node",
+            fetcher: env.LOCAL_NODE,
+            accessClientId: env.LOCAL_NODE_ACCESS_CLIENT_ID,
+            accessClientSecret: env.LOCAL_NODE_ACCESS_CLIENT_SECRET,
+          })
+        : undefined;
+    this.runner = new StrikeRunner({
+      client,
+      local: this.local,
+      leases: this.leases,
+      ledger: this.ledger,
+      breakers: this.breakers,
+      models,
+      waiting: { count: 0 },
+      localServes: (model) => this.localServes(model),
+      afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
+    });
+    const stored = this.store.contract();
+    this.owned = stored ? { tenant: stored.tenant, contract: normalizeContract(stored.contract) } : undefined;
     ctx.blockConcurrencyWhile(async () => {
       this.alarmAt = await ctx.storage.getAlarm();
       // A fresh start may follow a crash between an allocation and its record: look upstream.
@@ -82,6 +118,13 @@ export class CovenantObject extends DurableObject<Env> {
         covenant: contract,
         leases: this.leases.list().map((l) => leaseView(l, now)),
         queue_depth: this.runner.queueDepth,
+        breakers: this.breakers.all(now).map(({ target, breaker }) => ({
+          target,
+          state: breaker.phase,
+          consecutive_failures: breaker.consecutiveFailures,
+          open_until: breaker.openUntil && breaker.phase !== "closed" ? new Date(breaker.openUntil).toISOString() : null,
+          last_failure: breaker.lastFailure,
+        })),
         in_flight: this.leases.list().reduce((n, l) => n + l.inFlight, 0),
         spend_today_usd: spend.spentToday + spend.accrued,
         reserved_usd: spend.reserved,
@@ -160,9 +203,12 @@ export class CovenantObject extends DurableObject<Env> {
     for (const id of plan.release) await this.leases.release(id);
     for (const { model, count } of plan.allocate) {
       const spec = models.get(model)!;
-      for (let i = 0; i < count; i++) {
+      const pools = await this.leases.poolSnapshot().catch(() => []);
+      // Warm leases go where strikes would go first, skipping targets whose breaker is not closed.
+      const pool = candidatePools(contract, spec, pools).find((p) => this.breakers.get(p.id, Date.now()).phase === "closed");
+      for (let i = 0; pool && i < count; i++) {
         try {
-          await this.leases.allocate(contract.policy, contract, spec, false, this.owner(), "warm");
+          await this.leases.allocate(pool.id, contract, spec, pool.tier === "preemptible", this.owner(), "warm");
         } catch {
           break; // No room upstream right now: strikes will allocate on demand.
         }
@@ -178,10 +224,21 @@ export class CovenantObject extends DurableObject<Env> {
     await this.wakeAt(Date.now() + RECONCILE_DELAY_MS);
   }
 
-  private async afterStrike(lease: { lastUsedAt: number } | undefined): Promise<void> {
+  private async afterStrike(leaseUsed: boolean): Promise<void> {
     const contract = this.owned?.contract;
-    if (!contract || !lease) return;
-    await this.wakeAt(lease.lastUsedAt + contract.lease.idle_timeout_s * 1000);
+    if (!contract || !leaseUsed) return;
+    await this.wakeAt(Date.now() + contract.lease.idle_timeout_s * 1000);
+  }
+
+  /** Which models the local node serves, asked at most every 30 s; unreachable means none. */
+  private async localServes(model: string): Promise<boolean> {
+    if (!this.local) return false;
+    const now = Date.now();
+    if (!this.localModels || now - this.localModels.at > 30_000) {
+      const served = await this.local.models().catch(() => [] as string[]);
+      this.localModels = { models: new Set(served), at: now };
+    }
+    return this.localModels.models.has(model);
   }
 
   /** One alarm per object, moved earlier when something is due sooner; never a storage write on the hot path otherwise. */

@@ -1,4 +1,4 @@
-/** Wakes every waiter when something they wait for may have changed (a lease freed, capacity returned). */
+/** Wakes waiters when something they wait for may have changed (a lease slot freed, capacity returned). */
 export class Signal {
   private waiters: Array<() => void> = [];
 
@@ -18,6 +18,11 @@ export class Signal {
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Wakes the longest waiter only: for a freed resource that one waiter can use. */
+  notifyOne(): void {
+    this.waiters.shift()?.();
   }
 
   get waiting(): number {

@@ -1,33 +1,35 @@
 import {
-  checkBudget,
-  CAPACITY_WAIT_MS,
+  ATTEMPTS_PER_TARGET,
   candidatePools,
   capacityBackoffMs,
-  decideAcquire,
+  countsAgainstBreaker,
   estimateServiceMs,
   holdCostUsd,
+  isRetryable,
+  planTargets,
+  retryDelayMs,
   slicePricePerHour,
-  type BudgetRefusal,
+  strikeDeadlineMs,
   type ModelCatalogue,
   type ModelSpec,
   type PlacementPolicy,
-  type StrikeNeed,
+  type PoolSnapshot,
+  type Target,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
-import { isAllocationGone, isCapacityExhausted, type HostedAiClient } from "../providers/hostedai";
 import type { CovenantContract } from "../schema";
+import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
+import type { BreakerBook } from "./breakers";
 import type { Ledger } from "./ledger";
-import type { AllocationOwner, LeaseManager } from "./lease-manager";
-import type { StoredLease } from "./storage";
-import type { StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
+import type { AllocationOwner } from "./lease-manager";
+import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
 
-export interface RunnerDeps {
-  client: HostedAiClient;
-  leases: LeaseManager;
+export interface RunnerDeps extends AttemptDeps {
   ledger: Ledger;
+  breakers: BreakerBook;
   models: ModelCatalogue;
   /** Called after each strike so the object can schedule lease housekeeping. */
-  afterStrike: (lease: StoredLease | undefined) => Promise<void>;
+  afterStrike: (leaseUsed: boolean) => Promise<void>;
 }
 
 export interface RunContext {
@@ -36,127 +38,85 @@ export interface RunContext {
   owner: AllocationOwner;
 }
 
-/** A strike refused by the covenant itself (limits, models), not by an upstream. */
-class Refused extends Error {
+/** A strike refused or failed with a final answer for the client. */
+class StrikeError extends Error {
   constructor(readonly failure: StrikeFailure) {
     super(failure.error.message);
   }
 }
 
-interface Acquired {
-  lease: StoredLease;
-  reused: boolean;
-  /** Seed policy: the allocation serves this strike only and is released after it. */
-  ephemeral: boolean;
-}
+const fail = (status: StrikeFailure["status"], error: FailureBody): StrikeError => new StrikeError({ ok: false, status, error });
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Runs strikes inside the covenant object: acquire a lease (reuse or allocate) → infer → return
- * it. Decisions come from the policy core; this class performs them and records the outcome.
+ * Runs strikes inside the covenant object. Each strike walks its fallback chain (pools, then the
+ * local node), with bounded retries per target, circuit breakers per target, and an overall
+ * deadline from the covenant's SLO; when every target is merely full it waits for capacity.
+ * Decisions come from the policy core; this class performs them and records the outcome.
  */
 export class StrikeRunner {
-  private waiting = 0;
-
   constructor(private readonly deps: RunnerDeps) {}
 
   get queueDepth(): number {
-    return this.waiting;
+    return this.deps.waiting.count;
   }
 
   async run(input: StrikeInput, ctx: RunContext): Promise<StrikeOutcome> {
     const startedAt = Date.now();
+    const deadline = startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms);
     const { ledger } = this.deps;
-    let model: ModelSpec | undefined;
-    let acquired: Acquired | undefined;
+    let modelId = input.model ?? ctx.contract.default_model;
     try {
-      const requested = this.resolveModel(input, ctx.contract);
+      const requested = this.resolveModel(modelId, ctx.contract);
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
-      const { model: chosen, estimateUsd } = await this.withinLimits(requested, input, ctx);
-      model = chosen;
+      const { model, estimateUsd } = await this.withinLimits(requested, input, ctx);
+      modelId = model.id;
       ledger.reserve(input.strikeId, estimateUsd);
-
-      const need: StrikeNeed = { model, promptTokens: input.promptTokens, maxTokens: input.maxTokens, latencySensitive: input.latencySensitive };
-      let queueMs = 0;
-      let allocateMs = 0;
-      let inference;
-      for (let attempt = 0; ; attempt++) {
-        const t0 = Date.now();
-        let waitedMs = 0;
-        acquired = await this.acquire(need, input, ctx, startedAt + CAPACITY_WAIT_MS, (ms) => (waitedMs += ms));
-        queueMs += waitedMs;
-        allocateMs += Date.now() - t0 - waitedMs;
-        const reused = acquired.reused;
-        try {
-          const inferStart = Date.now();
-          inference = await this.deps.client.infer(acquired.lease.allocationId, {
-            model: model.id,
-            prompt: input.promptText,
-            max_tokens: input.maxTokens,
-            temperature: input.temperature,
-          });
-          const inferMs = Date.now() - inferStart;
-          const concurrency = Math.max(1, acquired.lease.inFlight);
-          const chargedUsd = inference.cost_usd / concurrency;
-          const releaseStart = Date.now();
-          const lease = await this.giveBack(acquired, chargedUsd);
-          acquired = undefined;
-          const releaseMs = Date.now() - releaseStart;
-          ledger.settle(input.strikeId, {
-            strike_id: input.strikeId,
-            tenant: input.tenant,
-            covenant_id: input.covenantId,
-            model: model.id,
-            pool_id: lease.poolId,
-            allocation_id: lease.allocationId,
-            outcome: "ok",
-            error_type: null,
-            prompt_tokens: inference.usage.prompt_tokens,
-            completion_tokens: inference.usage.completion_tokens,
-            cost_usd: chargedUsd,
-            allocation_seconds: inference.latency_ms / 1000 / concurrency,
-            created_at: startedAt,
-            total_ms: Date.now() - startedAt,
-          });
-          await this.deps.afterStrike(lease);
-          return {
-            ok: true,
-            strike: {
-              covenant_id: input.covenantId,
-              model: model.id,
-              pool_id: lease.poolId,
-              allocation_id: lease.allocationId,
-              lease_reused: reused,
-              ...(model.id !== requested.id ? { degraded_from: requested.id } : {}),
-              output: { role: "assistant", content: inference.text },
-              finish_reason: inference.finish_reason,
-              usage: inference.usage,
-              cost_usd: chargedUsd,
-              timings: { queue_ms: queueMs, allocate_ms: Math.max(0, allocateMs), infer_ms: inferMs, release_ms: releaseMs },
-            },
-          };
-        } catch (err) {
-          // The allocation vanished under us (expired, preempted, released upstream): never use
-          // it again, and run the strike once more on another.
-          if (isAllocationGone(err) && attempt === 0 && acquired) {
-            this.deps.leases.drop(acquired.lease.leaseId);
-            acquired = undefined;
-            continue;
-          }
-          throw err;
-        }
-      }
-    } catch (err) {
-      if (acquired) await this.giveBack(acquired, 0);
-      const failure = toFailure(err);
+      const r = await this.walkChain(model, input, ctx, deadline);
       ledger.settle(input.strikeId, {
         strike_id: input.strikeId,
         tenant: input.tenant,
         covenant_id: input.covenantId,
-        model: model?.id ?? input.model ?? ctx.contract.default_model,
+        model: model.id,
+        pool_id: r.poolId,
+        allocation_id: r.allocationId,
+        outcome: "ok",
+        error_type: null,
+        prompt_tokens: r.usage.prompt_tokens,
+        completion_tokens: r.usage.completion_tokens,
+        cost_usd: r.costUsd,
+        allocation_seconds: r.inferMs / 1000,
+        created_at: startedAt,
+        total_ms: Date.now() - startedAt,
+      });
+      await this.deps.afterStrike(r.poolId !== "local");
+      return {
+        ok: true,
+        strike: {
+          covenant_id: input.covenantId,
+          model: model.id,
+          pool_id: r.poolId,
+          allocation_id: r.allocationId,
+          lease_reused: r.leaseReused,
+          ...(model.id !== requested.id ? { degraded_from: requested.id } : {}),
+          output: { role: "assistant", content: r.text },
+          finish_reason: r.finishReason,
+          usage: r.usage,
+          cost_usd: r.costUsd,
+          timings: { queue_ms: r.queueMs, allocate_ms: Math.max(0, r.allocateMs), infer_ms: r.inferMs, release_ms: r.releaseMs },
+        },
+      };
+    } catch (err) {
+      if (!(err instanceof StrikeError)) throw err;
+      ledger.settle(input.strikeId, {
+        strike_id: input.strikeId,
+        tenant: input.tenant,
+        covenant_id: input.covenantId,
+        model: modelId,
         pool_id: null,
         allocation_id: null,
         outcome: "error",
-        error_type: failure.error.type,
+        error_type: err.failure.error.type,
         prompt_tokens: 0,
         completion_tokens: 0,
         cost_usd: 0,
@@ -164,134 +124,144 @@ export class StrikeRunner {
         created_at: startedAt,
         total_ms: Date.now() - startedAt,
       });
-      await this.deps.afterStrike(undefined);
-      return failure;
+      await this.deps.afterStrike(false);
+      return err.failure;
     }
   }
 
-  private resolveModel(input: StrikeInput, contract: CovenantContract): ModelSpec {
-    const id = input.model ?? contract.default_model;
+  /**
+   * Tries targets in order until one answers. A target gets up to ATTEMPTS_PER_TARGET tries when
+   * its errors are worth retrying; an open breaker skips it. If every target was only full, the
+   * chain is walked again once capacity frees, until the deadline.
+   */
+  private async walkChain(model: ModelSpec, input: StrikeInput, ctx: RunContext, deadline: number): Promise<AttemptResult> {
+    const { breakers } = this.deps;
+    const attempts: AttemptRecord[] = [];
+    for (let round = 0; ; round++) {
+      const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, await this.pools(attempts), this.deps.local !== undefined);
+      let onlyCapacity = targets.length > 0;
+      let retryAfterS: number | undefined;
+      for (const target of targets) {
+        for (let attempt = 0; attempt < ATTEMPTS_PER_TARGET && Date.now() < deadline; attempt++) {
+          const verdict = breakers.admit(target.id, Date.now());
+          if (!verdict.allowed) {
+            const until = verdict.retryAt ? ` until ${new Date(verdict.retryAt).toISOString()}` : " (a probe is running)";
+            attempts.push({ target: target.id, attempt, outcome: "skipped", status: 0, type: "circuit_open", message: `circuit breaker open${until}` });
+            onlyCapacity = false;
+            break;
+          }
+          try {
+            const result = await this.attempt(target, model, input, ctx, deadline);
+            breakers.success(target.id, Date.now());
+            return result;
+          } catch (err) {
+            if (!(err instanceof UpstreamError)) {
+              breakers.abandonProbe(target.id, Date.now());
+              throw err;
+            }
+            attempts.push({ target: target.id, attempt, outcome: "failed", status: err.status, type: err.type, message: err.message });
+            if (countsAgainstBreaker(err.status, err.type)) breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
+            else breakers.abandonProbe(target.id, Date.now());
+            if (err.type === "capacity_exhausted") retryAfterS = err.retryAfterS;
+            else onlyCapacity = false;
+            if (!isRetryable(err.status, err.type)) break;
+            await sleep(retryDelayMs(attempt, err.retryAfterS, deadline - Date.now(), Math.random()));
+          }
+        }
+      }
+      const remaining = deadline - Date.now();
+      if (!onlyCapacity || remaining <= 0) throw this.exhausted(attempts, excluded, onlyCapacity, retryAfterS);
+      // Every target was merely full: wait for this covenant to give a slice back (one waiter per
+      // slice, so a release does not set off a stampede of allocations), or for time to pass.
+      this.deps.waiting.count++;
+      try {
+        await this.deps.leases.capacityReturned.next(capacityBackoffMs(round, retryAfterS, remaining, Math.random()));
+      } finally {
+        this.deps.waiting.count--;
+      }
+    }
+  }
+
+  private attempt(target: Target, model: ModelSpec, input: StrikeInput, ctx: RunContext, deadline: number): Promise<AttemptResult> {
+    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline };
+    return target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx);
+  }
+
+  /** The pool listing; when Hosted.AI cannot list pools, no pool is tried and that is recorded. */
+  private async pools(attempts: AttemptRecord[]): Promise<PoolSnapshot[]> {
+    try {
+      return await this.deps.leases.poolSnapshot();
+    } catch (err) {
+      const e = err instanceof UpstreamError ? err : new UpstreamError("hostedai", 0, "network_error", String(err));
+      attempts.push({ target: "hostedai", attempt: 0, outcome: "failed", status: e.status, type: e.type, message: `listing pools: ${e.message}` });
+      return [];
+    }
+  }
+
+  private exhausted(attempts: AttemptRecord[], excluded: { id: string; reason: string }[], onlyCapacity: boolean, retryAfterS: number | undefined): StrikeError {
+    const tried = [...new Set(attempts.map((a) => a.target))];
+    if (onlyCapacity) {
+      return fail(503, {
+        type: "capacity_exhausted",
+        message: `every target was full until the deadline (${tried.join(", ")})`,
+        retry_after_s: Math.max(1, Math.ceil(retryAfterS ?? 1)),
+        attempts,
+        excluded,
+      });
+    }
+    return fail(503, {
+      type: "upstreams_exhausted",
+      message:
+        tried.length === 0
+          ? "no target can run this strike: " + (excluded.map((e) => `${e.id}: ${e.reason}`).join("; ") || "no pool fits and no local node serves the model")
+          : `every target failed: ${tried.join(", ")}; see attempts`,
+      retry_after_s: 1,
+      attempts,
+      excluded,
+    });
+  }
+
+  private resolveModel(id: string, contract: CovenantContract): ModelSpec {
     const model = this.deps.models.get(id);
-    if (!model) throw new Refused(fail(400, { type: "unknown_model", message: `unknown model ${JSON.stringify(id)}`, param: "model" }));
+    if (!model) throw fail(400, { type: "unknown_model", message: `unknown model ${JSON.stringify(id)}`, param: "model" });
     if (!contract.models.includes(id)) {
-      throw new Refused(
-        fail(400, { type: "model_not_allowed", message: `covenant ${contract.id} does not allow ${id}; allowed: ${contract.models.join(", ")}`, param: "model" }),
-      );
+      throw fail(400, { type: "model_not_allowed", message: `covenant ${contract.id} does not allow ${id}; allowed: ${contract.models.join(", ")}`, param: "model" });
     }
     return model;
   }
 
   /**
    * The strike's maximum expected cost, checked against the covenant's limits before anything is
-   * allocated. Over a limit: refuse, or (when the covenant says degrade) take the cheapest allowed
-   * smaller model that fits.
+   * allocated. Over a limit: refuse, or (when the covenant says degrade) take the smallest allowed
+   * model that fits.
    */
   private async withinLimits(model: ModelSpec, input: StrikeInput, ctx: RunContext): Promise<{ model: ModelSpec; estimateUsd: number }> {
-    const estimate = async (m: ModelSpec) => this.estimateUsd(m, input, ctx);
-    const first = await estimate(model);
+    const first = await this.estimateUsd(model, input, ctx);
     const refusal = this.deps.ledger.check(ctx.contract, first);
     if (!refusal) return { model, estimateUsd: first };
     if (ctx.contract.cost.on_limit === "degrade") {
       const smaller = ctx.contract.models
-        .map((id) => this.deps.models.get(id)!)
-        .filter((m) => m && m.paramsB < model.paramsB)
+        .map((id) => this.deps.models.get(id))
+        .filter((m): m is ModelSpec => m !== undefined && m.paramsB < model.paramsB)
         .sort((a, b) => a.paramsB - b.paramsB);
       for (const m of smaller) {
-        const usd = await estimate(m);
+        const usd = await this.estimateUsd(m, input, ctx);
         if (!this.deps.ledger.check(ctx.contract, usd)) return { model: m, estimateUsd: usd };
       }
     }
-    throw new Refused(budgetFailure(refusal));
+    throw fail(402, { ...refusal });
   }
 
-  /** Upper estimate in dollars: a warm lease's price, or the cheapest allowed pool's plus its idle tail. */
+  /** Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle tail. */
   private async estimateUsd(model: ModelSpec, input: StrikeInput, ctx: RunContext): Promise<number> {
     const serviceMs = estimateServiceMs(model, input.promptTokens, input.maxTokens);
     const warm = this.deps.leases.list().find((l) => l.model === model.id && l.state === "active");
     if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
-    const pools = await this.deps.leases.poolSnapshot();
-    const candidates = candidatePools(ctx.contract, model, pools);
-    const price = candidates.length > 0 ? Math.max(...candidates.map((p) => slicePricePerHour(model, p))) : 0;
+    const pools = await this.deps.leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
+    const prices = candidatePools(ctx.contract, model, pools).map((p) => slicePricePerHour(model, p));
+    const price = prices.length > 0 ? Math.max(...prices) : 0;
     // A new allocation is billed at least a second, and a lease is held through its idle timeout.
     const tailMs = ctx.policy === "seed" ? 1000 : ctx.contract.lease.idle_timeout_s * 1000;
     return holdCostUsd(price, serviceMs + tailMs);
   }
-
-  /** Waits (bounded) until a lease can take the strike: reuse, allocate, or wait for one to free. */
-  private async acquire(need: StrikeNeed, input: StrikeInput, ctx: RunContext, deadline: number, waited: (ms: number) => void): Promise<Acquired> {
-    const { leases } = this.deps;
-    for (let attempt = 0; ; attempt++) {
-      const decision =
-        ctx.policy === "seed"
-          ? { kind: "allocate" as const }
-          : decideAcquire(leases.list(), need, ctx.contract, Date.now(), leases.pendingFor(need.model.id));
-      if (decision.kind === "reuse") return { lease: leases.start(decision.leaseId), reused: true, ephemeral: false };
-      if (decision.kind === "join") {
-        const t0 = Date.now();
-        const unclaim = leases.claimPending(need.model.id);
-        this.waiting++;
-        try {
-          await leases.freed.next(Math.max(0, deadline - Date.now()));
-        } finally {
-          this.waiting--;
-          unclaim();
-        }
-        waited(Date.now() - t0);
-        continue;
-      }
-      let retryAfterS: number | undefined;
-      if (decision.kind === "allocate") {
-        try {
-          const lease = await leases.allocate(ctx.policy, ctx.contract, need.model, need.latencySensitive, ctx.owner, input.strikeId);
-          return { lease: leases.start(lease.leaseId), reused: false, ephemeral: ctx.policy === "seed" };
-        } catch (err) {
-          if (!isCapacityExhausted(err)) throw err;
-          retryAfterS = err.retryAfterS;
-          if (Date.now() >= deadline) throw err;
-        }
-      }
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) {
-        throw new Refused(fail(503, { type: "capacity_exhausted", message: "no lease or upstream capacity became free in time", retry_after_s: 1 }));
-      }
-      const t0 = Date.now();
-      this.waiting++;
-      try {
-        await leases.freed.next(capacityBackoffMs(attempt, retryAfterS, remaining, Math.random()));
-      } finally {
-        this.waiting--;
-      }
-      waited(Date.now() - t0);
-    }
-  }
-
-  private async giveBack(acquired: Acquired, chargedUsd: number): Promise<StoredLease> {
-    const lease = this.deps.leases.finish(acquired.lease.leaseId, chargedUsd) ?? acquired.lease;
-    if (acquired.ephemeral || (lease.state === "draining" && lease.inFlight === 0)) await this.deps.leases.release(lease.leaseId);
-    return lease;
-  }
-}
-
-function fail(status: StrikeFailure["status"], error: StrikeFailure["error"]): StrikeFailure {
-  return { ok: false, status, error };
-}
-
-function budgetFailure(r: BudgetRefusal): StrikeFailure {
-  return fail(402, { ...r });
-}
-
-function toFailure(err: unknown): StrikeFailure {
-  if (err instanceof Refused) return err.failure;
-  if (err instanceof UpstreamError) {
-    const status = err.gatewayStatus;
-    const upstreamType = err.type;
-    const type = isCapacityExhausted(err) ? "capacity_exhausted" : upstreamType === "no_pool" ? "no_pool" : status === 504 ? "upstream_timeout" : "upstream_error";
-    return fail(status, {
-      type,
-      message: `${err.provider}: ${err.message}`,
-      ...(err.retryAfterS !== undefined ? { retry_after_s: err.retryAfterS } : {}),
-      upstream: { provider: err.provider, status: err.status, type: err.type },
-    });
-  }
-  throw err;
 }

@@ -33,6 +33,19 @@ export interface FailureBody {
   spent_usd?: number;
   requested_usd?: number;
   resets_at?: string | null;
+  /** Every attempt the strike made, in order, when it failed after trying. */
+  attempts?: AttemptRecord[];
+  /** Targets the covenant ruled out for this strike, and why. */
+  excluded?: { id: string; reason: string }[];
+}
+
+export interface AttemptRecord {
+  target: string;
+  attempt: number;
+  outcome: "failed" | "skipped";
+  status: number;
+  type: string;
+  message: string;
 }
 
 export type FailureStatus = 400 | 402 | 404 | 409 | 422 | 429 | 502 | 503 | 504;

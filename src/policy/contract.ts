@@ -20,6 +20,20 @@ export function defaultContract(id: string, catalogue: ModelCatalogue, nowIso: s
   };
 }
 
+/**
+ * A stored contract with defaults for fields added since it was written, so covenants created by
+ * an older version keep working unchanged.
+ */
+export function normalizeContract(stored: CovenantContract): CovenantContract {
+  return {
+    ...stored,
+    qos: { ...COVENANT_DEFAULTS.qos, ...stored.qos },
+    cost: { ...COVENANT_DEFAULTS.cost, ...stored.cost },
+    lease: { ...COVENANT_DEFAULTS.lease, ...stored.lease },
+    policy: stored.policy ?? COVENANT_DEFAULTS.policy,
+  };
+}
+
 export type ContractResult = { ok: true; contract: CovenantContract } | { ok: false; param: string; message: string };
 
 /**

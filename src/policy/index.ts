@@ -9,3 +9,6 @@ export * from "./placement";
 export * from "./leases";
 export * from "./warm";
 export * from "./budget";
+export * from "./breaker";
+export * from "./retry";
+export * from "./targets";

@@ -9,7 +9,7 @@ export const FallbackTarget = z
 /** What a covenant gets for every field its tenant leaves out. */
 export const COVENANT_DEFAULTS = {
   qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
-  cost: { on_limit: "reject" },
+  cost: { on_limit: "reject", pricier_fallback: true },
   lease: { duration_s: 900, idle_timeout_s: 60, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
   policy: "homeskillet",
 } as const;
@@ -45,6 +45,8 @@ export const CovenantCost = z
     budget_usd_per_day: Usd.max(1_000_000).optional(),
     /** What to do when a limit would be passed: refuse with 402, or fall back to a cheaper allowed model. */
     on_limit: z.enum(["reject", "degrade"]).optional().openapi({ default: COVENANT_DEFAULTS.cost.on_limit }),
+    /** Whether a strike may fall back to a pool that costs more than its first choice. */
+    pricier_fallback: z.boolean().optional().openapi({ default: COVENANT_DEFAULTS.cost.pricier_fallback }),
   })
   .strict();
 
@@ -97,7 +99,12 @@ export const CovenantContract = z
     default_model: z.string(),
     resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
     qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean() }),
-    cost: z.object({ max_usd_per_strike: z.number().optional(), budget_usd_per_day: z.number().optional(), on_limit: z.enum(["reject", "degrade"]) }),
+    cost: z.object({
+      max_usd_per_strike: z.number().optional(),
+      budget_usd_per_day: z.number().optional(),
+      on_limit: z.enum(["reject", "degrade"]),
+      pricier_fallback: z.boolean(),
+    }),
     fallback: z.array(z.string()),
     lease: z.object({
       duration_s: z.number(),
@@ -133,6 +140,15 @@ export const CovenantStatus = z
     covenant: CovenantContract,
     leases: z.array(LeaseView),
     queue_depth: z.number().int(),
+    breakers: z.array(
+      z.object({
+        target: z.string(),
+        state: z.enum(["closed", "open", "half_open"]),
+        consecutive_failures: z.number().int(),
+        open_until: z.string().nullable(),
+        last_failure: z.string().nullable(),
+      }),
+    ),
     in_flight: z.number().int(),
     spend_today_usd: z.number(),
     reserved_usd: z.number(),

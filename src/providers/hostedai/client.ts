@@ -38,8 +38,8 @@ export class HostedAiClient {
     return this.call<{ pools: WirePool[] }>("GET", "/api/v1/pools").then((r) => r.pools);
   }
 
-  allocate(req: AllocationRequest): Promise<WireAllocation> {
-    return this.call("POST", "/api/v1/allocations", req);
+  allocate(req: AllocationRequest, timeoutMs?: number): Promise<WireAllocation> {
+    return this.call("POST", "/api/v1/allocations", req, timeoutMs);
   }
 
   getAllocation(id: string): Promise<WireAllocation> {
@@ -50,8 +50,8 @@ export class HostedAiClient {
     return this.call<{ allocations: WireAllocation[] }>("GET", "/api/v1/allocations?status=active").then((r) => r.allocations);
   }
 
-  infer(allocationId: string, req: InferenceRequest): Promise<InferenceResponse> {
-    return this.call("POST", `/api/v1/inference/${encodeURIComponent(allocationId)}`, req, this.inferenceTimeoutMs);
+  infer(allocationId: string, req: InferenceRequest, timeoutMs = this.inferenceTimeoutMs): Promise<InferenceResponse> {
+    return this.call("POST", `/api/v1/inference/${encodeURIComponent(allocationId)}`, req, timeoutMs);
   }
 
   metrics(allocationId: string): Promise<AllocationMetrics> {
@@ -74,7 +74,7 @@ export class HostedAiClient {
   }
 
   /** One authenticated call; a refused token (expired early, rotated secret) is replaced once. */
-  private async call<T>(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, timeoutMs: number = this.timeoutMs): Promise<T> {
     const attempt = async (): Promise<T> => {
       const token = await this.token();
       try {

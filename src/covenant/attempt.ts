@@ -1,0 +1,181 @@
+import { decideAcquire, estimateServiceMs, type ModelSpec, type StrikeNeed, type Target } from "../policy";
+import { UpstreamError } from "../providers/errors";
+import type { CovenantContract } from "../schema";
+import type { HostedAiClient } from "../providers/hostedai";
+import type { LocalNodeClient } from "../providers/localnode";
+import type { AllocationOwner, LeaseManager } from "./lease-manager";
+import type { StoredLease } from "./storage";
+import type { StrikeInput } from "./types";
+
+/** What one successful attempt produced. */
+export interface AttemptResult {
+  text: string;
+  finishReason: "stop" | "length";
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  costUsd: number;
+  poolId: string;
+  allocationId: string;
+  leaseReused: boolean;
+  allocateMs: number;
+  queueMs: number;
+  inferMs: number;
+  releaseMs: number;
+}
+
+export interface AttemptDeps {
+  client: HostedAiClient;
+  local: LocalNodeClient | undefined;
+  /** Whether the local node serves a model; asked only when a strike falls back that far. */
+  localServes: (model: string) => Promise<boolean>;
+  leases: LeaseManager;
+  /** Counts strikes waiting for a lease slot (the covenant's queue depth). */
+  waiting: { count: number };
+}
+
+export interface AttemptContext {
+  contract: CovenantContract;
+  owner: AllocationOwner;
+  ephemeral: boolean;
+  model: ModelSpec;
+  deadline: number;
+}
+
+/** A lease slot did not free up before the deadline: a capacity failure of this target. */
+function noSlot(target: string): UpstreamError {
+  return new UpstreamError("homeskillet", 503, "capacity_exhausted", `no lease slot on ${target} became free before the deadline`);
+}
+
+/** Inference gets what is left of the deadline, but never less than a pessimistic estimate allows. */
+function inferenceTimeout(model: ModelSpec, input: StrikeInput, deadline: number): number {
+  const estimate = estimateServiceMs(model, input.promptTokens, input.maxTokens) * 3 + 2_000;
+  return Math.max(1_000, Math.min(estimate, deadline - Date.now()));
+}
+
+/** One try on the local node: no allocation, no lease. */
+export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: AttemptContext): Promise<AttemptResult> {
+  const t0 = Date.now();
+  if (!(await deps.localServes(ctx.model.id))) {
+    throw new UpstreamError("local", 404, "model_not_served", `the local node does not serve ${ctx.model.id} (or cannot be reached)`);
+  }
+  const out = await deps.local!.infer({
+    model: ctx.model.id,
+    prompt: input.promptText,
+    promptTokens: input.promptTokens,
+    maxTokens: input.maxTokens,
+    temperature: input.temperature,
+  });
+  return {
+    text: out.text,
+    finishReason: out.finish_reason,
+    usage: out.usage,
+    costUsd: 0,
+    poolId: "local",
+    allocationId: "local",
+    leaseReused: false,
+    allocateMs: 0,
+    queueMs: 0,
+    inferMs: Date.now() - t0,
+    releaseMs: 0,
+  };
+}
+
+/**
+ * One try on a Hosted.AI pool: take a lease there (reuse a warm one, join one being allocated,
+ * or allocate), run the inference on it, give it back. The lease is always given back, also when
+ * the inference fails; a lease the upstream lost is dropped.
+ */
+export async function attemptPool(
+  deps: AttemptDeps,
+  target: Extract<Target, { kind: "pool" }>,
+  input: StrikeInput,
+  ctx: AttemptContext,
+): Promise<AttemptResult> {
+  const t0 = Date.now();
+  const { lease, reused, waitedMs } = await acquireOn(deps, target, input, ctx);
+  const allocateMs = Date.now() - t0 - waitedMs;
+  const inferStart = Date.now();
+  let charged = 0;
+  try {
+    const inference = await deps.client.infer(
+      lease.allocationId,
+      { model: ctx.model.id, prompt: input.promptText, max_tokens: input.maxTokens, temperature: input.temperature },
+      inferenceTimeout(ctx.model, input, ctx.deadline),
+    );
+    const inferMs = Date.now() - inferStart;
+    // Strikes sharing the slice share its cost: split by how many ran at once.
+    charged = inference.cost_usd / Math.max(1, lease.inFlight);
+    const releaseStart = Date.now();
+    await giveBack(deps, lease, charged, ctx.ephemeral);
+    return {
+      text: inference.text,
+      finishReason: inference.finish_reason,
+      usage: inference.usage,
+      costUsd: charged,
+      poolId: lease.poolId,
+      allocationId: lease.allocationId,
+      leaseReused: reused,
+      allocateMs,
+      queueMs: waitedMs,
+      inferMs,
+      releaseMs: Date.now() - releaseStart,
+    };
+  } catch (err) {
+    if (err instanceof UpstreamError && [404, 409, 410].includes(err.status)) {
+      // Expired, preempted or released under us: never use it again.
+      deps.leases.finish(lease.leaseId, 0);
+      deps.leases.drop(lease.leaseId);
+      throw new UpstreamError(err.provider, err.status, "allocation_gone", `${lease.allocationId}: ${err.message}`);
+    }
+    await giveBack(deps, lease, 0, ctx.ephemeral);
+    throw err;
+  }
+}
+
+async function giveBack(deps: AttemptDeps, lease: StoredLease, chargedUsd: number, ephemeral: boolean): Promise<void> {
+  const after = deps.leases.finish(lease.leaseId, chargedUsd);
+  if (after && (ephemeral || (after.state === "draining" && after.inFlight === 0))) await deps.leases.release(after.leaseId);
+}
+
+async function acquireOn(
+  deps: AttemptDeps,
+  target: Extract<Target, { kind: "pool" }>,
+  input: StrikeInput,
+  ctx: AttemptContext,
+): Promise<{ lease: StoredLease; reused: boolean; waitedMs: number }> {
+  const { leases } = deps;
+  const poolId = target.id;
+  const need: StrikeNeed = { model: ctx.model, promptTokens: input.promptTokens, maxTokens: input.maxTokens, latencySensitive: input.latencySensitive };
+  let waitedMs = 0;
+  for (;;) {
+    const onPool = leases.list().filter((l) => l.poolId === poolId);
+    const decision = ctx.ephemeral
+      ? ({ kind: "allocate" } as const)
+      : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id));
+    if (decision.kind === "reuse") return { lease: leases.start(decision.leaseId), reused: true, waitedMs };
+    if (decision.kind === "allocate") {
+      const lease = await leases.allocate(
+        poolId,
+        ctx.contract,
+        ctx.model,
+        target.preemptible,
+        ctx.owner,
+        input.strikeId,
+        Math.max(1_000, Math.min(10_000, ctx.deadline - Date.now())),
+      );
+      return { lease: leases.start(lease.leaseId), reused: false, waitedMs };
+    }
+    // join or wait: something on this pool will free or arrive; wait for it, bounded by the deadline.
+    const remaining = ctx.deadline - Date.now();
+    if (remaining <= 0) throw noSlot(poolId);
+    const unclaim = decision.kind === "join" ? leases.claimPending(poolId, ctx.model.id) : () => {};
+    const t0 = Date.now();
+    deps.waiting.count++;
+    try {
+      await leases.freed.next(remaining);
+    } finally {
+      deps.waiting.count--;
+      unclaim();
+    }
+    waitedMs += Date.now() - t0;
+  }
+}

@@ -1,0 +1,43 @@
+import { sendJson, type Transport } from "../http";
+import { PROVIDER } from "./errors";
+import { toLocalInference, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
+
+export interface LocalNodeConfig extends Transport {
+  /** Cloudflare Access service token protecting the tunnel, when there is one. */
+  accessClientId?: string;
+  accessClientSecret?: string;
+  apiKey?: string;
+  timeoutMs?: number;
+  inferenceTimeoutMs?: number;
+}
+
+/**
+ * The local-node connector: an OpenAI-compatible server (mlx_lm.server and friends) reached
+ * through a tunnel. No allocations: the node is there or it is not.
+ */
+export class LocalNodeClient {
+  constructor(private readonly config: LocalNodeConfig) {}
+
+  private headers(): Record<string, string> {
+    const h: Record<string, string> = {};
+    if (this.config.accessClientId) h["cf-access-client-id"] = this.config.accessClientId;
+    if (this.config.accessClientSecret) h["cf-access-client-secret"] = this.config.accessClientSecret;
+    if (this.config.apiKey) h.authorization = `Bearer ${this.config.apiKey}`;
+    return h;
+  }
+
+  async models(): Promise<string[]> {
+    const list = await sendJson<ModelList>(PROVIDER, this.config, "/v1/models", { headers: this.headers(), timeoutMs: this.config.timeoutMs ?? 5_000 });
+    return list.data.map((m) => m.id);
+  }
+
+  async infer(req: { model: string; prompt: string; promptTokens: number; maxTokens: number; temperature: number }): Promise<LocalInference> {
+    const completion = await sendJson<ChatCompletion>(PROVIDER, this.config, "/v1/chat/completions", {
+      method: "POST",
+      headers: this.headers(),
+      body: { model: req.model, messages: [{ role: "user", content: req.prompt }], max_tokens: req.maxTokens, temperature: req.temperature },
+      timeoutMs: this.config.inferenceTimeoutMs ?? 120_000,
+    });
+    return toLocalInference(completion, req.promptTokens);
+  }
+}
