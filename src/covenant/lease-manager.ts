@@ -163,15 +163,24 @@ export class LeaseManager {
     return lease;
   }
 
-  /** A strike ended on the lease; `chargedUsd` is the share of the lease's cost it was charged. */
+  /**
+   * A strike ended on the lease; `chargedUsd` is the share of the lease's cost it was charged.
+   * Only memory changes here: the hot path writes nothing for a warm lease but the strike's own
+   * ledger row. Busy time and use are persisted when the lease changes state, by housekeeping,
+   * and at release.
+   */
   finish(leaseId: string, chargedUsd: number): StoredLease | undefined {
     const current = this.leases.get(leaseId);
     if (!current) return undefined;
     const lease = { ...finishOnLease(current, Date.now()), attributedUsd: current.attributedUsd + chargedUsd };
     this.leases.set(leaseId, lease);
-    this.store.saveLease(lease);
     this.freed.notify();
     return lease;
+  }
+
+  /** Writes every lease's use so far (busy time, strikes served, last use) to SQLite. */
+  persistUse(): void {
+    for (const lease of this.leases.values()) this.store.saveLease(lease);
   }
 
   drain(leaseId: string): void {

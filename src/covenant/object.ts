@@ -198,6 +198,7 @@ export class CovenantObject extends DurableObject<Env> {
 
   /** Drains leases near expiry, releases idle surplus, tops up the warm pool; then re-arms. */
   private async maintain(contract: CovenantContract): Promise<void> {
+    this.leases.persistUse();
     const plan = planMaintenance(this.leases.list(), this.leases.demand, contract, models, Date.now());
     for (const id of plan.drain) this.leases.drain(id);
     for (const id of plan.release) await this.leases.release(id);

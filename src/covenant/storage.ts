@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS leases (
   strikes_served INTEGER NOT NULL DEFAULT 0,
   busy_ms REAL NOT NULL DEFAULT 0,
   last_used_at INTEGER NOT NULL,
+  -- Kept for older rows; what strikes were charged is derived from the strikes table.
   attributed_usd REAL NOT NULL DEFAULT 0
 );
 -- Allocations given up on but not yet confirmed released upstream: retried by the alarm.
@@ -148,7 +149,7 @@ export class CovenantStore {
       busyMs: r.busy_ms,
       busySince: null,
       lastUsedAt: r.last_used_at,
-      attributedUsd: r.attributed_usd,
+      attributedUsd: this.chargedTo(r.allocation_id),
     }));
   }
 
@@ -160,6 +161,13 @@ export class CovenantStore {
       l.leaseId, l.allocationId, l.poolId, l.model, l.vramMb, l.tflops, l.pricePerHour, l.preemptible ? 1 : 0,
       l.createdAt, l.expiresAt, l.state, l.strikesServed, l.busyMs, l.lastUsedAt, l.attributedUsd,
     );
+  }
+
+  /** What strikes on an allocation were charged: the part of its bill already in the ledger. */
+  chargedTo(allocationId: string): number {
+    return this.sql
+      .exec<{ usd: number }>(`SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM strikes WHERE allocation_id = ? AND outcome = 'ok'`, allocationId)
+      .one().usd;
   }
 
   deleteLease(leaseId: string): void {
