@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import { analyseRequest } from "../classify";
 import { modelCatalogue } from "../policy";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
@@ -16,7 +16,12 @@ export const strikeRoute = createRoute({
   summary: "Run one strike: allocate a vGPU slice, infer, release",
   security: [{ bearer: [] }],
   middleware: [limitBody, requireJson] as const,
-  request: { body: { required: true, content: { "application/json": { schema: StrikeRequest } } } },
+  request: {
+    headers: z.object({
+      "idempotency-key": z.string().optional().openapi({ description: "Run this strike at most once: a repeat with the same key gets the first answer." }),
+    }),
+    body: { required: true, content: { "application/json": { schema: StrikeRequest } } },
+  },
   responses: {
     200: { description: "The completion, its cost and where its time went", content: { "application/json": { schema: StrikeResponse } } },
     400: { description: "Invalid request (the error names the field)", content: errorContent },
@@ -46,6 +51,11 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     };
     return c.json({ error }, 400);
   }
+  const idempotencyKey = c.req.header("idempotency-key");
+  if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
+    const error = { type: "invalid_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters", param: "idempotency-key" };
+    return c.json({ error }, 400);
+  }
   const analysis = analyseRequest(req);
   const classifyMs = Date.now() - receivedAt;
 
@@ -63,19 +73,20 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     maxTokens: req.max_tokens,
     temperature: req.temperature,
     latencySensitive: req.latency_sensitive,
+    ...(idempotencyKey ? { idempotencyKey } : {}),
   });
+  const headers: Record<string, string> = outcome.replayed ? { "idempotent-replayed": "true" } : {};
   if (!outcome.ok) {
-    const headers: Record<string, string> = {};
     if (outcome.error.retry_after_s !== undefined) headers["retry-after"] = String(Math.ceil(outcome.error.retry_after_s));
     return c.json({ error: { ...outcome.error, strike_id: strikeId } }, outcome.status, headers);
   }
   const { strike } = outcome;
   const body: StrikeResponse = {
-    id: strikeId,
+    id: outcome.strikeId,
     object: "strike",
     created: Math.floor(receivedAt / 1000),
     ...strike,
     timings: { classify_ms: classifyMs, ...strike.timings, total_ms: Date.now() - receivedAt },
   };
-  return c.json(body, 200);
+  return c.json(body, 200, headers);
 });

@@ -13,6 +13,7 @@ import {
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
 import { BreakerBook } from "./breakers";
+import { IdempotencyBook } from "./idempotency";
 import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
 import { Ledger } from "./ledger";
 import { LeaseManager, type AllocationOwner } from "./lease-manager";
@@ -38,6 +39,7 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly ledger: Ledger;
   private readonly runner: StrikeRunner;
   private readonly breakers: BreakerBook;
+  private readonly idempotency: IdempotencyBook;
   private readonly local: LocalNodeClient | undefined;
   private localModels: { models: Set<string>; at: number } | undefined;
   private owned: { tenant: string; contract: CovenantContract } | undefined;
@@ -60,6 +62,7 @@ export class CovenantObject extends DurableObject<Env> {
     );
     this.ledger = new Ledger(this.store, () => this.leases.list());
     this.breakers = new BreakerBook(ctx.storage.sql);
+    this.idempotency = new IdempotencyBook(ctx.storage.sql);
     this.local =
       env.LOCAL_NODE_URL || env.LOCAL_NODE
         ? new LocalNodeClient({
@@ -171,7 +174,9 @@ export class CovenantObject extends DurableObject<Env> {
   strike(input: StrikeInput): Promise<StrikeOutcome> {
     const contract = this.contractFor(input.tenant, input.covenantId);
     if (!contract) return Promise.resolve(notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id"));
-    return this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() });
+    const run = (i: StrikeInput) => this.runner.run(i, { contract, policy: contract.policy, owner: this.owner() });
+    const key = input.idempotencyKey;
+    return key ? this.idempotency.run({ ...input, idempotencyKey: key }, run) : run(input);
   }
 
   /** Compares held leases with what the upstream says this covenant holds; releases orphans. */
@@ -199,6 +204,7 @@ export class CovenantObject extends DurableObject<Env> {
   /** Drains leases near expiry, releases idle surplus, tops up the warm pool; then re-arms. */
   private async maintain(contract: CovenantContract): Promise<void> {
     this.leases.persistUse();
+    this.idempotency.expire(Date.now());
     const plan = planMaintenance(this.leases.list(), this.leases.demand, contract, models, Date.now());
     for (const id of plan.drain) this.leases.drain(id);
     for (const id of plan.release) await this.leases.release(id);

@@ -92,6 +92,7 @@ export class StrikeRunner {
       await this.deps.afterStrike(r.poolId !== "local");
       return {
         ok: true,
+        strikeId: input.strikeId,
         strike: {
           covenant_id: input.covenantId,
           model: model.id,

@@ -12,10 +12,16 @@ export interface StrikeInput {
   maxTokens: number;
   temperature: number;
   latencySensitive: boolean;
+  /** Client-supplied Idempotency-Key: the same key and request run once. */
+  idempotencyKey?: string;
 }
 
 export type StrikeSuccess = {
   ok: true;
+  /** The strike's id (a replay answers with the original's). */
+  strikeId: string;
+  /** Answered from an earlier run of the same Idempotency-Key. */
+  replayed?: boolean;
   strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created"> & {
     timings: Omit<StrikeResponse["timings"], "classify_ms" | "total_ms">;
   };
@@ -50,7 +56,7 @@ export interface AttemptRecord {
 
 export type FailureStatus = 400 | 402 | 404 | 409 | 422 | 429 | 502 | 503 | 504;
 
-export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBody };
+export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBody; replayed?: boolean };
 
 export type StrikeOutcome = StrikeSuccess | StrikeFailure;
 

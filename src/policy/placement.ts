@@ -33,8 +33,9 @@ export function candidatePools(
       poolFits(p, req.min_vram_mb, req.min_tflops) &&
       (allowPreemptible || p.tier !== "preemptible"),
   );
-  const explicit = contract.fallback.filter((t) => t !== "local");
-  if (explicit.length > 0) {
+  if (contract.fallback.length > 0) {
+    // The covenant's own order, and only what it names (a list of just `local` names no pool).
+    const explicit = contract.fallback.filter((t) => t !== "local");
     return explicit.map((id) => usable.find((p) => p.id === id)).filter((p): p is PoolSnapshot => p !== undefined);
   }
   const hasRoom = (p: PoolSnapshot) => p.freeVramMb >= req.min_vram_mb && p.freeTflops >= req.min_tflops;
