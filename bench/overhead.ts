@@ -5,7 +5,9 @@
 //               the least any Workers gateway can cost;
 //   (b) direct  the same request straight to the emulator;
 //   (c) strike  POST /v1/strikes on the gateway (auth, validation, classification, covenant DO,
-//               lease reuse, provider call).
+//               lease reuse, provider call): one upstream call per strike on a warm lease;
+//   (d) seed    the same under a covenant with policy "seed": a fresh allocation per strike, so
+//               three upstream calls (allocate, infer, release).
 // Each is driven at several concurrencies, under wrangler dev and under Miniflare directly, and
 // the ratio c/a is Homeskillet's throughput relative to the floor, measured in the same run.
 import { cpus } from "node:os";
@@ -13,7 +15,7 @@ import { runLoad, type LoadResult, type LoadTarget } from "./lib/load";
 import { withSystem, type LocalSystem, type StartOptions } from "./lib/system";
 
 type Mode = "wrangler" | "miniflare";
-const PATHS = ["floor", "direct", "strike"] as const;
+const PATHS = ["floor", "direct", "strike", "seed"] as const;
 type PathName = (typeof PATHS)[number];
 
 export interface OverheadOptions {
@@ -44,6 +46,8 @@ const MODEL = "gemma-2b-it";
 const POOL = "preemptible-us-east";
 const PROMPT = "Explain vGPU slicing in one sentence.";
 const MAX_TOKENS = 16;
+/** A covenant on the baseline policy: a fresh allocation, hence three upstream calls, per strike. */
+const SEED_COVENANT = "bench-seed";
 // What the emulator knows the local system by (the gateway gets the same key).
 const HOSTEDAI_API_KEY = "dev-hostedai-key";
 
@@ -113,7 +117,18 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
       headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
     },
+    seed: {
+      url: `${system.gateway}/v1/strikes`,
+      method: "POST",
+      headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ covenant_id: SEED_COVENANT, model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
+    },
   };
+  await fetch(`${system.gateway}/v1/covenants`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ id: SEED_COVENANT, policy: "seed" }),
+  });
 
   try {
     // One request each first: a broken path is reported plainly instead of as a wall of errors,
@@ -234,7 +249,12 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
       const floor = level.results.floor;
       for (const path of PATHS) {
         const r = level.results[path];
-        const label = { floor: "(a) floor worker", direct: "(b) emulator direct", strike: "(c) gateway strike" }[path];
+        const label = {
+          floor: "(a) floor worker",
+          direct: "(b) emulator direct",
+          strike: "(c) gateway strike, warm lease",
+          seed: "(d) gateway strike, seed policy",
+        }[path];
         out.push(
           `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(r.rps / floor.rps)} |`,
         );
@@ -242,7 +262,12 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
     }
     const c1 = m.levels.find((l) => l.concurrency === 1);
     out.push(``);
-    if (c1) out.push(`Strike p50 over floor p50 at concurrency 1: ${fmtSigned(c1.results.strike.p50 - c1.results.floor.p50)} ms.`);
+    if (c1) {
+      out.push(
+        `Strike p50 over floor p50 at concurrency 1: ${fmtSigned(c1.results.strike.p50 - c1.results.floor.p50)} ms on a warm lease, ` +
+          `${fmtSigned(c1.results.seed.p50 - c1.results.floor.p50)} ms under the seed policy.`,
+      );
+    }
     const counters = Object.entries(m.counters).map(([k, v]) => `${k} ${v}`).join(", ");
     const shown = m.leaked.slice(0, 5).map((a) => `${a.allocation_id}${a.pool_id ? ` on ${a.pool_id}` : ""}`);
     if (m.leaked.length > shown.length) shown.push(`${m.leaked.length - shown.length} more`);
@@ -268,6 +293,7 @@ export function summaryLine(modes: ModeResult[], opts: OverheadOptions): string 
   return (
     `floor_rps=${headline.floor.rps.toFixed(1)} strike_rps=${headline.strike.rps.toFixed(1)} ` +
     `ratio=${(headline.strike.rps / headline.floor.rps).toFixed(3)} ` +
+    `seed_ratio=${(headline.seed.rps / headline.floor.rps).toFixed(3)} ` +
     `overhead_p50_ms=${(lowest.strike.p50 - lowest.floor.p50).toFixed(2)} errors=${errors} concurrency=${Math.max(...opts.levels)}`
   );
 }
