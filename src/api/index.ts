@@ -4,6 +4,7 @@ import type { AppEnv } from "./app-types";
 import { notFound, onError, validationHook } from "./errors";
 import { covenants } from "./covenants";
 import { models } from "./models";
+import { openai, openAiErrors } from "./openai";
 import { strikes } from "./strikes";
 
 export const VERSION = "0.1.0";
@@ -25,9 +26,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
+  // Registered before auth so that its errors, too, reach OpenAI clients in OpenAI's shape.
+  app.use("/v1/chat/completions", openAiErrors);
   app.use("/v1/*", requireTenant);
   app.route("/", strikes);
   app.route("/", models);
   app.route("/", covenants);
+  app.route("/", openai);
   return app;
 }

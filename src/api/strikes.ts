@@ -1,12 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { analyseRequest } from "../classify";
-import { modelCatalogue } from "../policy";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
+import { retryAfterHeader, runStrike } from "./strike-service";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
-import { covenantStub } from "./stubs";
-
-const models = modelCatalogue();
 
 const errorContent = { "application/json": { schema: ErrorBody } };
 
@@ -40,53 +36,17 @@ export const strikeRoute = createRoute({
 });
 
 export const strikes = newRouter().openapi(strikeRoute, async (c) => {
-  const receivedAt = Date.now();
   const req = c.req.valid("json");
-  const model = req.model;
-  if (model !== undefined && !models.has(model)) {
-    const error = {
-      type: "unknown_model",
-      message: `unknown model ${JSON.stringify(model)}; available: ${[...models.keys()].join(", ")}`,
-      param: "model",
-    };
-    return c.json({ error }, 400);
-  }
-  const idempotencyKey = c.req.header("idempotency-key");
-  if (idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
-    const error = { type: "invalid_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters", param: "idempotency-key" };
-    return c.json({ error }, 400);
-  }
-  const analysis = analyseRequest(req);
-  const classifyMs = Date.now() - receivedAt;
-
-  const tenant = c.get("tenant");
-  const covenantId = req.covenant_id ?? "default";
-  const stub = covenantStub(c.env, tenant, covenantId);
-  const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const outcome = await stub.strike({
-    strikeId,
-    tenant,
-    covenantId,
-    model,
-    promptText: analysis.promptText,
-    promptTokens: analysis.promptTokens,
+  const answer = await runStrike(c, {
+    covenantId: req.covenant_id ?? "default",
+    model: req.model,
+    messages: req.messages,
+    prompt: req.prompt,
     maxTokens: req.max_tokens,
     temperature: req.temperature,
     latencySensitive: req.latency_sensitive,
-    ...(idempotencyKey ? { idempotencyKey } : {}),
+    idempotencyKey: c.req.header("idempotency-key"),
   });
-  const headers: Record<string, string> = outcome.replayed ? { "idempotent-replayed": "true" } : {};
-  if (!outcome.ok) {
-    if (outcome.error.retry_after_s !== undefined) headers["retry-after"] = String(Math.ceil(outcome.error.retry_after_s));
-    return c.json({ error: { ...outcome.error, strike_id: strikeId } }, outcome.status, headers);
-  }
-  const { strike } = outcome;
-  const body: StrikeResponse = {
-    id: outcome.strikeId,
-    object: "strike",
-    created: Math.floor(receivedAt / 1000),
-    ...strike,
-    timings: { classify_ms: classifyMs, ...strike.timings, total_ms: Date.now() - receivedAt },
-  };
-  return c.json(body, 200, headers);
+  if (!answer.ok) return c.json({ error: answer.error }, answer.status, retryAfterHeader(answer.error));
+  return c.json(answer.body, 200, answer.replayed ? { "idempotent-replayed": "true" } : {});
 });

@@ -4,3 +4,4 @@ export * from "./strike";
 export * from "./models";
 export * from "./covenant";
 export * from "./classification";
+export * from "./openai";
