@@ -1,10 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import type { ChatMessage, StrikeResponse } from "../schema";
 import { ChatCompletion, ChatCompletionRequest, CovenantId, OpenAiError } from "../schema";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
-import { runStrike, retryAfterHeader } from "./strike-service";
+import { openAiErrors, toOpenAiError } from "./openai-errors";
+import { chatStream } from "./openai-stream";
+
+export { openAiErrors };
+import { runStrike, retryAfterHeader, startStreamedStrike } from "./strike-service";
 
 /** Which covenant an OpenAI-style request runs under, when it does not want the default. */
 export const COVENANT_HEADER = "x-homeskillet-covenant";
@@ -31,34 +34,6 @@ const chatRoute = createRoute({
     504: { description: "Upstream timed out", content: openAiError },
   },
 });
-
-/** OpenAI's error `type` for a Homeskillet status. */
-function openAiType(status: number): string {
-  if (status === 400 || status === 404 || status === 409 || status === 422) return "invalid_request_error";
-  if (status === 402) return "insufficient_quota";
-  if (status === 429) return "rate_limit_error";
-  return "server_error";
-}
-
-/**
- * Every error on the OpenAI routes — auth, validation, body limits, strikes — in OpenAI's shape
- * `{error: {message, type, param, code}}`, with Homeskillet's own error type as the `code`.
- */
-export const openAiErrors: MiddlewareHandler = async (c, next) => {
-  await next();
-  const res = c.res;
-  if (res.ok || !res.headers.get("content-type")?.includes("application/json")) return;
-  const body = (await res.clone().json().catch(() => null)) as { error?: Record<string, unknown> } | null;
-  const e = body?.error;
-  // Already in OpenAI's shape (it has a `code`), or not an error body at all.
-  if (!e || typeof e.message !== "string" || "code" in e) return;
-  c.res = new Response(JSON.stringify(toOpenAiError(res.status, e as { message: string })), { status: res.status, headers: res.headers });
-};
-
-function toOpenAiError(status: number, e: { message: string; type?: unknown; param?: unknown }) {
-  const { message, type, param, ...rest } = e;
-  return { error: { ...rest, message, type: openAiType(status), param: typeof param === "string" ? param : null, code: typeof type === "string" ? type : null } };
-}
 
 function toMessages(messages: ChatCompletionRequest["messages"]): ChatMessage[] {
   return messages.map((m) => ({
@@ -95,10 +70,7 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
   if (covenantHeader !== undefined && !CovenantId.safeParse(covenantHeader).success) {
     return c.json(toOpenAiError(400, { message: `invalid ${COVENANT_HEADER} header`, type: "invalid_request", param: COVENANT_HEADER }), 400);
   }
-  if (req.stream) {
-    return c.json(toOpenAiError(400, { message: "streaming is not available on this deployment yet", type: "unsupported", param: "stream" }), 400);
-  }
-  const answer = await runStrike(c, {
+  const ask = {
     covenantId: covenantHeader ?? "default",
     model: req.model === "auto" ? undefined : req.model,
     messages: toMessages(req.messages),
@@ -106,7 +78,13 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
     temperature: req.temperature ?? 0.7,
     latencySensitive: false,
     idempotencyKey: c.req.header("idempotency-key"),
-  });
+  };
+  if (req.stream) {
+    const started = await startStreamedStrike(c, ask);
+    if (!started.ok) return c.json(toOpenAiError(started.status, started.error), started.status, retryAfterHeader(started.error));
+    return chatStream(started, req.stream_options?.include_usage === true) as never;
+  }
+  const answer = await runStrike(c, ask);
   if (!answer.ok) return c.json(toOpenAiError(answer.status, answer.error), answer.status, retryAfterHeader(answer.error));
   const body = toChatCompletion(answer.body);
   return c.json(body, 200, {

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { analyseRequest } from "../classify";
-import type { StrikeFailure, StrikeSuccess } from "../covenant";
+import type { StrikeFailure, StrikeInput, StrikeSuccess } from "../covenant";
 import { modelCatalogue } from "../policy";
 import type { ChatMessage, StrikeResponse } from "../schema";
 import type { AppEnv } from "./app-types";
@@ -40,18 +40,12 @@ export function precheck(ask: StrikeAsk): StrikeAnswer | undefined {
   return undefined;
 }
 
-/** Analyses the request at the edge, runs it in the covenant's object, and shapes the answer. */
-export async function runStrike(c: Context<AppEnv>, ask: StrikeAsk): Promise<StrikeAnswer> {
-  const receivedAt = Date.now();
-  const refused = precheck(ask);
-  if (refused) return refused;
+/** The request analysed at the edge, as the covenant object takes it. */
+function strikeInput(c: Context<AppEnv>, ask: StrikeAsk): StrikeInput {
   const analysis = analyseRequest({ messages: ask.messages, prompt: ask.prompt });
-  const classifyMs = Date.now() - receivedAt;
-  const tenant = c.get("tenant");
-  const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-  const outcome = await covenantStub(c.env, tenant, ask.covenantId).strike({
-    strikeId,
-    tenant,
+  return {
+    strikeId: `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
+    tenant: c.get("tenant"),
     covenantId: ask.covenantId,
     model: ask.model,
     promptText: analysis.promptText,
@@ -60,7 +54,18 @@ export async function runStrike(c: Context<AppEnv>, ask: StrikeAsk): Promise<Str
     temperature: ask.temperature,
     latencySensitive: ask.latencySensitive,
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
-  });
+  };
+}
+
+/** Analyses the request at the edge, runs it in the covenant's object, and shapes the answer. */
+export async function runStrike(c: Context<AppEnv>, ask: StrikeAsk): Promise<StrikeAnswer> {
+  const receivedAt = Date.now();
+  const refused = precheck(ask);
+  if (refused) return refused;
+  const input = strikeInput(c, ask);
+  const classifyMs = Date.now() - receivedAt;
+  const strikeId = input.strikeId;
+  const outcome = await covenantStub(c.env, input.tenant, ask.covenantId).strike(input);
   if (!outcome.ok) return { ok: false, status: outcome.status, error: { ...outcome.error, strike_id: strikeId } };
   const { strike } = outcome as StrikeSuccess;
   return {
@@ -78,4 +83,48 @@ export async function runStrike(c: Context<AppEnv>, ask: StrikeAsk): Promise<Str
 
 export function retryAfterHeader(error: { retry_after_s?: number }): Record<string, string> {
   return error.retry_after_s !== undefined ? { "retry-after": String(Math.ceil(error.retry_after_s)) } : {};
+}
+
+/** One line of a covenant object's strike stream. */
+export type StreamLine =
+  | { event: "token"; text: string; model: string }
+  | { event: "done"; strike_id: string; strike: StrikeSuccess["strike"] }
+  | { event: "error"; status: StrikeFailure["status"]; error: StrikeFailure["error"] };
+
+/**
+ * Starts a streamed strike and waits for its first line: a failure before any token is returned
+ * as a plain error (so clients get a real status code); otherwise the first line and a reader
+ * for the rest.
+ */
+export async function startStreamedStrike(
+  c: Context<AppEnv>,
+  ask: StrikeAsk,
+): Promise<
+  | { ok: true; strikeId: string; receivedAt: number; first: StreamLine; rest: AsyncIterable<StreamLine> }
+  | Extract<StrikeAnswer, { ok: false }>
+> {
+  const receivedAt = Date.now();
+  const refused = precheck(ask);
+  if (refused && !refused.ok) return refused;
+  const input = strikeInput(c, { ...ask, idempotencyKey: undefined });
+  const body = await covenantStub(c.env, input.tenant, ask.covenantId).strikeStream(input);
+  const lines = ndjsonLines(body)[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId } };
+  const line = first.value;
+  if (line.event === "error") return { ok: false, status: line.status, error: { ...line.error, strike_id: input.strikeId } };
+  return { ok: true, strikeId: input.strikeId, receivedAt, first: line, rest: { [Symbol.asyncIterator]: () => lines } };
+}
+
+async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamLine> {
+  let buffered = "";
+  for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+    buffered += chunk;
+    let newline: number;
+    while ((newline = buffered.indexOf("\n")) >= 0) {
+      const text = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (text) yield JSON.parse(text) as StreamLine;
+    }
+  }
 }

@@ -1,10 +1,11 @@
-import { decideAcquire, estimateServiceMs, type ModelSpec, type StrikeNeed, type Target } from "../policy";
+import { decideAcquire, estimateServiceMs, STREAM_IDLE_MS, streamFirstTokenMs, type ModelSpec, type StrikeNeed, type Target } from "../policy";
 import { UpstreamError } from "../providers/errors";
 import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
 import type { AllocationOwner, LeaseManager } from "./lease-manager";
 import type { StoredLease } from "./storage";
+import { MidStreamError, readUpstream } from "./stream-reader";
 import type { StrikeInput } from "./types";
 
 /** What one successful attempt produced. */
@@ -38,6 +39,13 @@ export interface AttemptContext {
   ephemeral: boolean;
   model: ModelSpec;
   deadline: number;
+  /** Present when the client streams: tokens go out as they arrive. */
+  onToken?: (text: string, model: string) => void;
+}
+
+function streamDeadlines(model: ModelSpec, input: StrikeInput, ctx: AttemptContext, onToken: (text: string, model: string) => void) {
+  const estimate = estimateServiceMs(model, input.promptTokens, input.maxTokens);
+  return { firstTokenMs: streamFirstTokenMs(estimate, ctx.deadline - Date.now()), idleMs: STREAM_IDLE_MS, onToken: (text: string) => onToken(text, model.id) };
 }
 
 /** A lease slot did not free up before the deadline: a capacity failure of this target. */
@@ -57,13 +65,20 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   if (!(await deps.localServes(ctx.model.id))) {
     throw new UpstreamError("local", 404, "model_not_served", `the local node does not serve ${ctx.model.id} (or cannot be reached)`);
   }
-  const out = await deps.local!.infer({
-    model: ctx.model.id,
-    prompt: input.promptText,
-    promptTokens: input.promptTokens,
-    maxTokens: input.maxTokens,
-    temperature: input.temperature,
-  });
+  const ask = { model: ctx.model.id, prompt: input.promptText, promptTokens: input.promptTokens, maxTokens: input.maxTokens, temperature: input.temperature };
+  let out;
+  if (ctx.onToken) {
+    const limits = streamDeadlines(ctx.model, input, ctx, ctx.onToken);
+    const read = await readUpstream("local", await deps.local!.inferStream(ask, limits.firstTokenMs), limits);
+    const completion = read.usage?.completion_tokens ?? read.tokens;
+    out = {
+      text: read.text,
+      finish_reason: read.finishReason,
+      usage: read.usage ?? { prompt_tokens: input.promptTokens, completion_tokens: completion, total_tokens: input.promptTokens + completion },
+    };
+  } else {
+    out = await deps.local!.infer(ask);
+  }
   return {
     text: out.text,
     finishReason: out.finish_reason,
@@ -96,11 +111,10 @@ export async function attemptPool(
   const inferStart = Date.now();
   let charged = 0;
   try {
-    const inference = await deps.client.infer(
-      lease.allocationId,
-      { model: ctx.model.id, prompt: input.promptText, max_tokens: input.maxTokens, temperature: input.temperature },
-      inferenceTimeout(ctx.model, input, ctx.deadline),
-    );
+    const request = { model: ctx.model.id, prompt: input.promptText, max_tokens: input.maxTokens, temperature: input.temperature };
+    const inference = ctx.onToken
+      ? await streamOnLease(deps, lease.allocationId, request, input, ctx, ctx.onToken)
+      : await deps.client.infer(lease.allocationId, request, inferenceTimeout(ctx.model, input, ctx.deadline));
     const inferMs = Date.now() - inferStart;
     // Strikes sharing the slice share its cost: split by how many ran at once.
     charged = inference.cost_usd / Math.max(1, lease.inFlight);
@@ -120,6 +134,17 @@ export async function attemptPool(
       releaseMs: Date.now() - releaseStart,
     };
   } catch (err) {
+    if (err instanceof MidStreamError) {
+      // Tokens already went out: this attempt ends here, and the lease goes back (or, if it was
+      // preempted, is dropped).
+      if (err.type === "allocation_preempted") {
+        deps.leases.finish(lease.leaseId, 0);
+        deps.leases.drop(lease.leaseId);
+      } else {
+        await giveBack(deps, lease, 0, ctx.ephemeral);
+      }
+      throw err;
+    }
     if (err instanceof UpstreamError && [404, 409, 410].includes(err.status)) {
       // Expired, preempted or released under us: never use it again.
       deps.leases.finish(lease.leaseId, 0);
@@ -129,6 +154,28 @@ export async function attemptPool(
     await giveBack(deps, lease, 0, ctx.ephemeral);
     throw err;
   }
+}
+
+/** A streamed inference on a lease, read into the same shape as a plain one. */
+async function streamOnLease(
+  deps: AttemptDeps,
+  allocationId: string,
+  request: { model: string; prompt: string; max_tokens: number; temperature: number },
+  input: StrikeInput,
+  ctx: AttemptContext,
+  onToken: (text: string, model: string) => void,
+) {
+  const started = Date.now();
+  const limits = streamDeadlines(ctx.model, input, ctx, onToken);
+  const read = await readUpstream("hostedai", await deps.client.inferStream(allocationId, request, limits.firstTokenMs), limits);
+  const completion = read.usage?.completion_tokens ?? read.tokens;
+  return {
+    text: read.text,
+    finish_reason: read.finishReason,
+    usage: read.usage ?? { prompt_tokens: input.promptTokens, completion_tokens: completion, total_tokens: input.promptTokens + completion },
+    cost_usd: read.costUsd ?? 0,
+    latency_ms: Date.now() - started,
+  };
 }
 
 async function giveBack(deps: AttemptDeps, lease: StoredLease, chargedUsd: number, ephemeral: boolean): Promise<void> {

@@ -188,6 +188,29 @@ export class CovenantObject extends DurableObject<Env> {
     return result;
   }
 
+  /**
+   * A strike whose tokens stream back as they are generated: NDJSON lines of
+   * `{"event":"token","text","model"}`, then one `{"event":"done","strike_id","strike"}` or
+   * `{"event":"error","status","error"}`. Until the first token the fallback chain works as for
+   * any strike; after it, a failure ends the stream with an explicit error line.
+   */
+  strikeStream(input: StrikeInput): ReadableStream<Uint8Array> {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    const line = (value: unknown) => writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => {});
+    const contract = this.contractFor(input.tenant, input.covenantId);
+    void (async () => {
+      const outcome: StrikeOutcome = contract
+        ? await this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() }, (text, model) => void line({ event: "token", text, model }))
+        : notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
+      if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
+      else await line({ event: "error", status: outcome.status, error: outcome.error });
+      await writer.close().catch(() => {});
+    })().catch((err) => writer.abort(err).catch(() => {}));
+    return readable;
+  }
+
   // ---- alarm ---------------------------------------------------------------------------------
 
   override async alarm(): Promise<void> {

@@ -22,6 +22,7 @@ import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from 
 import type { BreakerBook } from "./breakers";
 import type { Ledger } from "./ledger";
 import type { AllocationOwner } from "./lease-manager";
+import { MidStreamError } from "./stream-reader";
 import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
 
 export interface RunnerDeps extends AttemptDeps {
@@ -61,7 +62,8 @@ export class StrikeRunner {
     return this.deps.waiting.count;
   }
 
-  async run(input: StrikeInput, ctx: RunContext): Promise<StrikeOutcome> {
+  /** Runs one strike; with `onToken` the inference streams and tokens go out as they arrive. */
+  async run(input: StrikeInput, ctx: RunContext, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
     const startedAt = Date.now();
     const deadline = startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms);
     const { ledger } = this.deps;
@@ -72,7 +74,7 @@ export class StrikeRunner {
       const { model, estimateUsd } = await this.withinLimits(requested, input, ctx);
       modelId = model.id;
       ledger.reserve(input.strikeId, estimateUsd);
-      const r = await this.walkChain(model, input, ctx, deadline);
+      const r = await this.walkChain(model, input, ctx, deadline, onToken);
       ledger.settle(input.strikeId, {
         strike_id: input.strikeId,
         tenant: input.tenant,
@@ -107,7 +109,11 @@ export class StrikeRunner {
           timings: { queue_ms: r.queueMs, allocate_ms: Math.max(0, r.allocateMs), infer_ms: r.inferMs, release_ms: r.releaseMs },
         },
       };
-    } catch (err) {
+    } catch (caught) {
+      const err =
+        caught instanceof MidStreamError
+          ? fail(502, { type: "stream_interrupted", message: `${caught.provider}: ${caught.message}`, upstream: { provider: caught.provider, status: 0, type: caught.type } })
+          : caught;
       if (!(err instanceof StrikeError)) throw err;
       ledger.settle(input.strikeId, {
         strike_id: input.strikeId,
@@ -135,7 +141,13 @@ export class StrikeRunner {
    * its errors are worth retrying; an open breaker skips it. If every target was only full, the
    * chain is walked again once capacity frees, until the deadline.
    */
-  private async walkChain(model: ModelSpec, input: StrikeInput, ctx: RunContext, deadline: number): Promise<AttemptResult> {
+  private async walkChain(
+    model: ModelSpec,
+    input: StrikeInput,
+    ctx: RunContext,
+    deadline: number,
+    onToken: ((text: string, model: string) => void) | undefined,
+  ): Promise<AttemptResult> {
     const { breakers } = this.deps;
     const attempts: AttemptRecord[] = [];
     for (let round = 0; ; round++) {
@@ -152,10 +164,15 @@ export class StrikeRunner {
             break;
           }
           try {
-            const result = await this.attempt(target, model, input, ctx, deadline);
+            const result = await this.attempt(target, model, input, ctx, deadline, onToken);
             breakers.success(target.id, Date.now());
             return result;
           } catch (err) {
+            if (err instanceof MidStreamError) {
+              // Tokens already reached the client: no transparent retry, but the target failed.
+              breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
+              throw err;
+            }
             if (!(err instanceof UpstreamError)) {
               breakers.abandonProbe(target.id, Date.now());
               throw err;
@@ -183,8 +200,15 @@ export class StrikeRunner {
     }
   }
 
-  private attempt(target: Target, model: ModelSpec, input: StrikeInput, ctx: RunContext, deadline: number): Promise<AttemptResult> {
-    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline };
+  private attempt(
+    target: Target,
+    model: ModelSpec,
+    input: StrikeInput,
+    ctx: RunContext,
+    deadline: number,
+    onToken: ((text: string, model: string) => void) | undefined,
+  ): Promise<AttemptResult> {
+    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken };
     return target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx);
   }
 

@@ -23,3 +23,11 @@ export function isRetryable(status: number, type: string): boolean {
 export function strikeDeadlineMs(latencySloMs: number): number {
   return Math.max(10_000, latencySloMs * 10);
 }
+
+/** A streaming attempt must produce its first token within this long, or the chain moves on. */
+export function streamFirstTokenMs(estimatedServiceMs: number, remainingMs: number): number {
+  return Math.max(1_000, Math.min(remainingMs, 5_000 + estimatedServiceMs / 4));
+}
+
+/** After the first token, a silence this long means the stream stalled. */
+export const STREAM_IDLE_MS = 10_000;

@@ -1,14 +1,17 @@
-import { sendJson, type Transport } from "../http";
+import { deadline, send, sendJson, type Transport } from "../http";
+import { upstreamErrorFrom } from "../errors";
+import { mapMessages, sseMessages, type UpstreamStreamEvent } from "../stream";
 import { isAuthRejected, PROVIDER } from "./errors";
-import type {
-  AllocationMetrics,
-  AllocationRequest,
-  InferenceRequest,
-  InferenceResponse,
-  ReleaseResponse,
-  TokenResponse,
-  WireAllocation,
-  WirePool,
+import {
+  hostedAiStreamEvents,
+  type AllocationMetrics,
+  type AllocationRequest,
+  type InferenceRequest,
+  type InferenceResponse,
+  type ReleaseResponse,
+  type TokenResponse,
+  type WireAllocation,
+  type WirePool,
 } from "./mapping";
 import { cachedToken, dropToken } from "./token-cache";
 
@@ -52,6 +55,38 @@ export class HostedAiClient {
 
   infer(allocationId: string, req: InferenceRequest, timeoutMs = this.inferenceTimeoutMs): Promise<InferenceResponse> {
     return this.call("POST", `/api/v1/inference/${encodeURIComponent(allocationId)}`, req, timeoutMs);
+  }
+
+  /**
+   * Streaming inference. Resolves once the upstream has answered with a stream (within
+   * `headersTimeoutMs`); the caller reads events and owns every later deadline, and cancels the
+   * returned stream to abort.
+   */
+  async inferStream(allocationId: string, req: InferenceRequest, headersTimeoutMs: number): Promise<ReadableStream<UpstreamStreamEvent>> {
+    const attempt = async (): Promise<ReadableStream<UpstreamStreamEvent>> => {
+      const token = await this.token();
+      const { signal, clear } = deadline(headersTimeoutMs);
+      const res = await send(
+        PROVIDER,
+        this.config,
+        `/api/v1/inference/${encodeURIComponent(allocationId)}`,
+        { method: "POST", body: { ...req, stream: true }, headers: { authorization: `Bearer ${token}` }, timeoutMs: headersTimeoutMs },
+        signal,
+      ).finally(clear);
+      if (!res.ok) {
+        const err = await upstreamErrorFrom(PROVIDER, res);
+        if (isAuthRejected(err)) dropToken(this.tokenKey, token);
+        throw err;
+      }
+      if (!res.body) throw await upstreamErrorFrom(PROVIDER, res);
+      return mapMessages(sseMessages(res.body), hostedAiStreamEvents);
+    };
+    try {
+      return await attempt();
+    } catch (err) {
+      if (isAuthRejected(err)) return attempt();
+      throw err;
+    }
   }
 
   metrics(allocationId: string): Promise<AllocationMetrics> {

@@ -1,6 +1,7 @@
 // Wire shapes of the Hosted.AI API and their mapping to what the policy core reads.
 import type { PoolSnapshot } from "../../policy";
 import type { PoolTier } from "../../schema";
+import type { UpstreamStreamEvent } from "../stream";
 
 export interface TokenResponse {
   access_token: string;
@@ -91,4 +92,33 @@ export function toPoolSnapshot(p: WirePool): PoolSnapshot {
     freeTflops: p.free_tflops,
     pricePerGpuHour: p.price_per_gpu_hour,
   };
+}
+
+/** The Hosted.AI streaming inference events: `token`, then `done`, or `error`. */
+export function hostedAiStreamEvents(m: { event?: string; data: string }): UpstreamStreamEvent[] {
+  let data: Record<string, unknown>;
+  try {
+    data = JSON.parse(m.data) as Record<string, unknown>;
+  } catch {
+    return [{ type: "error", errorType: "bad_response", message: "stream event is not JSON" }];
+  }
+  switch (m.event) {
+    case "token":
+      return [{ type: "token", text: String(data.text ?? "") }];
+    case "done":
+      return [
+        {
+          type: "done",
+          finishReason: data.finish_reason === "length" ? "length" : "stop",
+          usage: data.usage as InferenceResponse["usage"],
+          costUsd: typeof data.cost_usd === "number" ? data.cost_usd : undefined,
+        },
+      ];
+    case "error": {
+      const e = (data.error ?? {}) as { type?: string; message?: string };
+      return [{ type: "error", errorType: e.type ?? "upstream_error", message: e.message ?? "the upstream ended the stream with an error" }];
+    }
+    default:
+      return [];
+  }
 }

@@ -1,6 +1,8 @@
-import { sendJson, type Transport } from "../http";
+import { upstreamErrorFrom } from "../errors";
+import { deadline, send, sendJson, type Transport } from "../http";
+import { mapMessages, sseMessages, type UpstreamStreamEvent } from "../stream";
 import { PROVIDER } from "./errors";
-import { toLocalInference, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
+import { openAiChunkEvents, toLocalInference, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
 
 export interface LocalNodeConfig extends Transport {
   /** Cloudflare Access service token protecting the tunnel, when there is one. */
@@ -39,5 +41,34 @@ export class LocalNodeClient {
       timeoutMs: this.config.inferenceTimeoutMs ?? 120_000,
     });
     return toLocalInference(completion, req.promptTokens);
+  }
+
+  /** Streaming chat completion; resolves when the node starts answering (within `headersTimeoutMs`). */
+  async inferStream(
+    req: { model: string; prompt: string; maxTokens: number; temperature: number },
+    headersTimeoutMs: number,
+  ): Promise<ReadableStream<UpstreamStreamEvent>> {
+    const { signal, clear } = deadline(headersTimeoutMs);
+    const res = await send(
+      PROVIDER,
+      this.config,
+      "/v1/chat/completions",
+      {
+        method: "POST",
+        headers: this.headers(),
+        body: {
+          model: req.model,
+          messages: [{ role: "user", content: req.prompt }],
+          max_tokens: req.maxTokens,
+          temperature: req.temperature,
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        timeoutMs: headersTimeoutMs,
+      },
+      signal,
+    ).finally(clear);
+    if (!res.ok || !res.body) throw await upstreamErrorFrom(PROVIDER, res);
+    return mapMessages(sseMessages(res.body), openAiChunkEvents({ finishReason: "stop" }));
   }
 }

@@ -1,4 +1,5 @@
 // Wire shapes of the OpenAI-compatible chat API that mlx_lm.server, llama.cpp and vLLM serve.
+import type { UpstreamStreamEvent } from "../stream";
 export interface ChatCompletionRequest {
   model: string;
   messages: { role: string; content: string }[];
@@ -34,4 +35,28 @@ export function toLocalInference(c: ChatCompletion, promptTokensEstimate: number
     total_tokens: promptTokensEstimate + Math.ceil(text.length / 4),
   };
   return { text, finish_reason: choice?.finish_reason === "length" ? "length" : "stop", usage };
+}
+
+/**
+ * OpenAI chat-completion chunks as upstream events. `[DONE]` closes the stream cleanly; a stream
+ * that ends without it was cut, and the reader notices that by the missing `done` event.
+ */
+export function openAiChunkEvents(state: { finishReason: "stop" | "length"; usage?: LocalInference["usage"] }) {
+  return (m: { data: string }): UpstreamStreamEvent[] => {
+    if (m.data === "[DONE]") return [{ type: "done", finishReason: state.finishReason, usage: state.usage }];
+    let chunk: { choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[]; usage?: LocalInference["usage"]; error?: { message?: string; type?: string } };
+    try {
+      chunk = JSON.parse(m.data);
+    } catch {
+      return [{ type: "error", errorType: "bad_response", message: "stream chunk is not JSON" }];
+    }
+    if (chunk.error) return [{ type: "error", errorType: chunk.error.type ?? "upstream_error", message: chunk.error.message ?? "the node reported an error" }];
+    if (chunk.usage) state.usage = chunk.usage;
+    const out: UpstreamStreamEvent[] = [];
+    for (const choice of chunk.choices ?? []) {
+      if (choice.delta?.content) out.push({ type: "token", text: choice.delta.content });
+      if (choice.finish_reason === "length" || choice.finish_reason === "stop") state.finishReason = choice.finish_reason;
+    }
+    return out;
+  };
 }

@@ -1,0 +1,73 @@
+import type { StreamLine } from "./strike-service";
+import { openAiType } from "./openai-errors";
+
+interface Started {
+  strikeId: string;
+  receivedAt: number;
+  first: StreamLine;
+  rest: AsyncIterable<StreamLine>;
+}
+
+const encoder = new TextEncoder();
+const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+
+/**
+ * A streamed strike as OpenAI chat-completion chunks over server-sent events, each token sent as
+ * it arrives, ending with `data: [DONE]` — or, if the stream broke after output began, with a
+ * final chunk whose finish_reason is "error" and an explicit `data: {"error": …}` event and no
+ * [DONE], so no client mistakes a cut stream for a complete answer.
+ */
+export function chatStream(started: Started, includeUsage: boolean): Response {
+  const id = `chatcmpl-${started.strikeId.slice(4)}`;
+  const created = Math.floor(started.receivedAt / 1000);
+  let model = started.first.event === "token" ? started.first.model : "unknown";
+  const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) => ({
+    id,
+    object: "chat.completion.chunk",
+    created,
+    model,
+    system_fingerprint: null,
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    ...extra,
+  });
+
+  const body = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      controller.enqueue(sse(chunk({ role: "assistant", content: "" }, null)));
+      const emit = (line: StreamLine): boolean => {
+        if (line.event === "token") {
+          model = line.model;
+          controller.enqueue(sse(chunk({ content: line.text }, null)));
+          return true;
+        }
+        if (line.event === "done") {
+          const s = line.strike;
+          const extension = {
+            homeskillet: { strike_id: line.strike_id, covenant_id: s.covenant_id, pool_id: s.pool_id, allocation_id: s.allocation_id, cost_usd: s.cost_usd },
+          };
+          controller.enqueue(sse(chunk({}, s.finish_reason, extension)));
+          if (includeUsage) controller.enqueue(sse({ ...chunk({}, null), choices: [], usage: s.usage }));
+          controller.enqueue(sse("[DONE]"));
+          return false;
+        }
+        controller.enqueue(sse(chunk({}, "error")));
+        controller.enqueue(sse({ error: { message: line.error.message, type: openAiType(line.status), param: null, code: line.error.type } }));
+        return false;
+      };
+      try {
+        let open = emit(started.first);
+        for await (const line of started.rest) {
+          if (!open) break;
+          open = emit(line);
+        }
+        if (open) emit({ event: "error", status: 502, error: { type: "stream_interrupted", message: "the stream ended without finishing" } });
+      } catch (err) {
+        emit({ event: "error", status: 502, error: { type: "stream_interrupted", message: `the stream broke: ${(err as Error).message}` } });
+      }
+      controller.close();
+    },
+  });
+  return new Response(body, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-homeskillet-strike-id": started.strikeId },
+  });
+}

@@ -1,0 +1,81 @@
+import { UpstreamError } from "../providers/errors";
+import type { UpstreamStreamEvent } from "../providers/stream";
+
+/**
+ * A stream that failed after the client already received tokens: it cannot be retried
+ * transparently, so the client is told explicitly (never a silent clean end).
+ */
+export class MidStreamError extends Error {
+  constructor(
+    readonly provider: string,
+    readonly type: "stream_cut" | "stream_stalled" | string,
+    message: string,
+    readonly tokensSent: number,
+  ) {
+    super(message);
+    this.name = "MidStreamError";
+  }
+}
+
+export interface StreamRead {
+  text: string;
+  tokens: number;
+  finishReason: "stop" | "length";
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  costUsd?: number;
+}
+
+const TIMED_OUT = Symbol("timed out");
+
+async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T> | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  try {
+    return await Promise.race([reader.read(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reads an upstream's events, passing tokens on as they come, under a first-token deadline and
+ * an idle deadline. Failures before the first token are UpstreamErrors (the chain may fall back
+ * transparently); after it, MidStreamErrors. A stream that ends without its `done` event was cut.
+ */
+export async function readUpstream(
+  provider: string,
+  events: ReadableStream<UpstreamStreamEvent>,
+  opts: { firstTokenMs: number; idleMs: number; onToken: (text: string) => void },
+): Promise<StreamRead> {
+  const reader = events.getReader();
+  let text = "";
+  let tokens = 0;
+  const fail = (type: string, message: string, status: number): never => {
+    void reader.cancel().catch(() => {});
+    if (tokens === 0) throw new UpstreamError(provider, status, type, message);
+    throw new MidStreamError(provider, type, `${message} after ${tokens} tokens`, tokens);
+  };
+  for (;;) {
+    const r = await readWithin(reader, tokens === 0 ? opts.firstTokenMs : opts.idleMs);
+    if (r === TIMED_OUT) {
+      fail(tokens === 0 ? "timeout" : "stream_stalled", tokens === 0 ? `no first token within ${opts.firstTokenMs} ms` : `no token for ${opts.idleMs} ms`, 0);
+      continue;
+    }
+    if (r.done) {
+      fail("stream_cut", "the upstream ended the stream without finishing it", 0);
+      continue;
+    }
+    const event = r.value;
+    if (event.type === "token") {
+      text += event.text;
+      tokens++;
+      opts.onToken(event.text);
+    } else if (event.type === "done") {
+      void reader.cancel().catch(() => {});
+      return { text, tokens, finishReason: event.finishReason, usage: event.usage, costUsd: event.costUsd };
+    } else {
+      // A preempted allocation is gone: 409 makes the chain drop the lease and try elsewhere.
+      fail(event.errorType, event.message, event.errorType === "allocation_preempted" ? 409 : 502);
+    }
+  }
+}

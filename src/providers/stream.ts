@@ -1,0 +1,31 @@
+import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
+
+/** What any streaming upstream yields, whatever its wire format. */
+export type UpstreamStreamEvent =
+  | { type: "token"; text: string }
+  | {
+      type: "done";
+      finishReason: "stop" | "length";
+      usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+      costUsd?: number;
+    }
+  | { type: "error"; errorType: string; message: string };
+
+/** Server-sent events of a response body, parsed by a maintained parser. */
+export function sseMessages(body: ReadableStream<Uint8Array>): ReadableStream<EventSourceMessage> {
+  return body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
+}
+
+/** Maps each SSE message to zero or more upstream events. */
+export function mapMessages(
+  messages: ReadableStream<EventSourceMessage>,
+  map: (m: EventSourceMessage) => UpstreamStreamEvent[],
+): ReadableStream<UpstreamStreamEvent> {
+  return messages.pipeThrough(
+    new TransformStream<EventSourceMessage, UpstreamStreamEvent>({
+      transform(message, controller) {
+        for (const e of map(message)) controller.enqueue(e);
+      },
+    }),
+  );
+}
