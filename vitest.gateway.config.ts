@@ -22,6 +22,7 @@ export default defineConfig({
   test: {
     name: "gateway",
     include: ["test/**/*.test.ts"],
+    exclude: ["test/node/**"],
     testTimeout: 60_000,
   },
 });

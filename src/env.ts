@@ -1,9 +1,11 @@
 import type { CovenantObject, TenantDirectory } from "./covenant";
+import type { McpSession } from "./mcp";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
 export interface Env {
   COVENANT: DurableObjectNamespace<CovenantObject>;
   TENANTS: DurableObjectNamespace<TenantDirectory>;
+  MCP_SESSION: DurableObjectNamespace<McpSession>;
   HOSTEDAI_BASE_URL: string;
   HOSTEDAI_API_KEY?: string;
   /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */

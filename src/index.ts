@@ -1,6 +1,7 @@
 import { createApp } from "./api";
 
 export { CovenantObject, TenantDirectory } from "./covenant";
+export { McpSession } from "./mcp";
 
 const app = createApp();
 

@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireTenant } from "../auth";
 import type { AppEnv } from "./app-types";
 import { notFound, onError, validationHook } from "./errors";
+import { mcpRoutes } from "../mcp";
 import { covenants } from "./covenants";
 import { models } from "./models";
 import { openai, openAiErrors } from "./openai";
@@ -33,5 +34,6 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", models);
   app.route("/", covenants);
   app.route("/", openai);
+  app.route("/", mcpRoutes);
   return app;
 }

@@ -1,0 +1,38 @@
+// Tenant-scoped access to covenants for the tools and resources. Every covenant object is named
+// `<tenant>:<id>`, and the tenant here is always the authenticated one, so no argument can name
+// another tenant's covenant.
+import { covenantStub, directoryStub } from "../api/stubs";
+import { DEFAULT_COVENANT_ID } from "../policy";
+import type { CovenantStatus } from "../schema";
+import type { SessionContext } from "./context";
+
+export type Found<T> = { ok: true; value: T } | { ok: false; error: { type: string; message: string; param?: string } };
+
+export function covenantStatus(ctx: SessionContext, covenantId: string): Promise<Found<CovenantStatus>> {
+  return covenantStub(ctx.env, ctx.tenant, covenantId).status(ctx.tenant, covenantId);
+}
+
+/** The tenant's covenant ids; `default` always exists. */
+export async function covenantIds(ctx: SessionContext): Promise<string[]> {
+  const listed = (await directoryStub(ctx.env, ctx.tenant).list()).map((c) => c.id);
+  return listed.includes(DEFAULT_COVENANT_ID) ? listed : [DEFAULT_COVENANT_ID, ...listed];
+}
+
+export interface HeldAllocation {
+  covenantId: string;
+  lease: CovenantStatus["leases"][number];
+}
+
+/**
+ * The lease through which one of the tenant's covenants holds `allocationId`, or undefined.
+ * Asked of the covenants themselves, so an allocation id seen elsewhere opens nothing.
+ */
+export async function findHeldAllocation(ctx: SessionContext, allocationId: string, covenantId?: string): Promise<HeldAllocation | undefined> {
+  const ids = covenantId === undefined ? await covenantIds(ctx) : [covenantId];
+  const statuses = await Promise.all(ids.map(async (id) => ({ id, status: await covenantStatus(ctx, id) })));
+  for (const { id, status } of statuses) {
+    const lease = status.ok ? status.value.leases.find((l) => l.allocation_id === allocationId) : undefined;
+    if (lease) return { covenantId: id, lease };
+  }
+  return undefined;
+}

@@ -1,0 +1,104 @@
+import type { z } from "@hono/zod-openapi";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { analyseRequest } from "../../classify";
+import { DEFAULT_MODELS } from "../../policy";
+import { UpstreamError } from "../../providers/errors";
+import { ClassifyRequest, ModelList } from "../../schema";
+import { NoArguments, PoolList } from "../../schema/mcp";
+import { hostedAi } from "../upstream";
+import { jsonResult, toolError, type SessionContext } from "../context";
+
+const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true };
+
+/** Fixed, as in `GET /v1/models`, so listings are byte-stable. */
+const LISTED_AT = Date.UTC(2026, 0, 1) / 1000;
+
+export function modelList(): z.infer<typeof ModelList> {
+  return {
+    object: "list",
+    data: DEFAULT_MODELS.map((m) => ({
+      id: m.id,
+      object: "model",
+      created: LISTED_AT,
+      owned_by: "homeskillet",
+      vram_mb: m.vramMb,
+      min_tflops: m.minTflops,
+      recommended_tier: m.recommendedTier,
+      preemptible_ok: m.preemptibleOk,
+      context_tokens: m.contextTokens,
+    })),
+  };
+}
+
+/** `list_models`, `list_pools`, `classify`: what can run, where, and how a request reads. */
+export function registerCatalogue(server: McpServer, ctx: SessionContext): void {
+  server.registerTool(
+    "list_models",
+    {
+      title: "List models",
+      description: "Models Homeskillet can run, with the VRAM and TFLOPS each needs from a GPU slice and the pool tier it suits.",
+      inputSchema: NoArguments,
+      outputSchema: ModelList,
+      annotations: { ...readOnly, openWorldHint: false },
+    },
+    () => jsonResult(modelList()),
+  );
+
+  server.registerTool(
+    "list_pools",
+    {
+      title: "List GPU pools",
+      description: "The Hosted.AI GPU pools with their free VRAM and TFLOPS, price per GPU hour and status, as Hosted.AI reports them now.",
+      inputSchema: NoArguments,
+      outputSchema: PoolList,
+      annotations: { ...readOnly, openWorldHint: true },
+    },
+    async () => {
+      try {
+        const pools = await hostedAi(ctx.env).listPools();
+        return jsonResult({
+          pools: pools.map((p) => ({
+            id: p.id,
+            tier: p.tier,
+            region: p.region,
+            gpu_model: p.gpu_model,
+            gpu_count: p.gpu_count,
+            vram_mb_per_gpu: p.vram_mb_per_gpu,
+            tflops_per_gpu: p.tflops_per_gpu,
+            free_vram_mb: p.free_vram_mb,
+            free_tflops: p.free_tflops,
+            price_per_gpu_hour: p.price_per_gpu_hour,
+            status: p.status,
+          })),
+        } satisfies PoolList);
+      } catch (err) {
+        return upstreamFailure(err);
+      }
+    },
+  );
+
+  server.registerTool(
+    "classify",
+    {
+      title: "Analyse a request",
+      description: "Analyses `messages` or `prompt` the way the edge does before a strike: the prompt text the model will read and its estimated tokens. Runs no model.",
+      inputSchema: ClassifyRequest,
+      annotations: { ...readOnly, openWorldHint: false },
+    },
+    (req) => {
+      const analysis = analyseRequest(req);
+      return jsonResult({ prompt_tokens: analysis.promptTokens, prompt_chars: analysis.promptText.length, prompt_text: analysis.promptText });
+    },
+  );
+}
+
+/** Upstream failures become tool errors that say which provider failed and whether to retry. */
+export function upstreamFailure(err: unknown) {
+  if (!(err instanceof UpstreamError)) throw err;
+  return toolError({
+    type: "upstream_error",
+    message: err.message,
+    upstream: { provider: err.provider, status: err.status, type: err.type },
+    retryable: err.retryable,
+  });
+}
