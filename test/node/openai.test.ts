@@ -1,0 +1,73 @@
+// The OpenAI-compatible API through the official openai SDK, against the whole system running
+// locally, as a user pointing their existing code at Homeskillet would.
+import OpenAI from "openai";
+import { describe, expect, inject, it } from "vitest";
+
+const { gateway, keys } = inject("system");
+const client = (key = keys.dev, headers: Record<string, string> = {}) =>
+  new OpenAI({ apiKey: key, baseURL: `${gateway}/v1`, defaultHeaders: headers, maxRetries: 0 });
+
+describe("openai SDK against Homeskillet", () => {
+  it("lists models", async () => {
+    const ids = [];
+    for await (const m of client().models.list()) ids.push(m.id);
+    expect(ids).toEqual(expect.arrayContaining(["gemma-2b-it", "mistral-7b", "qwen-70b"]));
+  });
+
+  it("completes a chat", async () => {
+    const res = await client().chat.completions.create({ model: "gemma-2b-it", messages: [{ role: "user", content: "Say hi." }], max_tokens: 16 });
+    expect(res.object).toBe("chat.completion");
+    expect(res.choices[0]!.message.content!.length).toBeGreaterThan(0);
+    expect(res.usage!.total_tokens).toBe(res.usage!.prompt_tokens + res.usage!.completion_tokens);
+  });
+
+  it("lets the covenant choose with model auto", async () => {
+    const res = await client().chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Hello there" }], max_tokens: 8 });
+    expect(res.model.length).toBeGreaterThan(0);
+    expect(res.model).not.toBe("auto");
+  });
+
+  it("streams, the first token arriving before the last is generated", async () => {
+    const started = Date.now();
+    const stream = await client().chat.completions.create({
+      model: "mistral-7b",
+      messages: [{ role: "user", content: "Write a long story." }],
+      max_tokens: 200,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let firstAt = 0;
+    let text = "";
+    let finish: string | null = null;
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) {
+      const delta = chunk.choices[0]?.delta.content ?? "";
+      if (delta && !firstAt) firstAt = Date.now();
+      text += delta;
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    const endedAt = Date.now();
+    expect(text.length).toBeGreaterThan(0);
+    expect(["stop", "length"]).toContain(finish);
+    expect(usage!.completion_tokens).toBeGreaterThan(0);
+    // ~200 tokens of a 7B model take over a second at the emulator's speed; the first must not wait for them.
+    expect(firstAt - started).toBeLessThan((endedAt - started) * 0.75);
+  });
+
+  it("raises the SDK's typed errors", async () => {
+    await expect(client("not-a-key").chat.completions.create({ model: "gemma-2b-it", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
+    const bad = await client()
+      .chat.completions.create({ model: "gpt-9", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).code).toBe("unknown_model");
+    expect((bad as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("model");
+    const missing = await client(keys.dev, { "x-homeskillet-covenant": "no-such-covenant" })
+      .chat.completions.create({ model: "auto", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
