@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { requireTenant } from "../auth";
+import { VERSION } from "../version";
 import type { AppEnv } from "./app-types";
 import { notFound, onError, validationHook } from "./errors";
 import { mcpRoutes } from "../mcp";
@@ -8,7 +9,6 @@ import { models } from "./models";
 import { openai, openAiErrors } from "./openai";
 import { strikes } from "./strikes";
 
-export const VERSION = "0.1.0";
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });

@@ -7,7 +7,7 @@ import { openAiErrors, toOpenAiError } from "./openai-errors";
 import { chatStream } from "./openai-stream";
 
 export { openAiErrors };
-import { runStrike, retryAfterHeader, startStreamedStrike } from "./strike-service";
+import { callerOf, runStrike, retryAfterHeader, startStreamedStrike } from "./strike-service";
 
 /** Which covenant an OpenAI-style request runs under, when it does not want the default. */
 export const COVENANT_HEADER = "x-homeskillet-covenant";
@@ -80,11 +80,11 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
     idempotencyKey: c.req.header("idempotency-key"),
   };
   if (req.stream) {
-    const started = await startStreamedStrike(c, ask);
+    const started = await startStreamedStrike(callerOf(c), ask);
     if (!started.ok) return c.json(toOpenAiError(started.status, started.error), started.status, retryAfterHeader(started.error));
     return chatStream(started, req.stream_options?.include_usage === true) as never;
   }
-  const answer = await runStrike(c, ask);
+  const answer = await runStrike(callerOf(c), ask);
   if (!answer.ok) return c.json(toOpenAiError(answer.status, answer.error), answer.status, retryAfterHeader(answer.error));
   const body = toChatCompletion(answer.body);
   return c.json(body, 200, {

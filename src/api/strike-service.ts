@@ -3,6 +3,7 @@ import { analyseRequest } from "../classify";
 import type { StrikeFailure, StrikeInput, StrikeSuccess } from "../covenant";
 import { modelCatalogue } from "../policy";
 import type { ChatMessage, StrikeResponse } from "../schema";
+import type { Env } from "../env";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
 
@@ -40,12 +41,22 @@ export function precheck(ask: StrikeAsk): StrikeAnswer | undefined {
   return undefined;
 }
 
+/** Who is asking, from wherever the request came in (a route, an MCP session). */
+export interface Caller {
+  env: Env;
+  tenant: string;
+}
+
+export function callerOf(c: Context<AppEnv>): Caller {
+  return { env: c.env, tenant: c.get("tenant") };
+}
+
 /** The request analysed at the edge, as the covenant object takes it. */
-function strikeInput(c: Context<AppEnv>, ask: StrikeAsk): StrikeInput {
+function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
   const analysis = analyseRequest({ messages: ask.messages, prompt: ask.prompt });
   return {
     strikeId: `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
-    tenant: c.get("tenant"),
+    tenant: caller.tenant,
     covenantId: ask.covenantId,
     model: ask.model,
     promptText: analysis.promptText,
@@ -57,15 +68,24 @@ function strikeInput(c: Context<AppEnv>, ask: StrikeAsk): StrikeInput {
   };
 }
 
-/** Analyses the request at the edge, runs it in the covenant's object, and shapes the answer. */
-export async function runStrike(c: Context<AppEnv>, ask: StrikeAsk): Promise<StrikeAnswer> {
+/**
+ * Analyses the request at the edge, runs it in the covenant's object, and shapes the answer.
+ * `onSent` hears when the strike has been handed to the covenant (for progress reports).
+ */
+export async function runStrike(
+  caller: Caller,
+  ask: StrikeAsk,
+  onSent?: (strikeId: string, promptTokens: number) => Promise<void>,
+): Promise<StrikeAnswer> {
   const receivedAt = Date.now();
   const refused = precheck(ask);
   if (refused) return refused;
-  const input = strikeInput(c, ask);
+  const input = strikeInput(caller, ask);
   const classifyMs = Date.now() - receivedAt;
   const strikeId = input.strikeId;
-  const outcome = await covenantStub(c.env, input.tenant, ask.covenantId).strike(input);
+  const pending = covenantStub(caller.env, input.tenant, ask.covenantId).strike(input);
+  await onSent?.(strikeId, input.promptTokens);
+  const outcome = await pending;
   if (!outcome.ok) return { ok: false, status: outcome.status, error: { ...outcome.error, strike_id: strikeId } };
   const { strike } = outcome as StrikeSuccess;
   return {
@@ -97,7 +117,7 @@ export type StreamLine =
  * for the rest.
  */
 export async function startStreamedStrike(
-  c: Context<AppEnv>,
+  caller: Caller,
   ask: StrikeAsk,
 ): Promise<
   | { ok: true; strikeId: string; receivedAt: number; first: StreamLine; rest: AsyncIterable<StreamLine> }
@@ -106,8 +126,8 @@ export async function startStreamedStrike(
   const receivedAt = Date.now();
   const refused = precheck(ask);
   if (refused && !refused.ok) return refused;
-  const input = strikeInput(c, { ...ask, idempotencyKey: undefined });
-  const body = await covenantStub(c.env, input.tenant, ask.covenantId).strikeStream(input);
+  const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
+  const body = await covenantStub(caller.env, input.tenant, ask.covenantId).strikeStream(input);
   const lines = ndjsonLines(body)[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId } };

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
-import { retryAfterHeader, runStrike } from "./strike-service";
+import { callerOf, retryAfterHeader, runStrike } from "./strike-service";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 
@@ -37,7 +37,7 @@ export const strikeRoute = createRoute({
 
 export const strikes = newRouter().openapi(strikeRoute, async (c) => {
   const req = c.req.valid("json");
-  const answer = await runStrike(c, {
+  const answer = await runStrike(callerOf(c), {
     covenantId: req.covenant_id ?? "default",
     model: req.model,
     messages: req.messages,

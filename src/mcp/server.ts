@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
-import { VERSION } from "../api";
+import { VERSION } from "../version";
 import type { SessionContext } from "./context";
 import { registerCovenantResources } from "./resources";
 import { registerCatalogue } from "./tools/catalogue";

@@ -1,15 +1,12 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { precheck } from "../../api/strike-service";
-import { covenantStub } from "../../api/stubs";
-import { analyseRequest } from "../../classify";
+import { runStrike } from "../../api/strike-service";
 import { StrikeRequest, StrikeResponse } from "../../schema";
 import { jsonResult, toolError, type SessionContext } from "../context";
 import { progressReporter } from "../progress";
 
 /**
- * `strike`: the MCP face of `POST /v1/strikes`, with progress notifications while it runs. The
- * edge's shared `runStrike` needs a Hono context, which a session's Durable Object does not have,
- * and reports nothing between its steps; so this runs the same steps with the same precheck.
+ * `strike`: the MCP face of `POST /v1/strikes` (the same edge service), with progress
+ * notifications while it runs.
  */
 export function registerStrike(server: McpServer, ctx: SessionContext): void {
   server.registerTool(
@@ -26,45 +23,30 @@ export function registerStrike(server: McpServer, ctx: SessionContext): void {
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
     },
     async (req, extra) => {
-      const receivedAt = Date.now();
       const progress = progressReporter(extra);
       const covenantId = req.covenant_id ?? "default";
-      const refused = precheck({ covenantId, model: req.model, maxTokens: req.max_tokens, temperature: req.temperature, latencySensitive: req.latency_sensitive });
-      if (refused && !refused.ok) return toolError(refused.error);
-      const analysis = analyseRequest(req);
-      const classifyMs = Date.now() - receivedAt;
-      const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
-      await progress("started", `strike ${strikeId}: ${analysis.promptTokens} prompt tokens sent to covenant ${covenantId}`);
-
-      const outcome = await covenantStub(ctx.env, ctx.tenant, covenantId).strike({
-        strikeId,
-        tenant: ctx.tenant,
-        covenantId,
-        model: req.model,
-        promptText: analysis.promptText,
-        promptTokens: analysis.promptTokens,
-        maxTokens: req.max_tokens,
-        temperature: req.temperature,
-        latencySensitive: req.latency_sensitive,
-      });
-      if (!outcome.ok) {
-        await progress("done", `strike ${strikeId} failed: ${outcome.error.type}`);
-        return toolError({ ...outcome.error, status: outcome.status, strike_id: strikeId });
+      const answer = await runStrike(
+        { env: ctx.env, tenant: ctx.tenant },
+        {
+          covenantId,
+          model: req.model,
+          messages: req.messages,
+          prompt: req.prompt,
+          maxTokens: req.max_tokens,
+          temperature: req.temperature,
+          latencySensitive: req.latency_sensitive,
+        },
+        (strikeId, promptTokens) => progress("started", `strike ${strikeId}: ${promptTokens} prompt tokens sent to covenant ${covenantId}`),
+      );
+      if (!answer.ok) {
+        await progress("done", `strike failed: ${answer.error.type}`);
+        return toolError({ ...answer.error, status: answer.status });
       }
-      const { strike } = outcome;
+      const body = answer.body;
       // The covenant answers once, at the end: the allocation stage is reported from its timings.
-      const placement = strike.lease_reused
-        ? `warm lease on ${strike.allocation_id}`
-        : `new allocation ${strike.allocation_id} in ${strike.timings.allocate_ms} ms`;
-      await progress("allocated", `${strike.model} on ${strike.pool_id}: ${placement}`);
-      const body: StrikeResponse = {
-        id: outcome.strikeId,
-        object: "strike",
-        created: Math.floor(receivedAt / 1000),
-        ...strike,
-        timings: { classify_ms: classifyMs, ...strike.timings, total_ms: Date.now() - receivedAt },
-      };
-      await progress("done", `${strike.usage.completion_tokens} tokens, $${strike.cost_usd.toFixed(6)}, ${body.timings.total_ms} ms`);
+      const placement = body.lease_reused ? `warm lease on ${body.allocation_id}` : `new allocation ${body.allocation_id} in ${body.timings.allocate_ms} ms`;
+      await progress("allocated", `${body.model} on ${body.pool_id}: ${placement}`);
+      await progress("done", `${body.usage.completion_tokens} tokens, $${body.cost_usd.toFixed(6)}, ${body.timings.total_ms} ms`);
       return jsonResult(body);
     },
   );
