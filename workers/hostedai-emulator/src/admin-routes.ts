@@ -1,10 +1,10 @@
 // /admin: the record tests and benchmarks check (no allocation leaked), run-time speed controls,
-// and a reset. Open on loopback; when ADMIN_KEY is set, every call must present it.
+// fault injection, and a reset. Open on loopback; when ADMIN_KEY is set, every call must present it.
 import { Hono } from "hono";
 import { sameSecret } from "./auth";
 import { errorResponse } from "./errors";
-import { type AppEnv, cluster, json, readJsonBody } from "./http";
-import { ConfigUpdateSchema, validate } from "./schemas";
+import { type AppEnv, cluster, json, readJsonBody, respond } from "./http";
+import { ConfigUpdateSchema, PreemptRequestSchema, validate } from "./schemas";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -29,3 +29,24 @@ adminRoutes.post("/config", async (c) => {
 });
 
 adminRoutes.post("/reset", async (c) => json(await cluster(c.env).reset()));
+
+adminRoutes.get("/faults", async (c) => json(await cluster(c.env).getFaults()));
+
+/** Replaces the whole fault configuration: anything left out is off. */
+adminRoutes.put("/faults", async (c) => {
+  const body = await readJsonBody(c.req.raw);
+  if (!body.ok) return errorResponse(body.error);
+  return respond(await cluster(c.env).setFaults(body.value));
+});
+
+adminRoutes.delete("/faults", async (c) => respond(await cluster(c.env).setFaults({})));
+
+adminRoutes.post("/faults/expire-tokens", async (c) => json(await cluster(c.env).expireTokens()));
+
+adminRoutes.post("/faults/preempt", async (c) => {
+  const body = await readJsonBody(c.req.raw);
+  if (!body.ok) return errorResponse(body.error);
+  const request = validate(PreemptRequestSchema, body.value);
+  if (!request.ok) return errorResponse(request.error);
+  return respond(await cluster(c.env).preempt(request.value));
+});

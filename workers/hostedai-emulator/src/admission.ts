@@ -3,6 +3,7 @@
 import { slicePricePerHour } from "./billing";
 import { type ModelSpec, type PoolTier, findModel } from "./catalogue";
 import { type ApiError, type Outcome, fail, invalidRequest, ok } from "./errors";
+import { allocationPreempted, poolUnavailable } from "./faults";
 import { type GpuCapacity, placeSlice } from "./placement";
 import type { AllocationRequest } from "./schemas";
 import type { AllocationRow, PoolRow } from "./store";
@@ -35,9 +36,7 @@ export function admitAllocation(
   if (request.preemptible && pool.tier !== "preemptible") {
     return fail(invalidRequest("preemptible", `Pool ${pool.id} is ${pool.tier}; only preemptible pools grant preemptible allocations.`));
   }
-  if (pool.status === "down") {
-    return fail({ status: 503, type: "pool_unavailable", message: `Pool ${pool.id} is down.`, retry_after_seconds: RETRY_AFTER_BOUNDS.max });
-  }
+  if (pool.status === "down") return fail(poolUnavailable(pool.id, RETRY_AFTER_BOUNDS.max));
   const need = { vram_mb: request.requirements.min_vram_mb, tflops: request.requirements.min_tflops };
   const placement = placeSlice(gpus, need);
   if (placement.kind === "unsatisfiable") {
@@ -67,13 +66,16 @@ export function retryAfterFromExpiry(secondsUntilEarliestExpiry: number | undefi
   return Math.min(RETRY_AFTER_BOUNDS.max, Math.max(RETRY_AFTER_BOUNDS.min, seconds));
 }
 
-export function admitInference(row: AllocationRow, modelId: string): Outcome<ModelSpec> {
+/** `poolDown`: the allocation's pool is down, so nothing can run on it until it is back. */
+export function admitInference(row: AllocationRow, modelId: string, poolDown = false): Outcome<ModelSpec> {
   if (row.status === "expired") {
     return fail({ status: 410, type: "allocation_expired", message: `Allocation ${row.id} expired at ${new Date(row.expires_at).toISOString()}.` });
   }
+  if (row.status === "preempted") return fail(allocationPreempted(row.id));
   if (row.status !== "active") {
     return fail({ status: 409, type: "allocation_not_active", message: `Allocation ${row.id} is ${row.status}.`, details: { status: row.status } });
   }
+  if (poolDown) return fail(poolUnavailable(row.pool_id, RETRY_AFTER_BOUNDS.max));
   const model = findModel(modelId);
   if (!model) {
     return fail({ status: 422, type: "unknown_model", message: `Model ${modelId} is not served here.`, param: "model" });

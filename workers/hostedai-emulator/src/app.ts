@@ -2,14 +2,16 @@
 // including for paths that do not exist.
 import { Hono } from "hono";
 import { adminRoutes } from "./admin-routes";
-import { callerRoutes, tokenRoutes } from "./api-routes";
+import { callerRoutes, tokenRoutes, unknownApiRoutes } from "./api-routes";
 import { errorResponse } from "./errors";
+import { ConnectionReset } from "./gate";
 import type { AppEnv } from "./http";
 
 export const app = new Hono<AppEnv>();
 
 app.route("/api/v1", tokenRoutes);
 app.route("/api/v1", callerRoutes);
+app.route("/api/v1", unknownApiRoutes);
 app.route("/admin", adminRoutes);
 
 app.notFound((c) =>
@@ -17,6 +19,8 @@ app.notFound((c) =>
 );
 
 app.onError((error) => {
+  // An injected partition drops the connection: let it escape to the runtime.
+  if (error instanceof ConnectionReset) throw error;
   console.error("hostedai-emulator: unhandled error", error);
   return errorResponse({ status: 500, type: "internal_error", message: "The emulator failed to handle this request." });
 });

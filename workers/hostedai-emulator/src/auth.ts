@@ -1,10 +1,17 @@
-// API keys are exchanged for short-lived HS256 JWTs. Verification is stateless (signature and
-// expiry only), so authenticating a request never costs a call to the cluster object.
+// API keys are exchanged for short-lived HS256 JWTs. Verification here is stateless (signature and
+// expiry); each token also carries the generation it was issued in, which the cluster object
+// compares with the current one, so that every token issued so far can be expired at once.
 import { SignJWT, errors, jwtVerify } from "jose";
 import type { ApiError, Outcome } from "./errors";
 import { fail, ok } from "./errors";
 
 export const TOKEN_ISSUER = "hostedai-emulator";
+
+/** A verified caller: its key id, and the token generation its JWT was issued in. */
+export interface Caller {
+  id: string;
+  generation: number;
+}
 
 export interface IssuedToken {
   access_token: string;
@@ -39,13 +46,14 @@ export async function issueToken(
   secret: string,
   ttlSeconds: number,
   nowMs: number,
+  generation = 0,
 ): Promise<Outcome<IssuedToken>> {
   if (!acceptedKeys.some((k) => sameSecret(k, apiKey))) {
     return fail({ status: 401, type: "invalid_credentials", message: "The API key is not recognised.", param: "api_key" });
   }
   const issuedAt = Math.floor(nowMs / 1000);
   const expiresAt = issuedAt + ttlSeconds;
-  const token = await new SignJWT({})
+  const token = await new SignJWT({ gen: generation })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(await keyIdFor(apiKey))
     .setIssuer(TOKEN_ISSUER)
@@ -61,8 +69,8 @@ export async function issueToken(
   });
 }
 
-/** Returns the caller's key id from an `Authorization: Bearer <jwt>` header. */
-export async function authenticate(authorization: string | undefined, secret: string): Promise<Outcome<string>> {
+/** Returns the caller from an `Authorization: Bearer <jwt>` header. */
+export async function authenticate(authorization: string | undefined, secret: string): Promise<Outcome<Caller>> {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
   const token = match?.[1];
   if (!token) return fail(unauthorized("Send Authorization: Bearer <token> from POST /api/v1/auth/token."));
@@ -72,7 +80,10 @@ export async function authenticate(authorization: string | undefined, secret: st
       issuer: TOKEN_ISSUER,
       requiredClaims: ["sub", "exp"],
     });
-    return payload.sub ? ok(payload.sub) : fail(unauthorized("The token names no subject."));
+    if (!payload.sub) return fail(unauthorized("The token names no subject."));
+    // A token without the claim predates any expire-tokens call: generation 0.
+    const generation = typeof payload.gen === "number" && Number.isInteger(payload.gen) ? payload.gen : 0;
+    return ok({ id: payload.sub, generation });
   } catch (error) {
     if (error instanceof errors.JWTExpired) {
       return fail({ status: 401, type: "token_expired", message: "The token has expired; request a new one." });

@@ -3,13 +3,17 @@
 // slept by the Worker, never here, so one slow inference cannot hold up the cluster.
 import { DurableObject } from "cloudflare:workers";
 import { admitAllocation, admitInference, extendBusy, retryAfterFromExpiry } from "./admission";
-import { billedSeconds, costUsd } from "./billing";
+import { costUsd } from "./billing";
 import { poolCatalogue } from "./catalogue";
-import { type ClockAnchor, emulatedAt, realAt, rescaleClock, startClock } from "./clock";
-import { type Env, type RuntimeConfig, runtimeConfigFromEnv, seed } from "./config";
+import { type Env, seed } from "./config";
 import { type Outcome, allocationNotFound, fail, ok } from "./errors";
+import { FaultDesk, faultsFromEnv, parseFaultConfig } from "./fault-desk";
+import type { FaultConfig, GateDecision, RequestFacts } from "./faults";
+import { createAllocation, endNow, evictFor, expireDue, preemptAll } from "./lifecycle";
 import { provisioningDelayMs } from "./provisioning";
-import type { AllocationRequest, AllocationStatus, ConfigUpdate } from "./schemas";
+import { randomHex } from "./random";
+import type { AllocationRequest, AllocationStatus, ConfigUpdate, PreemptRequest } from "./schemas";
+import { RuntimeSettings } from "./settings";
 import { type AllocationRow, ClusterStore } from "./store";
 import { planInference } from "./throughput";
 import {
@@ -29,57 +33,59 @@ const ABANDONED_INFERENCE_GRACE_MS = 60_000;
 
 export class HostedAiCluster extends DurableObject<Env> {
   private readonly store: ClusterStore;
-  private config!: RuntimeConfig;
-  private clock!: ClockAnchor;
+  private readonly faults: FaultDesk;
+  private readonly settings: RuntimeSettings;
   /** The alarm as last set by this instance; undefined until known. */
   private alarmAt: number | null | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new ClusterStore(ctx.storage.sql);
+    this.faults = new FaultDesk(this.store, seed(env));
+    this.settings = new RuntimeSettings(this.store, env);
     if (this.store.number("initialized") === undefined) this.initialise();
-    else this.loadSettings();
   }
 
   // ---- API ----
 
+  /**
+   * Asked by the Worker before every /api/v1 request does anything: which injected fault, if
+   * any, this request meets. Endpoints about an allocation are matched by the allocation's pool.
+   */
+  async gate(facts: RequestFacts & { allocationId?: string }): Promise<GateDecision> {
+    const { allocationId, ...rest } = facts;
+    const poolId = allocationId === undefined ? rest.poolId : this.store.allocation(allocationId)?.pool_id;
+    return this.faults.gate({ ...rest, poolId }).decision;
+  }
+
   async listPools(): Promise<PoolView[]> {
     await this.advance();
     const usage = this.store.usageByPool();
-    return this.store.pools().map((p) => poolView(p, usage.get(p.id)));
+    return this.store.pools().map((p) => poolView(p, usage.get(p.id), this.faults.isPoolDown(p.id)));
   }
 
   async allocate(owner: string, request: AllocationRequest): Promise<Outcome<{ allocation: AllocationView; provisioningMs: number }>> {
     const now = await this.advance();
-    const pool = this.store.pool(request.pool_id);
-    const admitted = admitAllocation(pool, pool ? this.store.gpuCapacities(pool.id) : [], request, () =>
-      this.retryAfterSeconds(request.pool_id, now.real),
-    );
-    if (!admitted.ok) return admitted;
+    const stored = this.store.pool(request.pool_id);
+    const injectedDown = stored !== undefined && this.faults.isPoolDown(stored.id);
+    const pool = stored && injectedDown ? { ...stored, status: "down" as const } : stored;
+    const admit = () =>
+      admitAllocation(pool, pool ? this.store.gpuCapacities(pool.id) : [], request, () => this.retryAfterSeconds(request.pool_id, now.real));
+    let admitted = admit();
+    const evict = pool && !request.preemptible && this.faults.config.preempt_under_pressure;
+    if (!admitted.ok && admitted.error.type === "capacity_exhausted" && evict && evictFor(this.store, pool.id, request, now.emulated)) {
+      admitted = admit();
+    }
+    if (!admitted.ok) {
+      if (admitted.error.type === "pool_unavailable" && injectedDown) this.faults.count("pools_down");
+      return admitted;
+    }
     const slice = admitted.value;
-    const sequence = this.store.increment("created_total");
-    const id = `alloc_${randomHex(12)}`;
-    this.store.insertAllocation({
-      id,
-      sequence,
-      owner,
-      pool_id: slice.poolId,
-      gpu_id: slice.gpuId,
-      vram_mb: slice.vram_mb,
-      tflops: slice.tflops,
-      preemptible: request.preemptible ? 1 : 0,
-      duration_seconds: request.duration_seconds,
-      created_at: now.emulated,
-      expires_at: now.emulated + request.duration_seconds * 1000,
-      price_per_hour: slice.pricePerHour,
-      metadata: JSON.stringify(request.metadata ?? {}),
-    });
+    const row = createAllocation(this.store, owner, slice, request, now.emulated);
     await this.scheduleAlarm();
-    const row = this.store.allocation(id);
-    if (!row) throw new Error(`allocation ${id} vanished after insert`);
     return ok({
       allocation: allocationView(row),
-      provisioningMs: provisioningDelayMs(slice.tier, seed(this.env), sequence, this.config.latency_scale),
+      provisioningMs: provisioningDelayMs(slice.tier, seed(this.env), row.sequence, this.settings.latencyScale),
     });
   }
 
@@ -98,8 +104,11 @@ export class HostedAiCluster extends DurableObject<Env> {
     const now = await this.advance();
     const row = this.owned(owner, id);
     if (!row) return fail(allocationNotFound(id));
-    const admitted = admitInference(row, work.model);
-    if (!admitted.ok) return admitted;
+    const admitted = admitInference(row, work.model, this.faults.isPoolDown(row.pool_id));
+    if (!admitted.ok) {
+      if (admitted.error.type === "pool_unavailable") this.faults.count("pools_down");
+      return admitted;
+    }
     const model = admitted.value;
     const timing = planInference({
       model,
@@ -107,10 +116,10 @@ export class HostedAiCluster extends DurableObject<Env> {
       promptTokens: work.promptTokens,
       completionTokens: work.completionTokens,
       concurrent: this.store.runningOn(id, now.real) + 1,
-      latencyScale: this.config.latency_scale,
+      latencyScale: this.settings.latencyScale,
     });
     const latencyMs = timing.totalMs;
-    const emulatedMs = latencyMs * this.config.time_scale;
+    const emulatedMs = latencyMs * this.settings.timeScale;
     const busy = extendBusy(row, now.emulated, now.emulated + emulatedMs);
     this.store.recordInferenceStart(id, model.vram_mb, busy.busyMs, busy.busyUntil);
     const inferenceId = `inf_${randomHex(8)}`;
@@ -119,13 +128,36 @@ export class HostedAiCluster extends DurableObject<Env> {
       inference_id: inferenceId,
       latency_ms: roundTo(latencyMs, 3),
       cost_usd: costUsd(emulatedMs / 1000, row.price_per_hour),
+      preemptible: row.preemptible === 1,
+      schedule: {
+        timeToFirstTokenMs: timing.timeToFirstTokenMs,
+        interTokenMs: timing.interTokenMs,
+        completionTokens: timing.completionTokens,
+      },
+      stream_cut_after_tokens: this.faults.config.stream_cut_after_tokens,
     });
   }
 
-  /** The Worker has answered the caller: the inference leaves the in-flight set and is counted. */
-  async finishInference(inferenceId: string): Promise<void> {
+  /**
+   * The Worker has answered the caller (or its stream ended): the inference leaves the in-flight
+   * set and is counted. `preempted` is true when the allocation was taken away first, in which
+   * case nothing is counted and the caller must get 409 instead of the result.
+   */
+  async finishInference(
+    inferenceId: string,
+    allocationId: string,
+    how: { streamCut?: boolean } = {},
+  ): Promise<{ preempted: boolean }> {
+    if (how.streamCut) this.faults.count("stream_cut");
     const done = this.store.takeInflight(inferenceId);
     if (done) this.countInference(done.allocation_id, done.latency_ms);
+    // Preemption drops the allocation's in-flight records, so a missing one means it was preempted.
+    return { preempted: !done && (await this.isPreempted(allocationId)) };
+  }
+
+  /** Polled by a Worker sleeping through an inference on a preemptible allocation. */
+  async isPreempted(allocationId: string): Promise<boolean> {
+    return this.store.allocation(allocationId)?.status === "preempted";
   }
 
   async metrics(owner: string, id: string): Promise<Outcome<MetricsView>> {
@@ -139,9 +171,7 @@ export class HostedAiCluster extends DurableObject<Env> {
     const row = this.owned(owner, id);
     if (!row) return fail(allocationNotFound(id));
     if (row.status === "active") {
-      const seconds = billedSeconds(now.emulated - row.created_at, row.duration_seconds);
-      this.store.endAllocation(id, "released", now.emulated, seconds, costUsd(seconds, row.price_per_hour));
-      this.store.increment("released_total");
+      endNow(this.store, row, "released", now.emulated);
       await this.scheduleAlarm();
     }
     const final = this.store.allocation(id) ?? row;
@@ -168,33 +198,56 @@ export class HostedAiCluster extends DurableObject<Env> {
       expired_total: this.store.number("expired_total") ?? 0,
       tokens_issued: this.store.number("tokens_issued") ?? 0,
       inference_total: this.store.number("inference_total") ?? 0,
+      preempted_total: this.store.number("preempted_total") ?? 0,
+      faults_injected_total: this.faults.counts(),
     };
+  }
+
+  async getFaults(): Promise<FaultConfig> {
+    return this.faults.config;
+  }
+
+  /** Replaces the whole fault configuration; `input` is validated here, where the pools are known. */
+  async setFaults(input: unknown): Promise<Outcome<FaultConfig>> {
+    const parsed = parseFaultConfig(input, this.poolIds());
+    return parsed.ok ? ok(this.faults.replace(parsed.value)) : parsed;
+  }
+
+  async expireTokens(): Promise<{ token_generation: number }> {
+    return { token_generation: this.faults.expireTokens() };
+  }
+
+  /** Preempts up to `count` preemptible allocations of the pool now, oldest first. */
+  async preempt(request: PreemptRequest): Promise<Outcome<{ pool_id: string; preempted: string[] }>> {
+    const now = await this.advance();
+    if (!this.store.pool(request.pool_id)) {
+      return fail({ status: 404, type: "pool_not_found", message: `No pool ${request.pool_id} exists.`, param: "pool_id" });
+    }
+    const victims = this.store.activePreemptible(request.pool_id).slice(0, request.count);
+    const preempted = preemptAll(this.store, victims, now.emulated);
+    await this.scheduleAlarm();
+    return ok({ pool_id: request.pool_id, preempted });
   }
 
   async getConfig(): Promise<ConfigView> {
     await this.advance();
-    return this.configView(Date.now());
+    return this.settings.view(Date.now(), seed(this.env));
   }
 
   async updateConfig(update: ConfigUpdate): Promise<ConfigView> {
     const now = await this.advance();
-    if (update.latency_scale !== undefined) {
-      this.config.latency_scale = update.latency_scale;
-      this.store.setNumber("latency_scale", update.latency_scale);
-    }
-    if (update.time_scale !== undefined && update.time_scale !== this.clock.timeScale) {
-      this.setClock(rescaleClock(this.clock, now.real, update.time_scale));
-      this.config.time_scale = update.time_scale;
-      await this.scheduleAlarm();
-    }
-    return this.configView(now.real);
+    if (this.settings.update(update, now.real)) await this.scheduleAlarm();
+    return this.settings.view(now.real, seed(this.env));
   }
 
+  /** Everything back to a fresh start, except that tokens invalidated by expire-tokens stay invalid. */
   async reset(): Promise<ConfigView> {
+    const generation = this.faults.tokenGeneration;
     this.store.clear();
+    this.faults.restoreTokenGeneration(generation);
     this.initialise();
     await this.scheduleAlarm();
-    return this.configView(Date.now());
+    return this.settings.view(Date.now(), seed(this.env));
   }
 
   /** Sweeps expiries that came due; the alarm is always set to the earliest remaining one. */
@@ -208,31 +261,9 @@ export class HostedAiCluster extends DurableObject<Env> {
 
   private initialise(): void {
     this.store.replacePools(poolCatalogue(this.env.POOLS_JSON));
-    this.config = runtimeConfigFromEnv(this.env);
-    this.store.setNumber("latency_scale", this.config.latency_scale);
-    this.setClock(startClock(Date.now(), this.config.time_scale));
+    this.faults.replace(faultsFromEnv(this.env.FAULTS_JSON, this.poolIds()));
+    this.settings.restoreFromEnv(Date.now());
     this.store.setNumber("initialized", 1);
-  }
-
-  private loadSettings(): void {
-    const fromEnv = runtimeConfigFromEnv(this.env);
-    const realMs = this.store.number("clock_real_ms") ?? Date.now();
-    this.clock = {
-      realMs,
-      emulatedMs: this.store.number("clock_emulated_ms") ?? realMs,
-      timeScale: this.store.number("time_scale") ?? fromEnv.time_scale,
-    };
-    this.config = {
-      latency_scale: this.store.number("latency_scale") ?? fromEnv.latency_scale,
-      time_scale: this.clock.timeScale,
-    };
-  }
-
-  private setClock(clock: ClockAnchor): void {
-    this.clock = clock;
-    this.store.setNumber("clock_real_ms", clock.realMs);
-    this.store.setNumber("clock_emulated_ms", clock.emulatedMs);
-    this.store.setNumber("time_scale", clock.timeScale);
   }
 
   /**
@@ -241,15 +272,8 @@ export class HostedAiCluster extends DurableObject<Env> {
    */
   private async advance(): Promise<{ real: number; emulated: number }> {
     const real = Date.now();
-    const emulated = emulatedAt(this.clock, real);
-    const due = this.store.activeDueBy(emulated);
-    for (const row of due) {
-      this.store.endAllocation(row.id, "expired", row.expires_at, row.duration_seconds, costUsd(row.duration_seconds, row.price_per_hour));
-    }
-    if (due.length > 0) {
-      this.store.increment("expired_total", due.length);
-      await this.scheduleAlarm();
-    }
+    const emulated = this.settings.emulatedAt(real);
+    if (expireDue(this.store, emulated) > 0) await this.scheduleAlarm();
     for (const abandoned of this.store.inflightEndedBefore(real - ABANDONED_INFERENCE_GRACE_MS)) {
       this.store.takeInflight(abandoned.id);
       this.countInference(abandoned.allocation_id, abandoned.latency_ms);
@@ -265,7 +289,7 @@ export class HostedAiCluster extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const earliest = this.store.earliestActiveExpiry();
     // One ms past the due instant, so float rounding can never wake the sweep just before it.
-    const wanted = earliest === undefined ? null : Math.ceil(realAt(this.clock, earliest)) + 1;
+    const wanted = earliest === undefined ? null : Math.ceil(this.settings.realAt(earliest)) + 1;
     if (wanted === this.alarmAt) return;
     if (wanted === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(wanted);
@@ -274,25 +298,15 @@ export class HostedAiCluster extends DurableObject<Env> {
 
   private retryAfterSeconds(poolId: string, realNow: number): number {
     const next = this.store.earliestActiveExpiry(poolId);
-    return retryAfterFromExpiry(next === undefined ? undefined : (realAt(this.clock, next) - realNow) / 1000);
+    return retryAfterFromExpiry(next === undefined ? undefined : (this.settings.realAt(next) - realNow) / 1000);
+  }
+
+  private poolIds(): Set<string> {
+    return new Set(this.store.pools().map((p) => p.id));
   }
 
   private owned(owner: string, id: string): AllocationRow | undefined {
     const row = this.store.allocation(id);
     return row && row.owner === owner ? row : undefined;
   }
-
-  private configView(realNow: number): ConfigView {
-    return {
-      latency_scale: this.config.latency_scale,
-      time_scale: this.config.time_scale,
-      seed: seed(this.env),
-      emulated_now: new Date(emulatedAt(this.clock, realNow)).toISOString(),
-    };
-  }
-}
-
-function randomHex(bytes: number): string {
-  const buf = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
 }

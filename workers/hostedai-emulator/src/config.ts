@@ -11,6 +11,8 @@ export interface Env {
   TIME_SCALE?: string;
   SEED?: string;
   POOLS_JSON?: string;
+  /** The fault configuration in force at start and after a reset (the body of PUT /admin/faults). */
+  FAULTS_JSON?: string;
   ADMIN_KEY?: string;
 }
 

@@ -2,7 +2,8 @@
 // (thrown errors lose their fields on the way), and the Worker turns them into JSON responses.
 
 export interface ApiError {
-  status: 400 | 401 | 404 | 409 | 410 | 413 | 422 | 429 | 500 | 503;
+  /** Any 4xx/5xx: injected faults answer with whatever status a run configures. */
+  status: number;
   type: string;
   message: string;
   /** The request field at fault, dotted ("requirements.min_vram_mb"). */
@@ -31,12 +32,17 @@ export function allocationNotFound(id: string): ApiError {
   };
 }
 
-export function errorResponse(error: ApiError): Response {
+/** `{"error": {...}}`, as every error response carries it and a stream's error event repeats it. */
+export function errorBody(error: ApiError): { error: Record<string, unknown> } {
   const body: Record<string, unknown> = { type: error.type, message: error.message };
   if (error.param !== undefined) body.param = error.param;
   if (error.retry_after_seconds !== undefined) body.retry_after_seconds = error.retry_after_seconds;
   if (error.details) Object.assign(body, error.details);
+  return { error: body };
+}
+
+export function errorResponse(error: ApiError): Response {
   const headers = new Headers({ "content-type": "application/json; charset=utf-8" });
   if (error.retry_after_seconds !== undefined) headers.set("retry-after", String(error.retry_after_seconds));
-  return new Response(JSON.stringify({ error: body }), { status: error.status, headers });
+  return new Response(JSON.stringify(errorBody(error)), { status: error.status, headers });
 }

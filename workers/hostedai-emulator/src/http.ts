@@ -3,11 +3,20 @@ import type { Context } from "hono";
 import type { HostedAiCluster } from "./cluster";
 import type { Env } from "./config";
 import { type ApiError, type Outcome, errorResponse, fail, invalidRequest, ok } from "./errors";
-import { type FaultContext, NO_FAULTS, faultFor } from "./faults";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export type AppEnv = { Bindings: Env; Variables: { caller: string } };
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    /** The verified caller's key id. */
+    caller: string;
+    /** The token generation in force, for a token issued by this request. */
+    tokenGeneration: number;
+    /** The body, when the fault gate had to read it to learn the pool. */
+    body: Outcome<unknown>;
+  };
+};
 export type AppContext = Context<AppEnv>;
 
 export function cluster(env: Env): DurableObjectStub<HostedAiCluster> {
@@ -75,10 +84,25 @@ export function sleep(ms: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }
 
-/** Applies an injected fault for this call, if any: its delay, then its error response. */
-export async function injectedFault(context: FaultContext): Promise<Response | undefined> {
-  const fault = faultFor(NO_FAULTS, context);
-  if (!fault) return undefined;
-  await sleep(fault.extraLatencyMs);
-  return fault.error ? errorResponse(fault.error) : undefined;
+/**
+ * Resolves at `epochMs`. Waits under a millisecond are skipped: timers are not that precise, and
+ * at small latency scales sleeping once per token would stretch a stream instead of pacing it.
+ */
+export function sleepUntil(epochMs: number): Promise<void> {
+  const wait = epochMs - Date.now();
+  return wait >= 1 ? sleep(wait) : Promise.resolve();
+}
+
+/** Resolves after `ms`, or as soon as the client goes away, whichever is first. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
 }

@@ -37,6 +37,6 @@ export function placeSlice(gpus: readonly GpuCapacity[], need: SliceNeed): Place
   return best ? { kind: "placed", gpuId: best.gpuId } : { kind: "full" };
 }
 
-function fits(vramMb: number, tflops: number, need: SliceNeed): boolean {
+export function fits(vramMb: number, tflops: number, need: SliceNeed): boolean {
   return vramMb + EPSILON >= need.vram_mb && tflops + EPSILON >= need.tflops;
 }

@@ -26,3 +26,9 @@ export function mulberry32(seed: number): () => number {
 export function randomFor(...parts: readonly (string | number)[]): () => number {
   return mulberry32(fnv1a(JSON.stringify(parts)));
 }
+
+/** Identifiers only need to be unique, not reproducible, so they come from the system's CSPRNG. */
+export function randomHex(bytes: number): string {
+  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(buf, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -47,6 +47,8 @@ export const InferenceRequestSchema = z.object({
   prompt: z.string(),
   max_tokens: z.number().int().positive().max(MAX_TOKENS_LIMIT).default(128),
   temperature: z.number().min(0).max(2).default(1),
+  /** Server-sent events instead of one JSON body (see the README for the event format). */
+  stream: z.boolean().default(false),
 });
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
 
@@ -59,12 +61,20 @@ export const ConfigUpdateSchema = z.object({
 });
 export type ConfigUpdate = z.infer<typeof ConfigUpdateSchema>;
 
+export const PreemptRequestSchema = z.object({
+  pool_id: z.string().min(1).max(100),
+  count: z.number().int().min(1).max(100_000).default(1),
+});
+export type PreemptRequest = z.infer<typeof PreemptRequestSchema>;
+
 /** Parses `input`; a failure names the first bad field, or `rootParam` when the whole value is wrong. */
 export function validate<T>(schema: z.ZodType<T>, input: unknown, rootParam = "body"): Outcome<T> {
   const parsed = schema.safeParse(input);
   if (parsed.success) return ok(parsed.data);
   const issue = parsed.error.issues[0];
-  const param = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : rootParam;
+  // A strict schema's unknown key is named itself, so a misspelt field is pointed at directly.
+  const path = issue?.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : (issue?.path ?? []);
+  const param = path.length > 0 ? path.map(String).join(".") : rootParam;
   const detail = issue?.message ?? "invalid value";
   return fail(invalidRequest(param, `Invalid ${param}: ${detail}.`));
 }

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS inflight (
 );
 CREATE INDEX IF NOT EXISTS inflight_by_allocation ON inflight (allocation_id, ends_at_real);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 export type PoolRow = PoolSpec & { tier: PoolTier; status: PoolStatus };
@@ -99,6 +100,15 @@ export class ClusterStore {
     const next = (this.number(key) ?? 0) + by;
     this.setNumber(key, next);
     return next;
+  }
+
+  text(key: string): string | undefined {
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM settings WHERE key = ?", key).toArray()[0];
+    return row?.value;
+  }
+
+  setText(key: string, value: string): void {
+    this.sql.exec("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
   }
 
   // ---- pools and GPUs ----
@@ -181,6 +191,13 @@ export class ClusterStore {
     return this.sql.exec<Row>(`SELECT * FROM allocations ${clause} ORDER BY sequence`, ...args).toArray() as unknown as AllocationRow[];
   }
 
+  /** Active preemptible allocations of a pool, oldest first. */
+  activePreemptible(poolId: string): AllocationRow[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM allocations WHERE status = 'active' AND preemptible = 1 AND pool_id = ? ORDER BY sequence", poolId)
+      .toArray() as unknown as AllocationRow[];
+  }
+
   activeDueBy(emulatedMs: number): AllocationRow[] {
     return this.sql
       .exec<Row>("SELECT * FROM allocations WHERE status = 'active' AND expires_at <= ? ORDER BY expires_at", emulatedMs)
@@ -228,6 +245,11 @@ export class ClusterStore {
       .one().n;
   }
 
+  /** A preempted allocation's inferences stop at once: they leave the in-flight set uncounted. */
+  dropInflightOf(allocationId: string): void {
+    this.sql.exec("DELETE FROM inflight WHERE allocation_id = ?", allocationId);
+  }
+
   takeInflight(id: string): InflightRow | undefined {
     return this.sql.exec<Row>("DELETE FROM inflight WHERE id = ? RETURNING *", id).toArray()[0] as InflightRow | undefined;
   }
@@ -239,7 +261,7 @@ export class ClusterStore {
   // ---- everything ----
 
   clear(): void {
-    for (const table of ["pools", "gpus", "allocations", "inflight", "kv"]) this.sql.exec(`DELETE FROM ${table}`);
+    for (const table of ["pools", "gpus", "allocations", "inflight", "kv", "settings"]) this.sql.exec(`DELETE FROM ${table}`);
   }
 }
 

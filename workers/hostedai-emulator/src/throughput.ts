@@ -34,6 +34,9 @@ export interface InferenceTiming {
   readonly totalMs: number;
 }
 
+/** The part of a timing a stream needs to pace its tokens. */
+export type TokenTiming = Pick<InferenceTiming, "timeToFirstTokenMs" | "interTokenMs" | "completionTokens">;
+
 export function decodeTokensPerSecond(model: ModelSpec, sliceTflops: number, concurrent: number): number {
   const computeShare = Math.min(1, sliceTflops / model.tflops);
   return ((DECODE_TOKENS_PER_S_AT_1B / model.params_b) * computeShare) / Math.sqrt(Math.max(1, concurrent));
@@ -64,7 +67,7 @@ export function planInference(shape: InferenceShape): InferenceTiming {
  * When each completion token is ready, in ms after the request arrived. The last entry equals
  * `totalMs`; a streaming response paces its chunks by this schedule.
  */
-export function* tokenSchedule(timing: InferenceTiming): Generator<{ index: number; atMs: number }> {
+export function* tokenSchedule(timing: TokenTiming): Generator<{ index: number; atMs: number }> {
   for (let index = 0; index < timing.completionTokens; index++) {
     yield { index, atMs: timing.timeToFirstTokenMs + index * timing.interTokenMs };
   }

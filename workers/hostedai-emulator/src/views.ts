@@ -1,6 +1,8 @@
 // Response bodies exactly as the contract shapes them, built from stored rows.
 import type { PoolStatus, PoolTier } from "./catalogue";
+import type { FaultKind } from "./faults";
 import type { AllocationStatus } from "./schemas";
+import type { TokenTiming } from "./throughput";
 import type { AllocationRow, PoolRow } from "./store";
 
 export interface PoolView {
@@ -54,6 +56,12 @@ export interface InferenceReceipt {
   /** Simulated latency in real ms (already multiplied by latency_scale). */
   latency_ms: number;
   cost_usd: number;
+  /** Only a preemptible allocation can be taken away mid-inference, so only then is it watched. */
+  preemptible: boolean;
+  /** When each token is ready, for a streamed answer (real ms, scaled). */
+  schedule: TokenTiming;
+  /** An injected fault: a streamed answer ends abruptly after this many tokens. */
+  stream_cut_after_tokens: number | null;
 }
 
 export interface AdminView {
@@ -63,6 +71,8 @@ export interface AdminView {
   expired_total: number;
   tokens_issued: number;
   inference_total: number;
+  preempted_total: number;
+  faults_injected_total: Record<FaultKind, number>;
 }
 
 export interface ConfigView {
@@ -73,7 +83,8 @@ export interface ConfigView {
   emulated_now: string;
 }
 
-export function poolView(pool: PoolRow, used: { vram_mb: number; tflops: number } | undefined): PoolView {
+/** `down`: an injected outage, reported over the pool's own status. */
+export function poolView(pool: PoolRow, used: { vram_mb: number; tflops: number } | undefined, down = false): PoolView {
   const totalVram = pool.gpu_count * pool.vram_mb_per_gpu;
   const totalTflops = pool.gpu_count * pool.tflops_per_gpu;
   return {
@@ -89,7 +100,7 @@ export function poolView(pool: PoolRow, used: { vram_mb: number; tflops: number 
     total_tflops: roundTo(totalTflops, 6),
     free_tflops: roundTo(totalTflops - (used?.tflops ?? 0), 6),
     price_per_gpu_hour: pool.price_per_gpu_hour,
-    status: pool.status,
+    status: down ? "down" : pool.status,
   };
 }
 

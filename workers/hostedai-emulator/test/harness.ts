@@ -40,6 +40,8 @@ export interface CallOptions {
   viaRuntime?: boolean;
   /** Vars to override for this request (direct calls only): the Worker reads them per request. */
   vars?: Partial<Env>;
+  /** Aborting it is how a direct call's client "goes away". */
+  signal?: AbortSignal;
 }
 
 export async function call<T = any>(method: string, path: string, options: CallOptions = {}): Promise<Reply<T>> {
@@ -54,7 +56,7 @@ export async function call<T = any>(method: string, path: string, options: CallO
   const url = `${BASE}${path}`;
   const response = options.viaRuntime
     ? await runtimeWorker.fetch(url, { method, headers, body })
-    : await directFetch(url, { method, headers, body }, options.vars);
+    : await directFetch(url, { method, headers, body, signal: options.signal ?? null }, options.vars);
   const text = await response.text();
   let parsed: unknown = text;
   try {
@@ -147,4 +149,83 @@ export function clusterStub(): DurableObjectStub<HostedAiCluster> {
 
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Replaces the fault configuration; throws unless it was accepted. */
+export async function setFaults(config: unknown): Promise<any> {
+  const reply = await call("PUT", "/admin/faults", { body: config });
+  if (reply.status !== 200) throw new Error(`faults: ${reply.status} ${JSON.stringify(reply.body)}`);
+  return reply.body;
+}
+
+/**
+ * Calls, and gives up after `ms` the way a client with a timeout does (aborting the request).
+ * "no answer" when nothing came back in time.
+ */
+export async function callWithin(ms: number, method: string, path: string, options: CallOptions = {}): Promise<Reply | "no answer"> {
+  const controller = new AbortController();
+  const reply = call(method, path, { ...options, signal: controller.signal });
+  const outcome = await Promise.race([reply, pause(ms).then(() => "no answer" as const)]);
+  controller.abort();
+  // Let the abandoned request see the abort and finish, so nothing is left pending.
+  await reply.catch(() => undefined);
+  return outcome;
+}
+
+export interface SseEvent {
+  event: string;
+  data: any;
+  /** ms after the request was sent that the event was read. */
+  at: number;
+}
+
+/** Streams an inference and reads its server-sent events as they arrive. */
+export async function streamInference(
+  token: string,
+  allocationId: string,
+  request: { model?: string; prompt?: string; max_tokens?: number; temperature?: number } = {},
+  onEvent?: (event: SseEvent) => void | Promise<void>,
+): Promise<{ status: number; headers: Headers; events: SseEvent[]; raw: string }> {
+  const started = Date.now();
+  const response = await directFetch(`${BASE}/api/v1/inference/${allocationId}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      model: request.model ?? "mistral-7b",
+      prompt: request.prompt ?? "Explain why the sky is blue.",
+      max_tokens: request.max_tokens ?? 32,
+      temperature: request.temperature ?? 0.7,
+      stream: true,
+    }),
+  });
+  const events: SseEvent[] = [];
+  let raw = "";
+  if (!response.body) return { status: response.status, headers: response.headers, events, raw };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffered = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const text = decoder.decode(value, { stream: true });
+      raw += text;
+      buffered += text;
+      let end: number;
+      while ((end = buffered.indexOf("\n\n")) >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        const parsed: SseEvent = { event, data: data === undefined ? undefined : JSON.parse(data), at: Date.now() - started };
+        events.push(parsed);
+        await onEvent?.(parsed);
+      }
+    }
+  } catch (error) {
+    // A reader that stops reading hangs up, as a client closing the connection does.
+    await reader.cancel();
+    throw error;
+  }
+  return { status: response.status, headers: response.headers, events, raw };
 }

@@ -113,6 +113,10 @@ describe("admin", () => {
       expired_total: 0,
       tokens_issued: 1,
       inference_total: 2,
+      preempted_total: 0,
+      faults_injected_total: {
+        errors: 0, latency: 0, timeouts: 0, rate_limit: 0, pools_down: 0, partition: 0, stream_cut: 0, token_expired: 0,
+      },
     });
   });
 

@@ -100,7 +100,8 @@ describe("allocations", () => {
     for (let i = 0; i < 8; i++) {
       await allocateOk(token, { pool_id: "preemptible-us-east", min_vram_mb: 1024, min_tflops: 125, preemptible: true });
     }
-    const reply = await allocate(token, { pool_id: "preemptible-us-east", min_vram_mb: 1024, min_tflops: 1 });
+    // Preemptible itself, so it cannot evict the others (see faults-preemption.test.ts for that).
+    const reply = await allocate(token, { pool_id: "preemptible-us-east", min_vram_mb: 1024, min_tflops: 1, preemptible: true });
     expect(reply.status).toBe(503);
     expect((await pool("preemptible-us-east")).free_tflops).toBe(0);
   });

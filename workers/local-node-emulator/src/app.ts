@@ -1,17 +1,22 @@
 // HTTP surface: the OpenAI-compatible routes mlx_lm.server serves, plus /admin for whoever runs
-// the node. Handlers only parse, delegate and answer.
+// the node. Handlers only parse, delegate and answer; injected faults are applied in front of them.
 import { Hono, type Context } from "hono";
 import type { z } from "zod";
 import { checkAccess, isLoopback } from "./auth";
 import { readJsonBody } from "./body";
+import { sleep, sleepUnlessAborted } from "./clock";
 import { chatJob, runCompletion, textJob } from "./completion";
 import { deviceStub } from "./device";
 import { readConfig, type Env } from "./env";
 import { ApiError, fromZodError } from "./errors";
+import { FaultConfig, injectedError, injectedTimeout, NO_FAULTS, nodeDown } from "./faults";
 import { modelList } from "./responses";
 import { AdminConfigRequest, ChatCompletionRequest, TextCompletionRequest } from "./schema";
 
-type App = { Bindings: Env };
+type App = { Bindings: Env; Variables: { streamCutAfterTokens: number | null } };
+
+/** An injected hang outlasts any sensible client timeout, then gives up. */
+export const HANG_MS = 5 * 60_000;
 
 // mlx_lm.server allows any origin, so browser tools can call a local node directly.
 const CORS_HEADERS: Record<string, string> = {
@@ -39,6 +44,26 @@ app.use("*", async (c, next) => {
   await next();
 });
 
+// Faults reach every API request, as a flaky tunnel or node would; /admin stays up so that a run
+// can always turn them off again.
+app.use("*", async (c, next) => {
+  if (c.req.method === "OPTIONS" || new URL(c.req.url).pathname.startsWith("/admin/")) return next();
+  const plan = await deviceStub(c.env).planFault();
+  await sleep(plan.latencyMs);
+  switch (plan.action.kind) {
+    case "down":
+      throw nodeDown();
+    case "error":
+      throw injectedError(plan.action.status);
+    case "hang":
+      await sleepUnlessAborted(HANG_MS, c.req.raw.signal);
+      throw injectedTimeout();
+    case "pass":
+      c.set("streamCutAfterTokens", plan.action.streamCutAfterTokens);
+      await next();
+  }
+});
+
 app.get("/health", (c) => c.json({ status: "ok" }));
 
 app.get("/v1/models", (c) => c.json(modelList(readConfig(c.env).models, nowSeconds())));
@@ -53,7 +78,7 @@ app.get("/v1/models/*", (c) => {
 
 async function chatCompletions(c: Context<App>): Promise<Response> {
   const body = await parseBody(c.req.raw, ChatCompletionRequest);
-  return runCompletion(chatJob(body, readConfig(c.env)), c.env);
+  return runCompletion(chatJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"));
 }
 
 app.post("/v1/chat/completions", chatCompletions);
@@ -61,7 +86,7 @@ app.post("/chat/completions", chatCompletions);
 
 app.post("/v1/completions", async (c) => {
   const body = await parseBody(c.req.raw, TextCompletionRequest);
-  return runCompletion(textJob(body, readConfig(c.env)), c.env);
+  return runCompletion(textJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"));
 });
 
 app.get("/admin/stats", async (c) => c.json(await deviceStub(c.env).stats()));
@@ -72,6 +97,16 @@ app.post("/admin/config", async (c) => {
 });
 
 app.post("/admin/reset", async (c) => c.json(await deviceStub(c.env).reset()));
+
+app.get("/admin/faults", async (c) => c.json(await deviceStub(c.env).getFaults()));
+
+/** Replaces the whole fault configuration: anything left out is off. */
+app.put("/admin/faults", async (c) => {
+  const config = await parseBody(c.req.raw, FaultConfig);
+  return c.json(await deviceStub(c.env).setFaults(config));
+});
+
+app.delete("/admin/faults", async (c) => c.json(await deviceStub(c.env).setFaults(NO_FAULTS)));
 
 app.notFound((c) =>
   new ApiError(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`, "invalid_request_error", null, "not_found")

@@ -9,3 +9,21 @@ export async function sleepUntil(epochMs: number): Promise<void> {
   const wait = epochMs - Date.now();
   if (wait >= 1) await new Promise<void>((resolve) => setTimeout(resolve, wait));
 }
+
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** Resolves after `ms`, or as soon as the client goes away, whichever is first. */
+export function sleepUnlessAborted(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done);
+  });
+}

@@ -4,7 +4,6 @@ import { sleepUntil } from "./clock";
 import { deviceStub } from "./device";
 import { startupModel, type Env, type NodeConfig } from "./env";
 import { modelNotFound } from "./errors";
-import { planFault } from "./faults";
 import {
   chatCompletion,
   newIdentity,
@@ -83,13 +82,8 @@ export function textJob(body: TextCompletionRequest, config: NodeConfig): Comple
   return buildJob("text", body, config, JSON.stringify(prompt), prompt);
 }
 
-export async function runCompletion(job: CompletionJob, env: Env): Promise<Response> {
-  const fault = planFault({ route: job.route, model: job.model, stream: job.stream });
-  // Each fault kind gets its branch here; "none" is a healthy node.
-  switch (fault.kind) {
-    case "none":
-      break;
-  }
+/** `streamCutAfterTokens`: an injected fault ends a stream abruptly after that many tokens. */
+export async function runCompletion(job: CompletionJob, env: Env, streamCutAfterTokens: number | null): Promise<Response> {
   const identity = newIdentity(job.route, job.model, Date.now());
   const usage = usageOf(job.promptTokens, job.generated.tokens.length);
   const slot = await deviceStub(env).reserve({
@@ -113,7 +107,10 @@ export async function runCompletion(job: CompletionJob, env: Env): Promise<Respo
   await sleepUntil(slot.start + slot.loadMs);
   headers.set("content-type", "text/event-stream");
   headers.set("cache-control", "no-cache");
-  return new Response(sseBody(streamEvents(job, identity, usage, slot)), { headers });
+  const cut = streamCutAfterTokens === null
+    ? undefined
+    : { afterTokens: streamCutAfterTokens, record: () => deviceStub(env).recordFault("stream_cut") };
+  return new Response(sseBody(streamEvents(job, identity, usage, slot, cut)), { headers });
 }
 
 /**

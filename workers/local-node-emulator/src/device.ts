@@ -1,7 +1,10 @@
-// The one Mac behind the tunnel, as a Durable Object. It only books time on the device and keeps
-// counters; the Worker does the waiting, so the object is never held while a generation "runs".
+// The one Mac behind the tunnel, as a Durable Object. It only books time on the device, keeps
+// counters and decides injected faults; the Worker does the waiting, so the object is never held
+// while a generation "runs".
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, startupModel, type Env } from "./env";
+import { FaultLedger, faultsFromEnv } from "./fault-ledger";
+import type { FaultConfig, FaultKind, FaultPlan } from "./faults";
 import {
   initialDeviceState,
   planSlot,
@@ -18,6 +21,7 @@ export interface DeviceStats {
   loaded_model: string;
   busy_until: number;
   latency_scale: number;
+  faults_injected_total: Record<FaultKind, number>;
 }
 
 type DeviceRow = {
@@ -31,6 +35,7 @@ type DeviceRow = {
 
 export class LocalDevice extends DurableObject<Env> {
   private state: DeviceState;
+  private readonly faults: FaultLedger;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,6 +49,26 @@ export class LocalDevice extends DurableObject<Env> {
       latency_scale REAL NOT NULL
     )`);
     this.state = this.load() ?? this.save(this.freshState());
+    this.faults = new FaultLedger(ctx.storage.sql, readConfig(env).seed, () => faultsFromEnv(env.FAULTS_JSON));
+  }
+
+  /** Asked once per API request, before anything else: which injected fault it meets. */
+  planFault(): FaultPlan {
+    return this.faults.plan();
+  }
+
+  /** A fault the Worker applied itself (a stream it cut), for the counters. */
+  recordFault(kind: FaultKind): void {
+    this.faults.record(kind);
+  }
+
+  getFaults(): FaultConfig {
+    return this.faults.current;
+  }
+
+  /** Replaces the whole fault configuration (validated by the Worker). */
+  setFaults(config: FaultConfig): FaultConfig {
+    return this.faults.replace(config);
   }
 
   /** Books the next free slot on the device for one generation and counts it as served. */
@@ -62,6 +87,7 @@ export class LocalDevice extends DurableObject<Env> {
       loaded_model: s.loadedModel,
       busy_until: s.busyUntil,
       latency_scale: s.latencyScale,
+      faults_injected_total: this.faults.injectedTotals(),
     };
   }
 
@@ -71,9 +97,10 @@ export class LocalDevice extends DurableObject<Env> {
     return this.stats();
   }
 
-  /** Back to a freshly started node: startup model loaded, idle, counters at zero. */
+  /** Back to a freshly started node: startup model loaded, idle, counters at zero, faults from FAULTS_JSON. */
   reset(): DeviceStats {
     this.state = this.save(this.freshState());
+    this.faults.reset(faultsFromEnv(this.env.FAULTS_JSON));
     return this.stats();
   }
 

@@ -9,6 +9,8 @@ export interface Env {
   ACCESS_CLIENT_ID?: string;
   ACCESS_CLIENT_SECRET?: string;
   API_KEY?: string;
+  /** The fault configuration in force at start and after a reset (the body of PUT /admin/faults). */
+  FAULTS_JSON?: string;
 }
 
 /** The node's configuration, parsed once per request from plain-string bindings. */

@@ -45,6 +45,11 @@ export function modelNotFound(model: string, servable: readonly string[]): ApiEr
 export function fromZodError(error: z.ZodError, input: unknown): ApiError {
   const issue = error.issues[0];
   if (!issue) return badRequest("The request body is invalid.");
+  // A strict schema's unknown key is named itself, so a misspelt field is pointed at directly.
+  if (issue.code === "unrecognized_keys") {
+    const param = formatPath([...issue.path, issue.keys[0] ?? ""]);
+    return badRequest(`Unknown parameter: '${param}'.`, param, "unknown_parameter");
+  }
   const param = formatPath(issue.path);
   if (param === null) return badRequest(`Invalid request body: ${issue.message}`, null, "invalid_value");
   const missing = issue.code === "invalid_type" && valueAt(input, issue.path) === undefined;

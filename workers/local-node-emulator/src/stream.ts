@@ -1,5 +1,6 @@
 // Server-sent events produced over time: each token is written when the device's schedule says it
-// exists, so a reader sees the first token long before the last one is generated.
+// exists, so a reader sees the first token long before the last one is generated. An injected cut
+// ends the body after n tokens without the finishing chunk or [DONE], as a dropped tunnel would.
 import { sleepUntil } from "./clock";
 import type { CompletionJob } from "./completion";
 import {
@@ -16,16 +17,28 @@ function sseData(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
+export interface StreamCut {
+  afterTokens: number;
+  /** Counts the cut once it happens. */
+  record: () => Promise<void>;
+}
+
 export async function* streamEvents(
   job: CompletionJob,
   identity: ResponseIdentity,
   usage: Usage,
   slot: DeviceSlot,
+  cut?: StreamCut,
 ): AsyncGenerator<string, void, undefined> {
   const chunk = job.route === "chat" ? chatCompletionChunk : textCompletionChunk;
   for (const [index, token] of job.generated.tokens.entries()) {
+    if (cut && index >= cut.afterTokens) break;
     await sleepUntil(tokenDueAt(slot, index));
     yield sseData(chunk(identity, token, null));
+  }
+  if (cut) {
+    await cut.record();
+    return;
   }
   await sleepUntil(slot.end);
   yield sseData(chunk(identity, "", job.generated.finishReason));

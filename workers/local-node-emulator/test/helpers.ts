@@ -1,6 +1,8 @@
 // Calls the emulator the way a client would: through its own fetch entrypoint.
+import { createExecutionContext } from "cloudflare:test";
 import { env as rawEnv, exports } from "cloudflare:workers";
 import type { Env } from "../src/env";
+import entry from "../src/index";
 
 export const env = rawEnv as unknown as Env;
 const worker = (exports as unknown as { default: Fetcher }).default;
@@ -26,6 +28,7 @@ export interface Stats {
   loaded_model: string;
   busy_until: number;
   latency_scale: number;
+  faults_injected_total: Record<"errors" | "latency" | "timeouts" | "down" | "stream_cut", number>;
 }
 
 export async function stats(): Promise<Stats> {
@@ -72,4 +75,35 @@ export function slotOf(response: Response): SlotHeaders {
     queuedMs: read("x-device-queued-ms"),
     loadMs: read("x-device-load-ms"),
   };
+}
+
+/** Replaces the fault configuration; throws unless it was accepted. */
+export async function setFaults(config: unknown): Promise<unknown> {
+  const response = await call("/admin/faults", {
+    method: "PUT",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(config),
+  });
+  if (!response.ok) throw new Error(`faults: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/**
+ * Posts straight to the entry module with a client that gives up after `ms` (aborting the
+ * request, which the runtime's own fetch binding would not pass on). "no answer" if none came.
+ */
+export async function postWithin(ms: number, path: string, body: unknown): Promise<Response | "no answer"> {
+  const controller = new AbortController();
+  const request = new Request(`${ORIGIN}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: controller.signal,
+  }) as Request<unknown, IncomingRequestCfProperties>;
+  const reply = Promise.resolve(entry.fetch(request, env, createExecutionContext()));
+  const outcome = await Promise.race([reply, new Promise<"no answer">((resolve) => setTimeout(() => resolve("no answer"), ms))]);
+  controller.abort();
+  // Let the abandoned request see the abort and finish, so nothing is left pending.
+  await reply.catch(() => undefined);
+  return outcome;
 }

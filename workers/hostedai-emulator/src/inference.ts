@@ -1,0 +1,67 @@
+// POST /api/v1/inference/{id}: one JSON answer at the end of the simulated latency, or, with
+// `stream: true`, server-sent events paced token by token. Both paths account for the inference
+// the same way: begun in the cluster before the first token, finished after the last.
+import { seed } from "./config";
+import { errorResponse } from "./errors";
+import { allocationPreempted } from "./faults";
+import { type AppContext, cluster, json, readJsonBody } from "./http";
+import { InferenceRequestSchema, validate } from "./schemas";
+import { type DoneEvent, inferenceStream } from "./stream";
+import { generateCompletion, promptTokens } from "./textgen";
+import { PreemptionWatch, sleepWatching } from "./watch";
+
+export async function runInference(c: AppContext, allocationId: string): Promise<Response> {
+  const body = await readJsonBody(c.req.raw);
+  if (!body.ok) return errorResponse(body.error);
+  const request = validate(InferenceRequestSchema, body.value);
+  if (!request.ok) return errorResponse(request.error);
+
+  const { model, prompt, max_tokens, temperature } = request.value;
+  const completion = generateCompletion({ seed: seed(c.env), model, prompt, maxTokens: max_tokens, temperature });
+  const prompt_tokens = promptTokens(prompt);
+  const usage = {
+    prompt_tokens,
+    completion_tokens: completion.completionTokens,
+    total_tokens: prompt_tokens + completion.completionTokens,
+  };
+
+  const stub = cluster(c.env);
+  const begun = await stub.beginInference(c.get("caller"), allocationId, {
+    model,
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+  });
+  if (!begun.ok) return errorResponse(begun.error);
+  const receipt = begun.value;
+  const startedAt = Date.now();
+  const done: DoneEvent = {
+    allocation_id: allocationId,
+    model,
+    finish_reason: completion.finishReason,
+    usage,
+    latency_ms: receipt.latency_ms,
+    cost_usd: receipt.cost_usd,
+  };
+
+  if (request.value.stream) {
+    return inferenceStream({ stub, allocationId, receipt, startedAt, words: completion.text.split(" "), done });
+  }
+  const watch = receipt.preemptible ? new PreemptionWatch(() => stub.isPreempted(allocationId)) : undefined;
+  let preempted = false;
+  try {
+    preempted = await sleepWatching(startedAt + receipt.latency_ms, watch);
+  } finally {
+    const finished = await stub.finishInference(receipt.inference_id, allocationId);
+    preempted ||= finished.preempted;
+  }
+  if (preempted) return errorResponse(allocationPreempted(allocationId));
+  return json({
+    allocation_id: allocationId,
+    model,
+    text: completion.text,
+    finish_reason: done.finish_reason,
+    usage,
+    latency_ms: done.latency_ms,
+    cost_usd: done.cost_usd,
+  });
+}

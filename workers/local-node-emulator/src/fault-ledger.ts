@@ -1,0 +1,98 @@
+// The device object's side of fault injection: the configuration in force, the seeded draw
+// counter and the counts of what was injected, in the object's SQLite so a restart carries on.
+import { fromZodError } from "./errors";
+import { decideFault, FAULT_KINDS, FaultConfig, type FaultKind, type FaultPlan, NO_FAULTS } from "./faults";
+import { fnv1a32, mulberry32 } from "./text";
+
+type Counts = Record<FaultKind, number>;
+type LedgerRow = { config: string; draws: number; counts: string };
+
+const zeroCounts = (): Counts => Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Counts;
+
+/** FAULTS_JSON is read at start and on reset; a malformed one is a deployment error. */
+export function faultsFromEnv(raw: string | undefined): FaultConfig {
+  if (raw === undefined || raw.trim() === "") return NO_FAULTS;
+  let input: unknown;
+  try {
+    input = JSON.parse(raw);
+  } catch {
+    throw new Error("FAULTS_JSON is not valid JSON");
+  }
+  const parsed = FaultConfig.safeParse(input);
+  if (!parsed.success) throw new Error(`FAULTS_JSON: ${fromZodError(parsed.error, input).message}`);
+  return parsed.data;
+}
+
+export class FaultLedger {
+  private config: FaultConfig;
+  private draws: number;
+  private counts: Counts;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly seed: string,
+    initial: () => FaultConfig,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS faults (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      config TEXT NOT NULL,
+      draws INTEGER NOT NULL,
+      counts TEXT NOT NULL
+    )`);
+    const row = sql.exec<LedgerRow>("SELECT config, draws, counts FROM faults WHERE id = 1").toArray()[0];
+    this.config = row ? (JSON.parse(row.config) as FaultConfig) : initial();
+    this.draws = row?.draws ?? 0;
+    this.counts = row ? { ...zeroCounts(), ...(JSON.parse(row.counts) as Partial<Counts>) } : zeroCounts();
+    if (!row) this.save();
+  }
+
+  get current(): FaultConfig {
+    return this.config;
+  }
+
+  injectedTotals(): Counts {
+    return { ...this.counts };
+  }
+
+  /** Replaces the configuration and restarts the draw sequence, so a run that sets its faults first is reproducible. */
+  replace(config: FaultConfig): FaultConfig {
+    this.config = config;
+    this.draws = 0;
+    this.save();
+    return config;
+  }
+
+  /** A fresh start: the given configuration, the sequence from its beginning, nothing counted. */
+  reset(config: FaultConfig): void {
+    this.counts = zeroCounts();
+    this.replace(config);
+  }
+
+  plan(): FaultPlan {
+    const plan = decideFault(this.config, () => this.draw());
+    for (const kind of plan.injected) this.counts[kind] += 1;
+    this.save();
+    return plan;
+  }
+
+  record(kind: FaultKind): void {
+    this.counts[kind] += 1;
+    this.save();
+  }
+
+  /** The n-th number of the run's sequence: a pure function of SEED and n. */
+  private draw(): number {
+    this.draws += 1;
+    return mulberry32(fnv1a32(`${this.seed}\u0000fault\u0000${this.draws}`))();
+  }
+
+  private save(): void {
+    this.sql.exec(
+      `INSERT INTO faults (id, config, draws, counts) VALUES (1, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET config = excluded.config, draws = excluded.draws, counts = excluded.counts`,
+      JSON.stringify(this.config),
+      this.draws,
+      JSON.stringify(this.counts),
+    );
+  }
+}
