@@ -22,7 +22,7 @@ export default defineConfig({
   test: {
     name: "gateway",
     include: ["test/**/*.test.ts"],
-    exclude: ["test/node/**"],
+    exclude: ["test/node/**", "test/chaos/**"],
     testTimeout: 60_000,
   },
 });

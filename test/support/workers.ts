@@ -13,7 +13,7 @@ export const TEST_KEYS = {
 /** Simulated latencies are scaled down so the suite stays fast; the model's shape is unchanged. */
 export const EMULATOR_LATENCY_SCALE = "0.02";
 
-export function auxiliaryWorkers() {
+export function auxiliaryWorkers(latencyScale: string = EMULATOR_LATENCY_SCALE) {
   return [
     {
       name: "hostedai-emulator",
@@ -26,7 +26,7 @@ export function auxiliaryWorkers() {
         HOSTEDAI_API_KEYS: TEST_KEYS.hostedai,
         JWT_SECRET: "test-jwt-secret-not-for-production",
         TOKEN_TTL_SECONDS: "3600",
-        LATENCY_SCALE: EMULATOR_LATENCY_SCALE,
+        LATENCY_SCALE: latencyScale,
         TIME_SCALE: "1",
         SEED: "42",
       },
@@ -38,7 +38,7 @@ export function auxiliaryWorkers() {
       compatibilityDate: "2026-04-20",
       compatibilityFlags: ["nodejs_compat"],
       durableObjects: { DEVICE: { className: "LocalDevice", useSQLite: true } },
-      bindings: { MODELS: "gemma-2b-it,mistral-7b", LATENCY_SCALE: EMULATOR_LATENCY_SCALE, SEED: "7" },
+      bindings: { MODELS: "gemma-2b-it,mistral-7b", LATENCY_SCALE: latencyScale, SEED: "7" },
     },
   ];
 }

@@ -1,0 +1,95 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { StrikeResponse } from "../../src/schema";
+import { covenantStatus, covenantUsage, createCovenant, deleteCovenant } from "../support/covenants";
+import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
+import { liveAllocationsOf, strike } from "../support/gateway";
+
+afterEach(async () => {
+  await hostedaiFaults.clear();
+  await localFaults.clear();
+});
+
+async function strikes(covenantId: string, n: number, model = "gemma-2b-it") {
+  const responses = await Promise.all(Array.from({ length: n }, (_, i) => strike({ covenant_id: covenantId, model, prompt: `chaos ${i}`, max_tokens: 8 })));
+  return Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })));
+}
+
+describe("upstream faults", () => {
+  it("absorbs a 30 % inference error rate: every strike answered once, none lost or run twice, none leaked", async () => {
+    const { id } = await createCovenant({});
+    await hostedaiFaults.set({ errors: [{ endpoint: "inference", rate: 0.3, status: 500 }] });
+    const results = await strikes(id, 30);
+    expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
+    const ids = results.map((r) => StrikeResponse.parse(r.body).id);
+    expect(new Set(ids).size).toBe(30);
+    expect((await covenantUsage(id)).strikes).toBe(30);
+    expect((await hostedaiCounters()).faults_injected_total.errors).toBeGreaterThan(0);
+    await deleteCovenant(id);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+
+  it("falls back when the cheapest pool is down", async () => {
+    const { id } = await createCovenant({});
+    await hostedaiFaults.set({ pools_down: ["preemptible-us-east"] });
+    const [r] = await strikes(id, 1);
+    expect(r!.status).toBe(200);
+    expect(StrikeResponse.parse(r!.body).pool_id).not.toBe("preemptible-us-east");
+    await deleteCovenant(id);
+  });
+
+  it("honours 429 Retry-After and still answers", async () => {
+    const { id } = await createCovenant({});
+    await hostedaiFaults.set({ rate_limit: [{ endpoint: "allocate", rate: 0.5, retry_after_s: 1 }] });
+    const results = await strikes(id, 3, "qwen-14b");
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    await deleteCovenant(id);
+  });
+
+  it("replaces a token the upstream expired mid-flight, transparently", async () => {
+    const { id } = await createCovenant({});
+    expect((await strikes(id, 1))[0]!.status).toBe(200);
+    const before = (await hostedaiCounters()).tokens_issued;
+    await hostedaiFaults.expireTokens();
+    expect((await strikes(id, 1))[0]!.status).toBe(200);
+    expect((await hostedaiCounters()).tokens_issued).toBe(before + 1);
+    await deleteCovenant(id);
+  });
+
+  it("opens a pool's breaker under repeated faults, serves from the next pool, and closes it after a good probe", async () => {
+    const { id } = await createCovenant({ models: ["qwen-14b"], fallback: ["premium-us-east", "standard-us-east"] });
+    await hostedaiFaults.set({ errors: [{ pool: "premium-us-east", endpoint: "allocate", rate: 1, status: 500 }] });
+    for (const r of await strikes(id, 1, "qwen-14b")) expect(StrikeResponse.parse(r.body).pool_id).toBe("standard-us-east");
+    for (const r of await strikes(id, 1, "qwen-14b")) expect(StrikeResponse.parse(r.body).pool_id).toBe("standard-us-east");
+    const open = (await covenantStatus(id)).breakers.find((b) => b.target === "premium-us-east");
+    expect(open).toMatchObject({ state: "open" });
+    expect(open!.last_failure).toContain("injected_fault");
+
+    await hostedaiFaults.clear();
+    await new Promise((r) => setTimeout(r, Date.parse(open!.open_until!) - Date.now() + 50));
+    const [probe] = await strikes(id, 1, "qwen-14b");
+    expect(StrikeResponse.parse(probe!.body).pool_id).toBe("premium-us-east");
+    expect((await covenantStatus(id)).breakers.find((b) => b.target === "premium-us-east")).toMatchObject({ state: "closed" });
+    await deleteCovenant(id);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+
+  it("re-runs a strike whose preemptible allocation is preempted mid-inference, and drops the lease", async () => {
+    const { id } = await createCovenant({ models: ["mistral-7b"] });
+    const running = strike({ covenant_id: id, model: "mistral-7b", prompt: "a long answer please", max_tokens: 400 });
+    // Let it start on its preemptible slice, then take the slice away.
+    let preempted: string[] = [];
+    for (let i = 0; i < 50 && preempted.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 40));
+      preempted = (await hostedaiFaults.preempt("preemptible-us-east", 10)).preempted;
+    }
+    expect(preempted.length).toBeGreaterThan(0);
+    const res = await running;
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = StrikeResponse.parse(await res.json());
+    expect(preempted).not.toContain(body.allocation_id);
+    const leases = (await covenantStatus(id)).leases.map((l) => l.allocation_id);
+    for (const gone of preempted) expect(leases).not.toContain(gone);
+    expect((await hostedaiCounters()).preempted_total).toBeGreaterThan(0);
+    await deleteCovenant(id);
+  });
+});

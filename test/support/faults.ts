@@ -1,0 +1,36 @@
+// Worker-side: set and clear the emulators' injected faults through their admin APIs.
+import { env } from "cloudflare:test";
+
+async function admin(fetcher: Fetcher, path: string, method: string, body?: unknown): Promise<unknown> {
+  const res = await fetcher.fetch(`http://emulator.test${path}`, {
+    method,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export const hostedaiFaults = {
+  set: (config: Record<string, unknown>) => admin(env.HOSTEDAI, "/admin/faults", "PUT", config),
+  clear: () => admin(env.HOSTEDAI, "/admin/faults", "DELETE"),
+  expireTokens: () => admin(env.HOSTEDAI, "/admin/faults/expire-tokens", "POST"),
+  preempt: (pool_id: string, count: number) => admin(env.HOSTEDAI, "/admin/faults/preempt", "POST", { pool_id, count }) as Promise<{ preempted: string[] }>,
+};
+
+export const localFaults = {
+  set: (config: Record<string, unknown>) => admin(env.LOCAL_NODE, "/admin/faults", "PUT", config),
+  clear: () => admin(env.LOCAL_NODE, "/admin/faults", "DELETE"),
+};
+
+export interface FaultCounters {
+  created_total: number;
+  preempted_total: number;
+  tokens_issued: number;
+  inference_total: number;
+  faults_injected_total: Record<string, number>;
+}
+
+export async function hostedaiCounters(): Promise<FaultCounters> {
+  return (await admin(env.HOSTEDAI, "/admin/allocations", "GET")) as FaultCounters;
+}
