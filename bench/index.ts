@@ -8,6 +8,14 @@ interface Bench {
 }
 
 const BENCHES: Record<string, Bench> = {
+  replay: {
+    describe: "replay a request trace (CSV) through the simulator: --policy seed|homeskillet, --compare",
+    run: async (args) => (await import("./replay")).run(args),
+  },
+  "replay-live": {
+    describe: "replay a trace slice through the real workers and compare with the simulator (--limit, --time-scale)",
+    run: async (args) => (await import("./replay-live")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

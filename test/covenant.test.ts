@@ -41,7 +41,7 @@ describe("leases", () => {
   });
 
   it("releases every lease when the covenant is deleted, and books the lease cost", async () => {
-    const { id } = await createCovenant({});
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     await Promise.all(["gemma-2b-it", "mistral-7b", "qwen-14b"].map((model) => strike({ covenant_id: id, model, prompt: "x", max_tokens: 8 })));
     expect((await liveAllocationsOf(id)).length).toBe(3);
     const usageBefore = await covenantUsage(id);
@@ -51,7 +51,7 @@ describe("leases", () => {
   });
 
   it("reconciles with the upstream: an orphan allocation is released, a vanished lease is dropped", async () => {
-    const { id } = await createCovenant({});
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const s = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "mistral-7b", prompt: "x", max_tokens: 8 })).json());
     // What a crash between an allocation and its record leaves behind: an allocation nobody knows.
     const orphan = await directAllocation({ tenant: "dev", covenant: id, covenant_object: covenantObjectName("dev", id) });
@@ -67,7 +67,7 @@ describe("leases", () => {
   });
 
   it("runs a strike again on a fresh allocation when its lease vanished upstream", async () => {
-    const { id } = await createCovenant({});
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "x", max_tokens: 8 })).json());
     const { access_token } = await hostedai<{ access_token: string }>("/api/v1/auth/token", { method: "POST", body: JSON.stringify({ api_key: TEST_KEYS.hostedai }) });
     await hostedai(`/api/v1/allocations/${first.allocation_id}`, { method: "DELETE" }, access_token);

@@ -100,13 +100,18 @@ describe("warm pool", () => {
   });
 
   it("keeps more leases warm for more demand, within the covenant's limit", () => {
+    const patient = applyCovenantChange(contract, { lease: { idle_timeout_s: 60 } }, models, "x");
+    if (!patient.ok) throw new Error("fixture");
+    const contract60 = patient.contract;
     const demandAt = (perSecond: number): Demand => ({ count: perSecond * 60, at: NOW, promptTokens: 500, maxTokens: 256 });
-    const low = warmTarget(mistral, demandAt(0.1), contract, NOW);
-    const high = warmTarget(mistral, demandAt(5), contract, NOW);
+    const low = warmTarget(mistral, demandAt(0.1), contract60, NOW);
+    const high = warmTarget(mistral, demandAt(5), contract60, NOW);
     expect(low).toBe(1);
     expect(high).toBeGreaterThan(low);
-    expect(warmTarget(mistral, demandAt(1000), contract, NOW)).toBe(contract.lease.max_warm_leases);
-    expect(warmTarget(mistral, undefined, contract, NOW)).toBe(0);
+    expect(warmTarget(mistral, demandAt(1000), contract60, NOW)).toBe(contract60.lease.max_warm_leases);
+    expect(warmTarget(mistral, undefined, contract60, NOW)).toBe(0);
+    // A burst that ended a whole idle timeout ago keeps nothing warm, whatever the decaying rate says.
+    expect(warmTarget(mistral, demandAt(5), contract60, NOW + 61_000)).toBe(0);
   });
 
   it("releases idle surplus and expired leases, drains near expiry, tops up to the target", () => {

@@ -55,7 +55,7 @@ describe("POST /v1/strikes under the seed rule", () => {
 
 describe("POST /v1/strikes under the homeskillet policy", () => {
   it("places on the cheapest pool that fits and reuses the lease", async () => {
-    const { id } = await createCovenant({});
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "qwen-14b", prompt: "one", max_tokens: 8 })).json());
     // qwen-14b may not run preemptible; a standard A100 slice is cheaper than a premium H100 one.
     expect(first).toMatchObject({ pool_id: "standard-us-east", lease_reused: false });

@@ -19,6 +19,7 @@ export interface StrikeAsk {
   maxTokens: number;
   temperature: number;
   latencySensitive: boolean;
+  priority?: "low" | "normal" | "high" | "critical";
   idempotencyKey?: string;
 }
 
@@ -64,6 +65,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     maxTokens: ask.maxTokens,
     temperature: ask.temperature,
     latencySensitive: ask.latencySensitive,
+    ...(ask.priority ? { priority: ask.priority } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
   };
 }

@@ -45,6 +45,7 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     maxTokens: req.max_tokens,
     temperature: req.temperature,
     latencySensitive: req.latency_sensitive,
+    priority: req.priority,
     idempotencyKey: c.req.header("idempotency-key"),
   });
   if (!answer.ok) return c.json({ error: answer.error }, answer.status, retryAfterHeader(answer.error));

@@ -116,6 +116,8 @@ export async function attemptPool(
       ? await streamOnLease(deps, lease.allocationId, request, input, ctx, ctx.onToken)
       : await deps.client.infer(lease.allocationId, request, inferenceTimeout(ctx.model, input, ctx.deadline));
     const inferMs = Date.now() - inferStart;
+    const concurrent = Math.max(1, lease.inFlight);
+    deps.leases.observeService(ctx.model.id, estimateServiceMs(ctx.model, input.promptTokens, input.maxTokens) * Math.sqrt(concurrent), inferMs);
     // Strikes sharing the slice share its cost: split by how many ran at once.
     charged = inference.cost_usd / Math.max(1, lease.inFlight);
     const releaseStart = Date.now();
@@ -191,7 +193,13 @@ async function acquireOn(
 ): Promise<{ lease: StoredLease; reused: boolean; waitedMs: number }> {
   const { leases } = deps;
   const poolId = target.id;
-  const need: StrikeNeed = { model: ctx.model, promptTokens: input.promptTokens, maxTokens: input.maxTokens, latencySensitive: input.latencySensitive };
+  const need: StrikeNeed = {
+    model: ctx.model,
+    promptTokens: input.promptTokens,
+    maxTokens: input.maxTokens,
+    latencySensitive: input.latencySensitive,
+    serviceScale: leases.demand.get(ctx.model.id)?.serviceScale,
+  };
   let waitedMs = 0;
   for (;;) {
     const onPool = leases.list().filter((l) => l.poolId === poolId);
@@ -208,8 +216,9 @@ async function acquireOn(
         ctx.owner,
         input.strikeId,
         Math.max(1_000, Math.min(10_000, ctx.deadline - Date.now())),
+        true,
       );
-      return { lease: leases.start(lease.leaseId), reused: false, waitedMs };
+      return { lease, reused: false, waitedMs };
     }
     // join or wait: something on this pool will free or arrive; wait for it, bounded by the deadline.
     const remaining = ctx.deadline - Date.now();

@@ -2,6 +2,7 @@ import {
   finishOnLease,
   holdCostUsd,
   observeArrival,
+  observeService,
   sliceRequirements,
   startOnLease,
   type Demand,
@@ -61,6 +62,12 @@ export class LeaseManager {
     this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
   }
 
+  /** Feeds a measured inference time back into the model's expected service time. */
+  observeService(model: string, estimateMs: number, observedMs: number): void {
+    const next = observeService(this.demand.get(model), estimateMs, observedMs);
+    if (next) this.demand.set(model, next);
+  }
+
   /** Allocations on their way for this pool and model, and in all. */
   pendingFor(poolId: string, model: string): PendingAllocations {
     let total = 0;
@@ -104,6 +111,8 @@ export class LeaseManager {
     owner: AllocationOwner,
     purpose: string,
     timeoutMs?: number,
+    /** Start the caller's strike on the new lease before anyone else can take its slots. */
+    startForCaller = false,
   ): Promise<StoredLease> {
     const key = `${poolId}/${model.id}`;
     const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
@@ -144,8 +153,9 @@ export class LeaseManager {
       };
       // Written before any further I/O, so no later failure can leak the allocation.
       this.store.saveLease(lease);
-      this.leases.set(lease.leaseId, lease);
-      return lease;
+      const held = startForCaller ? startOnLease(lease, now) : lease;
+      this.leases.set(lease.leaseId, held);
+      return held;
     } catch (err) {
       if (err instanceof UpstreamError && err.status === 0) await this.onAmbiguousAllocation();
       if (isCapacityExhausted(err)) this.pools.invalidate();

@@ -14,6 +14,7 @@ import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
 import { BreakerBook } from "./breakers";
 import { IdempotencyBook } from "./idempotency";
+import { PartitionQueue } from "./partition-queue";
 import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
 import { Ledger } from "./ledger";
 import { LeaseManager, type AllocationOwner } from "./lease-manager";
@@ -78,6 +79,7 @@ export class CovenantObject extends DurableObject<Env> {
       leases: this.leases,
       ledger: this.ledger,
       breakers: this.breakers,
+      partition: new PartitionQueue(ctx.storage.sql),
       models,
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
@@ -231,7 +233,8 @@ export class CovenantObject extends DurableObject<Env> {
     const plan = planMaintenance(this.leases.list(), this.leases.demand, contract, models, Date.now());
     for (const id of plan.drain) this.leases.drain(id);
     for (const id of plan.release) await this.leases.release(id);
-    for (const { model, count } of plan.allocate) {
+    // The seed baseline allocates per strike: it keeps no warm pool.
+    for (const { model, count } of contract.policy === "seed" ? [] : plan.allocate) {
       const spec = models.get(model)!;
       const pools = await this.leases.poolSnapshot().catch(() => []);
       // Warm leases go where strikes would go first, skipping targets whose breaker is not closed.
@@ -260,13 +263,15 @@ export class CovenantObject extends DurableObject<Env> {
     await this.wakeAt(Date.now() + contract.lease.idle_timeout_s * 1000);
   }
 
-  /** Which models the local node serves, asked at most every 30 s; unreachable means none. */
+  /**
+   * Which models the local node serves, asked at most every 30 s. An unreachable node throws: that
+   * is the node failing (its breaker should hear of it), not the node lacking the model.
+   */
   private async localServes(model: string): Promise<boolean> {
     if (!this.local) return false;
     const now = Date.now();
     if (!this.localModels || now - this.localModels.at > 30_000) {
-      const served = await this.local.models().catch(() => [] as string[]);
-      this.localModels = { models: new Set(served), at: now };
+      this.localModels = { models: new Set(await this.local.models()), at: now };
     }
     return this.localModels.models.has(model);
   }

@@ -7,6 +7,7 @@ import {
   holdCostUsd,
   isRetryable,
   planTargets,
+  priorityRank,
   retryDelayMs,
   slicePricePerHour,
   strikeDeadlineMs,
@@ -22,11 +23,13 @@ import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from 
 import type { BreakerBook } from "./breakers";
 import type { Ledger } from "./ledger";
 import type { AllocationOwner } from "./lease-manager";
+import { PARTITION_QUEUE_LIMIT, type PartitionQueue } from "./partition-queue";
 import { MidStreamError } from "./stream-reader";
 import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
 
 export interface RunnerDeps extends AttemptDeps {
   ledger: Ledger;
+  partition: PartitionQueue;
   breakers: BreakerBook;
   models: ModelCatalogue;
   /** Called after each strike so the object can schedule lease housekeeping. */
@@ -148,11 +151,18 @@ export class StrikeRunner {
     deadline: number,
     onToken: ((text: string, model: string) => void) | undefined,
   ): Promise<AttemptResult> {
-    const { breakers } = this.deps;
+    const { breakers, partition } = this.deps;
     const attempts: AttemptRecord[] = [];
+    const rank = priorityRank(input.priority ?? ctx.contract.qos.priority);
+    if (rank > priorityRank(ctx.contract.qos.priority)) {
+      throw fail(400, { type: "priority_not_allowed", message: `covenant ${ctx.contract.id} allows priority up to ${ctx.contract.qos.priority}`, param: "priority" });
+    }
     for (let round = 0; ; round++) {
+      const roundStart = attempts.length;
       const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, await this.pools(attempts), this.deps.local !== undefined);
+      // Wait and walk again only if something was merely full and nothing actually failed.
       let onlyCapacity = targets.length > 0;
+      let sawCapacity = false;
       let retryAfterS: number | undefined;
       for (const target of targets) {
         for (let attempt = 0; attempt < ATTEMPTS_PER_TARGET && Date.now() < deadline; attempt++) {
@@ -166,6 +176,8 @@ export class StrikeRunner {
           try {
             const result = await this.attempt(target, model, input, ctx, deadline, onToken);
             breakers.success(target.id, Date.now());
+            // A target answers again: strikes waiting out a partition resume, by priority.
+            if (partition.depth > 0) partition.wakeAll();
             return result;
           } catch (err) {
             if (err instanceof MidStreamError) {
@@ -178,16 +190,51 @@ export class StrikeRunner {
               throw err;
             }
             attempts.push({ target: target.id, attempt, outcome: "failed", status: err.status, type: err.type, message: err.message });
-            if (countsAgainstBreaker(err.status, err.type)) breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
-            else breakers.abandonProbe(target.id, Date.now());
-            if (err.type === "capacity_exhausted") retryAfterS = err.retryAfterS;
-            else onlyCapacity = false;
+            if (countsAgainstBreaker(err.status, err.type)) {
+              const wasProbe = breakers.get(target.id, Date.now()).probeInFlight;
+              breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
+              // A failed probe sets a new cool-down: waiting strikes re-read it.
+              if (wasProbe && partition.depth > 0) partition.wakeAll();
+            } else {
+              breakers.abandonProbe(target.id, Date.now());
+            }
+            if (err.type === "capacity_exhausted") {
+              retryAfterS = err.retryAfterS;
+              sawCapacity = true;
+            }
+            // A node without the model is not a reason to stop waiting for a full pool.
+            else if (err.type !== "model_not_served") onlyCapacity = false;
             if (!isRetryable(err.status, err.type)) break;
             await sleep(retryDelayMs(attempt, err.retryAfterS, deadline - Date.now(), Math.random()));
           }
         }
       }
       const remaining = deadline - Date.now();
+      const thisRound = attempts.slice(roundStart);
+      const partitioned = thisRound.length > 0 && thisRound.every((a) => a.type === "circuit_open");
+      if (partitioned && remaining > 0) {
+        // Every target's breaker is open: wait out the partition (bounded) rather than fail.
+        const nextProbe = Math.min(...targets.map((t) => breakers.get(t.id, Date.now()).openUntil ?? Infinity));
+        if (partition.full) {
+          throw fail(503, {
+            type: "partition_queue_full",
+            message: `every upstream is failing and ${PARTITION_QUEUE_LIMIT} strikes already wait for one to recover`,
+            retry_after_s: Math.max(1, Math.ceil((nextProbe - Date.now()) / 1000) || 1),
+            attempts,
+            excluded,
+          });
+        }
+        this.deps.waiting.count++;
+        try {
+          // Until the next probe is due; while one runs, until its outcome wakes everyone.
+          const untilProbe = nextProbe > Date.now() ? nextProbe - Date.now() : remaining;
+          await partition.wait(input.strikeId, rank, deadline, Math.min(remaining, untilProbe));
+        } finally {
+          this.deps.waiting.count--;
+        }
+        continue;
+      }
+      onlyCapacity &&= sawCapacity;
       if (!onlyCapacity || remaining <= 0) throw this.exhausted(attempts, excluded, onlyCapacity, retryAfterS);
       // Every target was merely full: wait for this covenant to give a slice back (one waiter per
       // slice, so a release does not set off a stampede of allocations), or for time to pass.

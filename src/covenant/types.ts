@@ -12,6 +12,8 @@ export interface StrikeInput {
   maxTokens: number;
   temperature: number;
   latencySensitive: boolean;
+  /** The strike's priority class; the covenant's when absent, never above it. */
+  priority?: "low" | "normal" | "high" | "critical";
   /** Client-supplied Idempotency-Key: the same key and request run once. */
   idempotencyKey?: string;
 }

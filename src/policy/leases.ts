@@ -30,6 +30,8 @@ export interface StrikeNeed {
   promptTokens: number;
   maxTokens: number;
   latencySensitive: boolean;
+  /** Observed ÷ pessimistic service time for this model (1 until measured); see observeService. */
+  serviceScale?: number;
 }
 
 /** Never start a strike on a lease that could expire under it: margin beyond the strike's own estimate. */
@@ -59,9 +61,11 @@ export const NO_PENDING: PendingAllocations = { forModel: 0, claims: 0, total: 0
 export function leaseFits(lease: Lease, need: StrikeNeed, contract: CovenantContract, now: number): boolean {
   if (lease.state !== "active" || lease.model !== need.model.id) return false;
   if (lease.inFlight >= contract.lease.max_concurrency) return false;
-  const shared = estimateSharedServiceMs(need.model, need.promptTokens, need.maxTokens, lease.inFlight + 1);
-  if (lease.expiresAt - now < shared + EXPIRY_SAFETY_MS) return false;
-  // An idle lease always meets the SLO as well as a new allocation would; sharing must not break it.
+  const pessimistic = estimateSharedServiceMs(need.model, need.promptTokens, need.maxTokens, lease.inFlight + 1);
+  if (lease.expiresAt - now < pessimistic + EXPIRY_SAFETY_MS) return false;
+  // The SLO check uses the expected time (pessimistic × what was observed), or every sharing
+  // decision would look like an SLO miss.
+  const shared = pessimistic * (need.serviceScale ?? 1);
   return lease.inFlight === 0 || shared <= contract.qos.latency_slo_ms;
 }
 

@@ -1,10 +1,17 @@
-import type { CovenantContract } from "../schema";
+import type { CovenantContract, Priority } from "../schema";
 import { slicePricePerHour } from "./estimate";
 import type { ModelSpec } from "./models";
 import { poolFits, type PoolSnapshot } from "./pools";
 import { seedPlacement, type PlacementDecision, type PlacementResult } from "./seed";
 
 export type PlacementPolicy = "homeskillet" | "seed";
+
+const PRIORITY_ORDER: readonly Priority[] = ["low", "normal", "high", "critical"];
+
+/** Priority classes in order: a larger rank is served first. */
+export function priorityRank(p: Priority): number {
+  return PRIORITY_ORDER.indexOf(p);
+}
 
 /** A slice's requirements: the model's floor, raised by the covenant's resource needs. */
 export function sliceRequirements(model: ModelSpec, contract: CovenantContract): PlacementDecision["requirements"] {
@@ -25,7 +32,8 @@ export function candidatePools(
   exclude: ReadonlySet<string> = new Set(),
 ): PoolSnapshot[] {
   const req = sliceRequirements(model, contract);
-  const allowPreemptible = contract.qos.preemptible_ok && model.preemptibleOk;
+  // Spot capacity is evicted first under pressure: high and critical work never goes there.
+  const allowPreemptible = contract.qos.preemptible_ok && model.preemptibleOk && priorityRank(contract.qos.priority) <= priorityRank("normal");
   const usable = pools.filter(
     (p) =>
       !exclude.has(p.id) &&

@@ -10,6 +10,11 @@ import type { ModelCatalogue, ModelSpec } from "./models";
 export interface Demand {
   count: number;
   at: number;
+  /**
+   * Observed ÷ pessimistic service time of this model's recent strikes (1 until measured): what
+   * turns the pessimistic estimate into an expected one for packing and warm-pool sizing.
+   */
+  serviceScale?: number;
   /** Moving averages of recent strikes' sizes, for service-time estimates. */
   promptTokens: number;
   maxTokens: number;
@@ -25,6 +30,7 @@ export function observeArrival(d: Demand | undefined, now: number, promptTokens:
   if (!d) return { count: 1, at: now, promptTokens, maxTokens };
   const alpha = 0.2;
   return {
+    ...d,
     count: decayedCount(d, now) + 1,
     at: now,
     promptTokens: d.promptTokens + alpha * (promptTokens - d.promptTokens),
@@ -47,9 +53,11 @@ const WARM_HEADROOM = 1.5;
  */
 export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: CovenantContract, now: number): number {
   if (!d || contract.lease.max_warm_leases === 0) return 0;
+  // Nothing arrived for a whole idle timeout: the burst is over, whatever the decaying rate says.
+  if (now - d.at >= contract.lease.idle_timeout_s * 1000) return 0;
   const rate = arrivalRate(d, now);
   if (rate * contract.lease.idle_timeout_s < 1) return 0;
-  const inService = (rate * estimateServiceMs(model, d.promptTokens, d.maxTokens)) / 1000;
+  const inService = (rate * estimateServiceMs(model, d.promptTokens, d.maxTokens) * (d.serviceScale ?? 1)) / 1000;
   const leases = Math.ceil((inService * WARM_HEADROOM) / contract.lease.max_concurrency);
   return Math.min(contract.lease.max_warm_leases, Math.max(1, leases));
 }
@@ -120,7 +128,7 @@ export function planMaintenance(
         plan.release.push(lease.leaseId);
         keep--;
         held--;
-      } else if (lease.inFlight === 0) {
+      } else if (lease.inFlight === 0 && idleFor < idleMs) {
         wake(lease.lastUsedAt + idleMs);
       }
     }
@@ -134,4 +142,11 @@ export function planMaintenance(
     if (d && target > 0) wake(now + Math.min(DEMAND_TAU_MS, idleMs));
   }
   return plan;
+}
+
+/** Learns how the model's real service times compare with the pessimistic estimate (an EWMA). */
+export function observeService(d: Demand | undefined, estimateMs: number, observedMs: number): Demand | undefined {
+  if (!d || estimateMs <= 0 || observedMs <= 0) return d;
+  const ratio = Math.min(4, Math.max(0.01, observedMs / estimateMs));
+  return { ...d, serviceScale: d.serviceScale === undefined ? ratio : d.serviceScale + 0.2 * (ratio - d.serviceScale) };
 }

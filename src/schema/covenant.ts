@@ -10,7 +10,7 @@ export const FallbackTarget = z
 export const COVENANT_DEFAULTS = {
   qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
   cost: { on_limit: "reject", pricier_fallback: true },
-  lease: { duration_s: 900, idle_timeout_s: 60, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
+  lease: { duration_s: 900, idle_timeout_s: 1, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
   policy: "homeskillet",
 } as const;
 

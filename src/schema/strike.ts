@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { CovenantId } from "./common";
+import { Priority } from "./covenant";
 
 export const ChatRole = z.enum(["system", "user", "assistant", "tool"]);
 
@@ -26,6 +27,9 @@ export const StrikeRequest = z
     max_tokens: z.number().int().min(1).max(MAX_COMPLETION_TOKENS).default(256),
     temperature: z.number().min(0).max(2).default(0.7),
     latency_sensitive: z.boolean().default(false),
+    priority: Priority.optional().openapi({
+      description: "Priority class of this strike; at most the covenant's own (its default). Decides the order queued strikes resume in.",
+    }),
   })
   .strict()
   .superRefine((req, ctx) => {

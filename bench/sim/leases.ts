@@ -1,0 +1,201 @@
+/**
+ * The covenant object's LeaseManager (src/covenant/lease-manager.ts) and PoolCache in virtual
+ * time: the same bookkeeping (leases, recent demand, allocations on their way per pool and model
+ * and the strikes waiting for them, the pool listing cache) around the same policy calls, with
+ * the emulator's HTTP API replaced by calls on the simulated cluster. Persistence, ledger and
+ * reconciliation have no counterpart here: nothing in the simulation crashes or loses a reply.
+ */
+import {
+  finishOnLease,
+  observeArrival,
+  observeService,
+  sliceRequirements,
+  startOnLease,
+  type Demand,
+  type Lease,
+  type ModelSpec,
+  type PendingAllocations,
+  type PoolSnapshot,
+} from "../../src/policy";
+import { toPoolSnapshot } from "../../src/providers/hostedai/mapping";
+import type { CovenantContract } from "../../src/schema";
+import type { SimCluster } from "./cluster";
+import type { EventLoop } from "./engine";
+import { SimSignal } from "./signal";
+
+/** As src/covenant/pool-cache.ts: how long a pool listing is trusted. */
+export const POOL_TTL_MS = 10_000;
+
+/** An upstream failure as the object's shell sees it (an UpstreamError's status, type, Retry-After). */
+export interface Failure {
+  ok: false;
+  status: number;
+  type: string;
+  retryAfterS?: number;
+}
+
+export type AllocateResult = { ok: true; lease: Lease } | Failure;
+
+/** The emulator's answers that mean "this allocation is gone" (isAllocationGone). */
+export const GONE_STATUSES: readonly number[] = [404, 409, 410];
+
+export class SimLeaseManager {
+  readonly leases = new Map<string, Lease>();
+  readonly demand = new Map<string, Demand>();
+  readonly freed: SimSignal;
+  private readonly pending = new Map<string, { allocations: number; claims: number }>();
+  private pools: { snapshot: PoolSnapshot[]; fetchedAt: number } | undefined;
+  /** Highest number of strikes seen at once on one lease (the covenant's limit should bound it). */
+  peakInFlight = 0;
+
+  constructor(
+    private readonly loop: EventLoop,
+    private readonly cluster: SimCluster,
+    private readonly owner: string,
+    /** Round trip of one call from the object to the upstream, real ms (0: calls take no time). */
+    readonly callMs = 0,
+  ) {
+    this.freed = new SimSignal(loop);
+  }
+
+  observe(model: string, promptTokens: number, maxTokens: number, now: number): void {
+    this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
+  }
+
+  /** As the covenant object does: measured inference times calibrate the expected service time. */
+  observeService(model: string, estimateMs: number, observedMs: number): void {
+    const next = observeService(this.demand.get(model), estimateMs, observedMs);
+    if (next) this.demand.set(model, next);
+  }
+
+  pendingFor(poolId: string, model: string): PendingAllocations {
+    let total = 0;
+    for (const p of this.pending.values()) total += p.allocations;
+    const mine = this.pending.get(`${poolId}/${model}`);
+    return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
+  }
+
+  claimPending(poolId: string, model: string): () => void {
+    const p = this.pending.get(`${poolId}/${model}`);
+    if (!p) return () => {};
+    p.claims++;
+    return () => {
+      p.claims--;
+    };
+  }
+
+  list(): Lease[] {
+    return [...this.leases.values()];
+  }
+
+  /**
+   * Requests an allocation for `model` on one pool; while it is out, strikes for the same pool and
+   * model may join it. `done` runs after the waiters this wakes, as the object's caller resumes
+   * after them.
+   */
+  allocate(poolId: string, contract: CovenantContract, model: ModelSpec, preemptible: boolean, purpose: string, done: (r: AllocateResult) => void): void {
+    const key = `${poolId}/${model.id}`;
+    const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
+    this.pending.set(key, p);
+    p.allocations++;
+    const finish = (r: AllocateResult) => {
+      p.allocations--;
+      if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
+      this.freed.notify();
+      this.loop.after(0, () => done(r));
+    };
+    const half = this.callMs / 2;
+    this.loop.call(half, () => {
+      const granted = this.cluster.allocate(
+        this.owner,
+        { pool_id: poolId, requirements: sliceRequirements(model, contract), duration_seconds: contract.lease.duration_s, preemptible, metadata: { purpose } },
+        this.loop.now,
+      );
+      if (!granted.ok) {
+        const { error } = granted;
+        const failure: Failure = { ok: false, status: error.status, type: error.type, ...(error.retry_after_seconds !== undefined && { retryAfterS: error.retry_after_seconds }) };
+        return this.loop.call(half, () => {
+          if (error.status === 503 && error.type === "capacity_exhausted") this.pools = undefined;
+          finish(failure);
+        });
+      }
+      const { row, provisioningMs } = granted.value;
+      // The answer comes once the slice is provisioned; the upstream bills from the grant.
+      this.loop.call(provisioningMs + half, () => {
+        const now = this.loop.now;
+        const lease: Lease = {
+          leaseId: `lease_${row.id}`,
+          allocationId: row.id,
+          poolId: row.pool_id,
+          model: model.id,
+          vramMb: row.vram_mb,
+          tflops: row.tflops,
+          pricePerHour: row.price_per_hour,
+          preemptible: row.preemptible === 1,
+          createdAt: now,
+          // As the object: the granted duration from now, or the stated (emulated-clock) expiry if sooner.
+          expiresAt: Math.min(now + row.duration_seconds * 1000, row.expires_at),
+          state: "active",
+          inFlight: 0,
+          strikesServed: 0,
+          busyMs: 0,
+          busySince: null,
+          lastUsedAt: now,
+        };
+        this.leases.set(lease.leaseId, lease);
+        finish({ ok: true, lease });
+      });
+    });
+  }
+
+  start(leaseId: string): Lease {
+    const lease = startOnLease(this.leases.get(leaseId)!, this.loop.now);
+    this.leases.set(leaseId, lease);
+    this.peakInFlight = Math.max(this.peakInFlight, lease.inFlight);
+    return lease;
+  }
+
+  finish(leaseId: string): Lease | undefined {
+    const current = this.leases.get(leaseId);
+    if (!current) return undefined;
+    const lease = finishOnLease(current, this.loop.now);
+    this.leases.set(leaseId, lease);
+    this.freed.notify();
+    return lease;
+  }
+
+  drain(leaseId: string): void {
+    const lease = this.leases.get(leaseId);
+    if (!lease || lease.state === "draining") return;
+    this.leases.set(leaseId, { ...lease, state: "draining" });
+  }
+
+  /** Forgets the lease at once, as the object does, and tells the upstream; `done` when it answered. */
+  release(leaseId: string, done: () => void = () => {}): void {
+    const lease = this.leases.get(leaseId);
+    if (!lease) return done();
+    this.leases.delete(leaseId);
+    this.loop.call(this.callMs / 2, () => {
+      this.cluster.release(lease.allocationId, this.loop.now);
+      this.loop.call(this.callMs / 2, () => {
+        this.freed.notify();
+        done();
+      });
+    });
+  }
+
+  /** The upstream says the allocation is gone: forget it without a release. */
+  drop(leaseId: string): void {
+    if (!this.leases.delete(leaseId)) return;
+    this.freed.notify();
+  }
+
+  /** The pool listing, as the object's PoolCache serves it. */
+  poolSnapshot(): PoolSnapshot[] {
+    const now = this.loop.now;
+    if (this.pools && now - this.pools.fetchedAt < POOL_TTL_MS) return this.pools.snapshot;
+    const snapshot = this.cluster.listPools(now).map(toPoolSnapshot);
+    this.pools = { snapshot, fetchedAt: now };
+    return snapshot;
+  }
+}

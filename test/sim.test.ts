@@ -1,0 +1,161 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { parseTimestamp, parseTrace, simulate, type SimOptions } from "../bench/sim";
+import { compareRuns } from "../bench/sim/compare";
+import { EventLoop } from "../bench/sim/engine";
+import { MinHeap } from "../bench/sim/heap";
+import { busyMs, liveMetrics, type ObservedAllocation } from "../bench/sim/live-metrics";
+import trace from "./fixtures/trace-slice.csv?raw";
+
+const slice = parseTrace(trace);
+const run = (opts: Partial<SimOptions> = {}) => simulate(slice, { policy: "homeskillet", model: "mistral-7b", seed: 7, ...opts });
+
+describe("trace parsing", () => {
+  it("reads every request of the slice, with sub-millisecond arrival times", () => {
+    expect(slice).toHaveLength(300);
+    expect(slice[0]).toEqual({ index: 0, atMs: 0, promptTokens: 4808, completionTokens: 10 });
+    // 18:17:03.9799600 → 18:17:04.0319600
+    expect(slice[1]!.atMs).toBeCloseTo(52, 6);
+    expect(slice.every((r, i) => i === 0 || r.atMs >= slice[i - 1]!.atMs)).toBe(true);
+  });
+
+  it("finds columns by name, sorts by arrival and keeps fractions of a second", () => {
+    const csv = "generatedtokens,TIMESTAMP,ContextTokens\n5,2023-11-16 00:00:01.25,10\n7,2023-11-16 00:00:00.5,20\n";
+    expect(parseTrace(csv)).toEqual([
+      { index: 0, atMs: 0, promptTokens: 20, completionTokens: 7 },
+      { index: 1, atMs: 750, promptTokens: 10, completionTokens: 5 },
+    ]);
+    const tenth = parseTrace("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16T00:00:00Z,1,1\n2023-11-16 00:00:00.0000001,1,1\n");
+    expect(tenth[1]!.atMs).toBeCloseTo(0.0001, 12);
+    expect(parseTimestamp("2023-11-16 01:00:00+01:00")).toBe(parseTimestamp("2023-11-16 00:00:00"));
+  });
+
+  it("names the line of a malformed row and the missing columns of a wrong header", () => {
+    expect(() => parseTrace("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 00:00:00,1,2\nyesterday,1,2\n")).toThrow(/line 3/);
+    expect(() => parseTrace("time,prompt,output\n")).toThrow(/missing timestamp, contexttokens, generatedtokens/);
+  });
+});
+
+describe("event loop", () => {
+  it("pops in time order, and in scheduling order at equal times", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { maxLength: 200 }), (times) => {
+        const loop = new EventLoop();
+        const seen: [number, number][] = [];
+        times.forEach((t, i) => loop.at(t, () => seen.push([loop.now, i])));
+        loop.run();
+        const expected = times.map((t, i) => [t, i] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        expect(seen).toEqual(expected);
+      }),
+    );
+  });
+
+  it("skips cancelled timers and stops at the horizon", () => {
+    const loop = new EventLoop();
+    const ran: string[] = [];
+    const t = loop.at(5, () => ran.push("cancelled"));
+    loop.at(10, () => ran.push("late"));
+    loop.at(1, () => ran.push("early"));
+    loop.cancel(t);
+    loop.run(8);
+    expect(ran).toEqual(["early"]);
+    expect(loop.now).toBe(8);
+    expect(loop.idle()).toBe(false);
+  });
+
+  it("the heap agrees with a sort", () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ noNaN: true })), (xs) => {
+        const h = new MinHeap<number>((a, b) => a < b);
+        xs.forEach((x) => h.push(x));
+        const out: number[] = [];
+        for (let x = h.pop(); x !== undefined; x = h.pop()) out.push(x);
+        expect(out).toEqual([...xs].sort((a, b) => a - b));
+      }),
+    );
+  });
+});
+
+describe("simulator", () => {
+  it("is deterministic: the same trace and seed give the same numbers", () => {
+    for (const policy of ["seed", "homeskillet"] as const) {
+      expect(run({ policy })).toEqual(run({ policy }));
+    }
+  });
+
+  it("the seed's provisioning jitter reaches the numbers", () => {
+    const a = run({ policy: "seed", seed: 1 }).metrics.allocWaitMs;
+    const b = run({ policy: "seed", seed: 2 }).metrics.allocWaitMs;
+    expect(a).not.toEqual(b);
+  });
+
+  it("the seed rule makes one allocation per strike and releases each", () => {
+    const { metrics } = run({ policy: "seed" });
+    expect(metrics.failed).toBe(0);
+    expect(metrics.allocations).toBe(slice.length);
+    expect(metrics.reused).toBe(0);
+    expect(metrics.leaked).toBe(0);
+    expect(metrics.expired).toBe(0);
+    // Each allocation is billed at least one whole second.
+    expect(metrics.billedSeconds).toBeGreaterThanOrEqual(slice.length);
+  });
+
+  it("homeskillet reuses leases: far fewer allocations, none leaked, whichever way it drains", () => {
+    for (const finalDrain of ["natural", "retire"] as const) {
+      const { metrics, contract, shell } = run({ finalDrain });
+      expect(metrics.failed).toBe(0);
+      expect(metrics.allocations).toBeLessThan(slice.length / 5);
+      expect(metrics.reused).toBeGreaterThan(slice.length * 0.8);
+      expect(metrics.leaked).toBe(0);
+      expect(metrics.expired).toBe(0);
+      expect(metrics.utilization).toBeGreaterThan(0);
+      expect(metrics.utilization).toBeLessThanOrEqual(1);
+      expect(metrics.peakAllocations).toBeLessThanOrEqual(contract.lease.max_leases);
+      expect(shell.peakInFlightPerLease).toBeGreaterThan(1);
+    }
+  });
+
+  it("at time scale K the seed rule does the same emulated work K times faster", () => {
+    // The seed rule has no timers of its own, so nothing but the clock changes.
+    const slow = run({ policy: "seed" }).metrics;
+    const fast = run({ policy: "seed", timeScale: 4 }).metrics;
+    expect(fast.allocations).toBe(slow.allocations);
+    expect(fast.busySeconds).toBeCloseTo(slow.busySeconds, 6);
+    expect(fast.billedSeconds).toBe(slow.billedSeconds);
+    expect(fast.allocWaitMs.p50).toBeCloseTo(slow.allocWaitMs.p50 / 4, 6);
+  });
+});
+
+describe("live figures", () => {
+  const alloc = (over: Partial<ObservedAllocation>): ObservedAllocation => ({
+    createdAt: 0,
+    status: "released",
+    billedSeconds: 10,
+    costUsd: 0.001,
+    gpuUtilization: 0.5,
+    inferenceCount: 5,
+    averageLatencyMs: 100,
+    endedAtEstimate: 9_500,
+    ...over,
+  });
+
+  it("busy time: one inference exactly, several from utilisation × held time bounded by billing", () => {
+    expect(busyMs(alloc({ inferenceCount: 1, averageLatencyMs: 120 }), 5)).toBe(600);
+    expect(busyMs(alloc({ inferenceCount: 0 }), 5)).toBe(0);
+    expect(busyMs(alloc({}), 1)).toBe(4_750);
+    // A polled end past the billed seconds is cut back to them; one never seen held takes the middle.
+    expect(busyMs(alloc({ endedAtEstimate: 30_000 }), 1)).toBe(5_000);
+    expect(busyMs(alloc({ endedAtEstimate: null }), 1)).toBe(4_750);
+  });
+
+  it("agreement holds within the tolerances and names what is off", () => {
+    const strikes = [{ ok: true, waitMs: 10, latencyMs: 100, reused: true }];
+    const live = liveMetrics({ allocations: [alloc({})], strikes, leaked: 0, expired: 0, timeScale: 1, sloMs: 2000 });
+    expect(compareRuns(live, live).agreement).toBe("ok");
+    const costly = { ...live, costUsd: live.costUsd * 1.5 };
+    const cmp = compareRuns(costly, live);
+    expect(cmp.agreement).toBe("off");
+    expect(cmp.reasons.join()).toMatch(/cost/);
+    expect(compareRuns({ ...live, leaked: 1 }, live).reasons.join()).toMatch(/leaked 1/);
+  });
+});
