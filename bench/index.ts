@@ -16,6 +16,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "replay a trace slice through the real workers and compare with the simulator (--limit, --time-scale)",
     run: async (args) => (await import("./replay-live")).run(args),
   },
+  chaos: {
+    describe: "strikes under injected faults vs a clean run: error rate, lost, duplicated, leaked, p95 ratio (--strikes, --concurrency)",
+    run: async (args) => (await import("./chaos")).chaos(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),
