@@ -10,6 +10,8 @@ import type { StrikeInput } from "./types";
 
 /** What one successful attempt produced. */
 export interface AttemptResult {
+  /** Set when the strike ran on another model than the one it resolved to (degraded). */
+  model?: string;
   text: string;
   finishReason: "stop" | "length";
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };

@@ -74,10 +74,22 @@ export class StrikeRunner {
     try {
       const requested = this.resolveModel(modelId, ctx.contract);
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
-      const { model, estimateUsd } = await this.withinLimits(requested, input, ctx);
+      const limited = await this.withinLimits(requested, input, ctx);
+      let model = limited.model;
       modelId = model.id;
-      ledger.reserve(input.strikeId, estimateUsd);
-      const r = await this.walkChain(model, input, ctx, deadline, onToken);
+      ledger.reserve(input.strikeId, limited.estimateUsd);
+      let r: AttemptResult;
+      try {
+        // A covenant that prefers a smaller model to a refusal gives the requested one half the time.
+        const patient = ctx.contract.cost.on_limit !== "degrade";
+        r = await this.walkChain(model, input, ctx, patient ? deadline : startedAt + (deadline - startedAt) / 2, onToken);
+      } catch (err) {
+        const smaller = err instanceof StrikeError && err.failure.error.type === "capacity_exhausted" ? this.smallerModels(model, ctx.contract) : [];
+        if (smaller.length === 0) throw err;
+        r = await this.degradeUnderExhaustion(smaller, input, ctx, deadline, onToken, err as StrikeError);
+        model = this.deps.models.get(r.model!)!;
+        modelId = model.id;
+      }
       ledger.settle(input.strikeId, {
         strike_id: input.strikeId,
         tenant: input.tenant,
@@ -154,6 +166,7 @@ export class StrikeRunner {
     const { breakers, partition } = this.deps;
     const attempts: AttemptRecord[] = [];
     const rank = priorityRank(input.priority ?? ctx.contract.qos.priority);
+    let sawCapacity = false;
     if (rank > priorityRank(ctx.contract.qos.priority)) {
       throw fail(400, { type: "priority_not_allowed", message: `covenant ${ctx.contract.id} allows priority up to ${ctx.contract.qos.priority}`, param: "priority" });
     }
@@ -162,7 +175,6 @@ export class StrikeRunner {
       const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, await this.pools(attempts), this.deps.local !== undefined);
       // Wait and walk again only if something was merely full and nothing actually failed.
       let onlyCapacity = targets.length > 0;
-      let sawCapacity = false;
       let retryAfterS: number | undefined;
       for (const target of targets) {
         for (let attempt = 0; attempt < ATTEMPTS_PER_TARGET && Date.now() < deadline; attempt++) {
@@ -293,6 +305,33 @@ export class StrikeRunner {
     });
   }
 
+  /** Allowed models smaller than `model`, smallest first. */
+  private smallerModels(model: ModelSpec, contract: CovenantContract): ModelSpec[] {
+    return contract.models
+      .map((id) => this.deps.models.get(id))
+      .filter((m): m is ModelSpec => m !== undefined && m.paramsB < model.paramsB)
+      .sort((a, b) => a.paramsB - b.paramsB);
+  }
+
+  /** Every target was full for the requested model: run on a smaller allowed one instead. */
+  private async degradeUnderExhaustion(
+    smaller: ModelSpec[],
+    input: StrikeInput,
+    ctx: RunContext,
+    deadline: number,
+    onToken: ((text: string, model: string) => void) | undefined,
+    original: StrikeError,
+  ): Promise<AttemptResult> {
+    for (const m of [...smaller].reverse()) {
+      try {
+        return { ...(await this.walkChain(m, input, ctx, deadline, onToken)), model: m.id };
+      } catch (err) {
+        if (!(err instanceof StrikeError) || Date.now() >= deadline) throw original;
+      }
+    }
+    throw original;
+  }
+
   private resolveModel(id: string, contract: CovenantContract): ModelSpec {
     const model = this.deps.models.get(id);
     if (!model) throw fail(400, { type: "unknown_model", message: `unknown model ${JSON.stringify(id)}`, param: "model" });
@@ -312,11 +351,7 @@ export class StrikeRunner {
     const refusal = this.deps.ledger.check(ctx.contract, first);
     if (!refusal) return { model, estimateUsd: first };
     if (ctx.contract.cost.on_limit === "degrade") {
-      const smaller = ctx.contract.models
-        .map((id) => this.deps.models.get(id))
-        .filter((m): m is ModelSpec => m !== undefined && m.paramsB < model.paramsB)
-        .sort((a, b) => a.paramsB - b.paramsB);
-      for (const m of smaller) {
+      for (const m of this.smallerModels(model, ctx.contract)) {
         const usd = await this.estimateUsd(m, input, ctx);
         if (!this.deps.ledger.check(ctx.contract, usd)) return { model: m, estimateUsd: usd };
       }
