@@ -101,10 +101,15 @@ async function run(gateway: string, hostedai: string, key: string, label: string
   duplicated += Math.max(0, usage.strikes - ok);
   lost += Math.max(0, ok - usage.strikes);
   await fetch(`${gateway}/v1/covenants/${covenant}`, { method: "DELETE", headers: auth });
-  const after = await json<{ allocations: { metadata?: Record<string, string> }[]; faults_injected_total: Record<string, number>; inference_total: number }>(
-    await fetch(`${hostedai}/admin/allocations`),
-  );
-  const leaked = after.allocations.filter((a) => a.metadata?.covenant === covenant).length;
+  // Releases that failed under the faults are retried by the covenant's alarm: give it 15 s.
+  type AdminView = { allocations: { metadata?: Record<string, string> }[]; faults_injected_total: Record<string, number>; inference_total: number };
+  let after = await json<AdminView>(await fetch(`${hostedai}/admin/allocations`));
+  const live = (v: AdminView) => v.allocations.filter((a) => a.metadata?.covenant === covenant).length;
+  for (let waited = 0; live(after) > 0 && waited < 15_000; waited += 500) {
+    await new Promise((r) => setTimeout(r, 500));
+    after = await json<AdminView>(await fetch(`${hostedai}/admin/allocations`));
+  }
+  const leaked = live(after);
   const faultsDelta = Object.fromEntries(Object.entries(after.faults_injected_total).map(([k, v]) => [k, v - (before.faults_injected_total[k] ?? 0)]));
   latencies.sort((a, b) => a - b);
   return {

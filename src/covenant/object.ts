@@ -163,6 +163,7 @@ export class CovenantObject extends DurableObject<Env> {
     const leases = this.leases.list();
     if (leases.some((l) => l.inFlight > 0)) return notOk(409, "covenant_busy", `covenant ${covenantId} has strikes running; retry when they finish`);
     for (const l of leases) await this.leases.release(l.leaseId);
+    await this.leases.retryPendingReleases(Date.now());
     const pending = this.store.pendingReleases().length;
     this.store.wipe();
     this.owned = undefined;
@@ -223,7 +224,13 @@ export class CovenantObject extends DurableObject<Env> {
       await this.reconcile().catch(() => this.wakeAt(Date.now() + RECONCILE_DELAY_MS));
     }
     await this.leases.retryPendingReleases(Date.now());
-    if (contract) await this.maintain(contract);
+    if (contract) {
+      await this.maintain(contract);
+    } else {
+      // A deleted covenant still owes the releases that failed: keep waking until they are done.
+      const next = Math.min(...this.store.pendingReleases().map((p) => p.due_at));
+      if (Number.isFinite(next)) await this.wakeAt(next);
+    }
   }
 
   /** Drains leases near expiry, releases idle surplus, tops up the warm pool; then re-arms. */

@@ -243,8 +243,11 @@ export class CovenantStore {
     return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM strikes WHERE created_at >= ? AND created_at < ? AND outcome = 'ok'`, from, to).one().n;
   }
 
-  /** Forget everything: the covenant was deleted. */
+  /**
+   * Forget the covenant: it was deleted. Releases still owed upstream stay: they are obligations
+   * to the pool, not records of the covenant, and the alarm keeps retrying them.
+   */
   wipe(): void {
-    this.sql.exec(`DELETE FROM contract; DELETE FROM leases; DELETE FROM strikes; DELETE FROM lease_charges; DELETE FROM pending_releases;`);
+    this.sql.exec(`DELETE FROM contract; DELETE FROM leases; DELETE FROM strikes; DELETE FROM lease_charges;`);
   }
 }

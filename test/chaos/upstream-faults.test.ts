@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
-import { covenantStatus, covenantUsage, createCovenant, deleteCovenant } from "../support/covenants";
+import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "../support/covenants";
 import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
 import { liveAllocationsOf, strike } from "../support/gateway";
 
@@ -26,6 +26,18 @@ describe("upstream faults", () => {
     expect((await hostedaiCounters()).faults_injected_total.errors).toBeGreaterThan(0);
     await deleteCovenant(id);
     expect(await liveAllocationsOf(id)).toEqual([]);
+  });
+
+  it("keeps retrying releases that fail, even after the covenant is deleted: nothing leaks", async () => {
+    const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
+    expect((await strikes(id, 3))[0]!.status).toBe(200);
+    expect((await liveAllocationsOf(id)).length).toBeGreaterThan(0);
+    await hostedaiFaults.set({ errors: [{ endpoint: "release", rate: 1, status: 500 }] });
+    await deleteCovenant(id);
+    expect((await liveAllocationsOf(id)).length).toBeGreaterThan(0);
+    await hostedaiFaults.clear();
+    const left = await eventually(() => liveAllocationsOf(id), (live) => live.length === 0, 15_000);
+    expect(left).toEqual([]);
   });
 
   it("falls back when the cheapest pool is down", async () => {
