@@ -16,7 +16,7 @@ describe("covenant API", () => {
       models: ["gemma-2b-it", "mistral-7b"],
       default_model: "mistral-7b",
       qos: { latency_slo_ms: 800, priority: "normal", preemptible_ok: true },
-      lease: { duration_s: 900, idle_timeout_s: 1 },
+      lease: { duration_s: 900, idle_timeout_s: 0 },
       policy: "homeskillet",
     });
 

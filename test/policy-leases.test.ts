@@ -2,6 +2,9 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   applyCovenantChange,
+  BILLING_STEP_MS,
+  idleReleaseAt,
+  RELEASE_MARGIN_MS,
   arrivalRate,
   checkBudget,
   decideAcquire,
@@ -126,7 +129,9 @@ describe("warm pool", () => {
     expect(plan.allocate).toEqual([]);
 
     const busy = new Map([["qwen-14b", { count: 600, at: NOW, promptTokens: 500, maxTokens: 256 }]]);
-    const topUp = planMaintenance([], busy, contract, models, NOW);
+    const patient = applyCovenantChange(contract, { lease: { idle_timeout_s: 60 } }, models, "x");
+    if (!patient.ok) throw new Error("fixture");
+    const topUp = planMaintenance([], busy, patient.contract, models, NOW);
     expect(topUp.allocate).toEqual([{ model: "qwen-14b", count: expect.any(Number) }]);
     expect(topUp.nextAt).not.toBeNull();
   });
@@ -149,6 +154,21 @@ describe("warm pool", () => {
         const allocated = plan.allocate.reduce((n, a) => n + a.count, 0);
         expect(leases.length - plan.release.length + allocated).toBeLessThanOrEqual(Math.max(contract.lease.max_leases, leases.length - plan.release.length));
         expect(plan).toEqual(planMaintenance(leases, new Map(Object.entries(dem)), contract, models, NOW));
+      }),
+    );
+  });
+});
+
+describe("billing-aware idle release", () => {
+  it("releases an idle lease at the end of the second it is billed for, never before its idle timeout", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 100_000 }), fc.integer({ min: 0, max: 10_000 }), (created, usedAfter, idleMs) => {
+        const l = { createdAt: created, lastUsedAt: created + usedAfter };
+        const at = idleReleaseAt(l, idleMs);
+        expect(at).toBeGreaterThanOrEqual(l.lastUsedAt + idleMs);
+        // Lands RELEASE_MARGIN_MS before a billed-second boundary, within one second of the earliest moment.
+        expect((at + RELEASE_MARGIN_MS - created) % BILLING_STEP_MS).toBe(0);
+        expect(at - (l.lastUsedAt + idleMs)).toBeLessThan(BILLING_STEP_MS + 1);
       }),
     );
   });

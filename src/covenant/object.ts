@@ -6,6 +6,7 @@ import {
   candidatePools,
   defaultContract,
   DEFAULT_COVENANT_ID,
+  idleReleaseAt,
   modelCatalogue,
   normalizeContract,
   planMaintenance,
@@ -267,7 +268,10 @@ export class CovenantObject extends DurableObject<Env> {
   private async afterStrike(leaseUsed: boolean): Promise<void> {
     const contract = this.owned?.contract;
     if (!contract || !leaseUsed) return;
-    await this.wakeAt(Date.now() + contract.lease.idle_timeout_s * 1000);
+    // The soonest any lease can go back: a strike's lease ended a use just now.
+    const now = Date.now();
+    const soonest = Math.min(...this.leases.list().map((l) => idleReleaseAt(l, contract.lease.idle_timeout_s * 1000)), now + 60_000);
+    await this.wakeAt(Math.max(now, soonest));
   }
 
   /**

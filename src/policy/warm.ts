@@ -62,6 +62,22 @@ export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: Co
   return Math.min(contract.lease.max_warm_leases, Math.max(1, leases));
 }
 
+/** Hosted.AI bills allocations by the second (at least one). */
+export const BILLING_STEP_MS = 1_000;
+/** How long before a billed second ends a release is sent, so it lands inside that second. */
+export const RELEASE_MARGIN_MS = 150;
+
+/**
+ * When an idle lease goes back: once its idle timeout has passed, at the end of the billed second
+ * it is in — the rest of a second already paid for is free, so the lease stays available for it.
+ */
+export function idleReleaseAt(lease: Pick<Lease, "createdAt" | "lastUsedAt">, idleMs: number): number {
+  const earliest = lease.lastUsedAt + idleMs;
+  const paidUntil = lease.createdAt + Math.max(1, Math.ceil((earliest - lease.createdAt) / BILLING_STEP_MS)) * BILLING_STEP_MS;
+  const at = paidUntil - RELEASE_MARGIN_MS;
+  return at >= earliest ? at : at + BILLING_STEP_MS;
+}
+
 /** A lease this close to expiry takes no new strikes and, if still wanted, is replaced. */
 export function renewMarginMs(contract: CovenantContract): number {
   return Math.min(120_000, Math.max(15_000, contract.lease.duration_s * 100));
@@ -123,13 +139,14 @@ export function planMaintenance(
     const list = (active.get(id) ?? []).sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.leaseId.localeCompare(b.leaseId));
     let keep = list.length;
     for (const lease of list) {
-      const idleFor = now - lease.lastUsedAt;
-      if (keep > target && lease.inFlight === 0 && idleFor >= idleMs) {
+      if (lease.inFlight > 0) continue;
+      const releaseAt = idleReleaseAt(lease, idleMs);
+      if (keep > target && now >= releaseAt) {
         plan.release.push(lease.leaseId);
         keep--;
         held--;
-      } else if (lease.inFlight === 0 && idleFor < idleMs) {
-        wake(lease.lastUsedAt + idleMs);
+      } else if (now < releaseAt) {
+        wake(releaseAt);
       }
     }
     const missing = Math.min(target - keep, contract.lease.max_leases - held);

@@ -10,7 +10,7 @@ export const FallbackTarget = z
 export const COVENANT_DEFAULTS = {
   qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
   cost: { on_limit: "reject", pricier_fallback: true },
-  lease: { duration_s: 900, idle_timeout_s: 1, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
+  lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
   policy: "homeskillet",
 } as const;
 
@@ -55,7 +55,7 @@ export const LeasePolicy = z
     /** How long each allocation is asked for; a lease is renewed by a fresh allocation before it expires. */
     duration_s: z.number().int().min(60).max(86_400).optional().openapi({ default: COVENANT_DEFAULTS.lease.duration_s }),
     /** A lease nobody used for this long is released (unless the warm pool still wants it). */
-    idle_timeout_s: z.number().int().min(1).max(3_600).optional().openapi({ default: COVENANT_DEFAULTS.lease.idle_timeout_s }),
+    idle_timeout_s: z.number().int().min(0).max(3_600).optional().openapi({ default: COVENANT_DEFAULTS.lease.idle_timeout_s }),
     /** The most leases held at once, warm or busy. */
     max_leases: z.number().int().min(1).max(256).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_leases }),
     /** The most leases kept warm ahead of demand. */
