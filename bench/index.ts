@@ -20,6 +20,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "strikes under injected faults vs a clean run: error rate, lost, duplicated, leaked, p95 ratio (--strikes, --concurrency)",
     run: async (args) => (await import("./chaos")).chaos(args),
   },
+  fusion: {
+    describe: "fused plans (split, map-reduce) vs fragments one after another vs one large-model call, and cache hit rates (simulated)",
+    run: async (args) => (await import("./fusion")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

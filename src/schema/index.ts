@@ -5,3 +5,4 @@ export * from "./models";
 export * from "./covenant";
 export * from "./classification";
 export * from "./openai";
+export * from "./fusion";
