@@ -93,7 +93,16 @@ export class SimLeaseManager {
    * model may join it. `done` runs after the waiters this wakes, as the object's caller resumes
    * after them.
    */
-  allocate(poolId: string, contract: CovenantContract, model: ModelSpec, preemptible: boolean, purpose: string, done: (r: AllocateResult) => void): void {
+  /** As the object: with `startForCaller`, the allocating strike takes its slot before anyone is woken. */
+  allocate(
+    poolId: string,
+    contract: CovenantContract,
+    model: ModelSpec,
+    preemptible: boolean,
+    purpose: string,
+    done: (r: AllocateResult) => void,
+    startForCaller = false,
+  ): void {
     const key = `${poolId}/${model.id}`;
     const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
     this.pending.set(key, p);
@@ -143,7 +152,7 @@ export class SimLeaseManager {
           lastUsedAt: now,
         };
         this.leases.set(lease.leaseId, lease);
-        finish({ ok: true, lease });
+        finish({ ok: true, lease: startForCaller ? this.start(lease.leaseId) : lease });
       });
     });
   }

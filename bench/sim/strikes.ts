@@ -176,7 +176,7 @@ export class SimStrikeRunner {
       const decision = ephemeral ? ({ kind: "allocate" } as const) : decideAcquire(onPool, need, contract, loop.now, leases.pendingFor(target.id, strike.model.id));
       if (decision.kind === "reuse") return acquired(leases.start(decision.leaseId), true);
       if (decision.kind === "allocate") {
-        return leases.allocate(target.id, contract, strike.model, target.preemptible, "strike", (r) => (r.ok ? acquired(leases.start(r.lease.leaseId), false) : failed(r)));
+        return leases.allocate(target.id, contract, strike.model, target.preemptible, "strike", (r) => (r.ok ? acquired(r.lease, false) : failed(r)), true);
       }
       // join or wait: something on this pool will free or arrive; wait for it, bounded by the deadline.
       const remaining = deadline - loop.now;
