@@ -20,6 +20,14 @@ const BENCHES: Record<string, Bench> = {
     describe: "strikes under injected faults vs a clean run: error rate, lost, duplicated, leaked, p95 ratio (--strikes, --concurrency)",
     run: async (args) => (await import("./chaos")).chaos(args),
   },
+  classifier: {
+    describe: "classifier quality: random split and leave-one-source-out vs naive Bayes (--quick)",
+    run: async (args) => (await import("./classifier")).run(args),
+  },
+  "classifier-speed": {
+    describe: "classifier per-call time in workerd and Node, module size, instantiation (--batches, --calls)",
+    run: async (args) => (await import("./classifier-speed")).run(args),
+  },
   fusion: {
     describe: "fused plans (split, map-reduce) vs fragments one after another vs one large-model call, and cache hit rates (simulated)",
     run: async (args) => (await import("./fusion")).run(args),

@@ -1,11 +1,13 @@
 // Builds everything a run needs, so that `npm start`, `npm test`, `npm run bench` and
 // `npm run deploy` never depend on a hand-run step:
+//   - compiles the WebAssembly request classifier (wasm/build.mjs; skipped when unchanged);
 //   - bundles each auxiliary worker in workers/* into .build/<name>/ (the test pool and the
 //     Miniflare-direct bench load bundled scripts, not TypeScript).
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildClassifier } from "../wasm/build.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -35,7 +37,9 @@ export function bundleWorker(configPath, outdir) {
   run(wrangler, ["deploy", "--dry-run", "--config", abs(configPath), "--outdir", abs(outdir)]);
 }
 
-export function buildAll() {
+export async function buildAll() {
+  // First: the gateway imports the compiled classifier, and wrangler bundles it.
+  await buildClassifier();
   const workersDir = join(root, "workers");
   for (const name of readdirSync(workersDir)) {
     const config = join(workersDir, name, "wrangler.toml");
@@ -49,6 +53,6 @@ export function buildAll() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const started = Date.now();
-  buildAll();
+  await buildAll();
   console.log(`build: done in ${Date.now() - started} ms`);
 }

@@ -6,7 +6,7 @@ import { startSystem } from "./system.mjs";
 const quiet = process.argv.includes("--quiet");
 
 const started = Date.now();
-buildAll();
+await buildAll();
 console.log(`build: done in ${Date.now() - started} ms; starting wrangler dev for each worker…`);
 
 let system;

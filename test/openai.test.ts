@@ -27,7 +27,8 @@ describe("POST /v1/chat/completions", () => {
   });
 
   it("lets the covenant choose with model auto, and takes the covenant from a header", async () => {
-    const { id } = await createCovenant({ models: ["qwen-14b", "gemma-2b-it"], default_model: "qwen-14b" });
+    // No routes: every strike that names no model goes to the covenant's default.
+    const { id } = await createCovenant({ models: ["qwen-14b", "gemma-2b-it"], default_model: "qwen-14b", routes: [] });
     const res = await chat({ model: "auto", messages: [{ role: "user", content: [{ type: "text", text: "Hello" }] }], max_completion_tokens: 8 }, { headers: { "x-homeskillet-covenant": id } });
     expect(res.status).toBe(200);
     const body = ChatCompletion.parse(await res.json());

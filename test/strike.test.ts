@@ -111,6 +111,20 @@ describe("POST /v1/strikes under the homeskillet policy", () => {
     expect((await emulatorAdmin()).tokens_issued).toBe(before);
   });
 
+  it("routes a strike that names no model by its classification, and says why", async () => {
+    const { id } = await createCovenant({});
+    const res = await strike({ covenant_id: id, prompt: "Write a Python function that reverses a singly linked list in place and explain its complexity.", max_tokens: 8 });
+    expect(res.status).toBe(200);
+    const body = StrikeResponse.parse(await res.json());
+    expect(body.classification.label).toBe("coding");
+    expect(["qwen-14b", "qwen-32b", "qwen-70b"]).toContain(body.model);
+    expect(body.model_reason).toMatch(/^route \d+ \(coding/);
+    // An explicit model still wins.
+    const named = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "Write a Python function.", max_tokens: 8 })).json());
+    expect(named).toMatchObject({ model: "gemma-2b-it", model_reason: "model named in the request" });
+    await deleteCovenant(id);
+  });
+
   it("answers 404 for a covenant the tenant never created", async () => {
     const res = await strike({ covenant_id: freshCovenant("missing"), prompt: "hi" });
     expect(res.status).toBe(404);

@@ -4,6 +4,7 @@ import { VERSION } from "../version";
 import type { AppEnv } from "./app-types";
 import { notFound, onError, validationHook } from "./errors";
 import { mcpRoutes } from "../mcp";
+import { classifications } from "./classify";
 import { covenants } from "./covenants";
 import { models } from "./models";
 import { openai, openAiErrors } from "./openai";
@@ -27,10 +28,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
+
   // Registered before auth so that its errors, too, reach OpenAI clients in OpenAI's shape.
   app.use("/v1/chat/completions", openAiErrors);
   app.use("/v1/*", requireTenant);
   app.route("/", strikes);
+  app.route("/", classifications);
   app.route("/", models);
   app.route("/", covenants);
   app.route("/", openai);

@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, type z } from "@hono/zod-openapi";
 import { DEFAULT_MODELS } from "../policy";
 import { ErrorBody, ModelList } from "../schema";
 import { newRouter } from "./app-types";
@@ -17,22 +17,22 @@ const modelsRoute = createRoute({
 /** A fixed creation time keeps the listing byte-stable across isolates. */
 const LISTED_AT = Date.UTC(2026, 0, 1) / 1000;
 
-export const models = newRouter().openapi(modelsRoute, (c) =>
-  c.json(
-    {
-      object: "list" as const,
-      data: DEFAULT_MODELS.map((m) => ({
-        id: m.id,
-        object: "model" as const,
-        created: LISTED_AT,
-        owned_by: "homeskillet",
-        vram_mb: m.vramMb,
-        min_tflops: m.minTflops,
-        recommended_tier: m.recommendedTier,
-        preemptible_ok: m.preemptibleOk,
-        context_tokens: m.contextTokens,
-      })),
-    },
-    200,
-  ),
-);
+/** The model listing every interface serves (the HTTP API and the MCP `list_models` tool). */
+export function modelList(): z.infer<typeof ModelList> {
+  return {
+    object: "list",
+    data: DEFAULT_MODELS.map((m) => ({
+      id: m.id,
+      object: "model",
+      created: LISTED_AT,
+      owned_by: "homeskillet",
+      vram_mb: m.vramMb,
+      min_tflops: m.minTflops,
+      recommended_tier: m.recommendedTier,
+      preemptible_ok: m.preemptibleOk,
+      context_tokens: m.contextTokens,
+    })),
+  };
+}
+
+export const models = newRouter().openapi(modelsRoute, (c) => c.json(modelList(), 200));

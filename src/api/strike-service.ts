@@ -62,6 +62,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     model: ask.model,
     promptText: analysis.promptText,
     promptTokens: analysis.promptTokens,
+    classification: analysis.classification,
     maxTokens: ask.maxTokens,
     temperature: ask.temperature,
     latencySensitive: ask.latencySensitive,
@@ -98,6 +99,7 @@ export async function runStrike(
       object: "strike",
       created: Math.floor(receivedAt / 1000),
       ...strike,
+      classification: input.classification!,
       timings: { classify_ms: classifyMs, ...strike.timings, total_ms: Date.now() - receivedAt },
     },
   };

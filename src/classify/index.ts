@@ -1,5 +1,11 @@
-// Request analysis at the edge, before the covenant object is called.
-import type { ChatMessage } from "../schema";
+// Request analysis at the edge, before the covenant object is called: the text the upstream
+// will see, and the WebAssembly classifier's reading of it.
+import type { ChatMessage, Classification } from "../schema";
+import { Classifier, instantiateClassifier } from "./engine";
+// Built by wasm/build.mjs (npm start / test / deploy); Workers import .wasm as a compiled module.
+import classifierModule from "../../wasm/build/classifier.wasm";
+
+export { Classifier, instantiateClassifier } from "./engine";
 
 /** Messages flattened to the one text the upstream completion API and the classifier read. */
 export function flattenMessages(messages: readonly ChatMessage[]): string {
@@ -18,12 +24,27 @@ export function estimateTokens(text: string): number {
   return Math.ceil(utf8.encode(text).byteLength / 4);
 }
 
+// One instance per isolate: instantiating a compiled module is cheap, but not free per request.
+let classifier: Classifier | undefined;
+
+function edgeClassifier(): Classifier {
+  classifier ??= instantiateClassifier(classifierModule);
+  return classifier;
+}
+
+/** The classifier's reading of a text: task label with probabilities, complexity, token estimates. */
+export function classify(text: string): Classification {
+  return edgeClassifier().classify(text);
+}
+
 export interface RequestAnalysis {
   promptText: string;
   promptTokens: number;
+  classification: Classification;
 }
 
 export function analyseRequest(input: { messages?: readonly ChatMessage[]; prompt?: string }): RequestAnalysis {
   const promptText = input.prompt ?? flattenMessages(input.messages ?? []);
-  return { promptText, promptTokens: estimateTokens(promptText) };
+  const classification = classify(promptText);
+  return { promptText, promptTokens: classification.prompt_tokens, classification };
 }

@@ -8,6 +8,8 @@ import {
   isRetryable,
   planTargets,
   priorityRank,
+  routeModel,
+  DEFAULT_ROUTES,
   retryDelayMs,
   slicePricePerHour,
   strikeDeadlineMs,
@@ -70,7 +72,10 @@ export class StrikeRunner {
     const startedAt = Date.now();
     const deadline = startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms);
     const { ledger } = this.deps;
-    let modelId = input.model ?? ctx.contract.default_model;
+    const routed = input.classification
+      ? routeModel(input.classification, ctx.contract.routes ?? DEFAULT_ROUTES, ctx.contract.models, input.model, { defaultModel: ctx.contract.default_model })
+      : { model: input.model ?? ctx.contract.default_model, reason: input.model ? "model named in the request" : "covenant default" };
+    let modelId = routed.model;
     try {
       const requested = this.resolveModel(modelId, ctx.contract);
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
@@ -115,6 +120,7 @@ export class StrikeRunner {
           model: model.id,
           pool_id: r.poolId,
           allocation_id: r.allocationId,
+          model_reason: model.id !== requested.id ? `${routed.reason}; degraded to ${model.id}` : routed.reason,
           lease_reused: r.leaseReused,
           ...(model.id !== requested.id ? { degraded_from: requested.id } : {}),
           output: { role: "assistant", content: r.text },

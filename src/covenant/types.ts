@@ -1,5 +1,5 @@
 // What crosses the native RPC boundary between the edge worker and a covenant object.
-import type { StrikeResponse } from "../schema";
+import type { Classification, StrikeResponse } from "../schema";
 
 export interface StrikeInput {
   strikeId: string;
@@ -9,6 +9,8 @@ export interface StrikeInput {
   model?: string;
   promptText: string;
   promptTokens: number;
+  /** The edge classifier's reading: routes a strike that names no model. */
+  classification?: Classification;
   maxTokens: number;
   temperature: number;
   latencySensitive: boolean;
@@ -24,7 +26,7 @@ export type StrikeSuccess = {
   strikeId: string;
   /** Answered from an earlier run of the same Idempotency-Key. */
   replayed?: boolean;
-  strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created"> & {
+  strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created" | "classification"> & {
     timings: Omit<StrikeResponse["timings"], "classify_ms" | "total_ms">;
   };
 };

@@ -56,6 +56,7 @@ export function applyCovenantChange(
     fallback: change.fallback ?? base.fallback,
     lease: change.lease ? { ...base.lease, ...change.lease } : base.lease,
     policy: change.policy ?? base.policy,
+    ...(change.routes !== undefined ? { routes: change.routes } : base.routes !== undefined ? { routes: base.routes } : {}),
     updated_at: nowIso,
   };
   const unknown = next.models.findIndex((m) => !catalogue.has(m));
@@ -65,6 +66,10 @@ export function applyCovenantChange(
   if (change.models && !change.default_model && !next.models.includes(next.default_model)) {
     // Narrowing the model list moves the default to the first allowed model.
     next.default_model = next.models[0]!;
+  }
+  const badRoute = (next.routes ?? []).findIndex((r) => !catalogue.has(r.model));
+  if (badRoute >= 0) {
+    return { ok: false, param: `routes.${badRoute}.model`, message: `unknown model ${JSON.stringify(next.routes![badRoute]!.model)}` };
   }
   if (!next.models.includes(next.default_model)) {
     return { ok: false, param: "default_model", message: `default_model ${JSON.stringify(next.default_model)} is not among the covenant's models` };

@@ -12,3 +12,4 @@ export * from "./budget";
 export * from "./breaker";
 export * from "./retry";
 export * from "./targets";
+export * from "./routing";

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ChatMessage } from "./strike";
+import { ChatMessage } from "./messages";
 
 /** The task labels, in the order the classifier's weights use. */
 export const TASK_LABELS = ["coding", "math", "reasoning", "extraction", "writing", "roleplay", "knowledge"] as const;

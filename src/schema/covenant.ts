@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { ModelRoute } from "./classification";
 import { CovenantId } from "./common";
 
 /** Fallback targets: a Hosted.AI pool id, or `local` for the tunnelled local node. */
@@ -77,6 +78,9 @@ const CovenantFields = {
     description: "Where to run, in order: pool ids and `local`. Empty or absent: the policy chooses.",
   }),
   lease: LeasePolicy.optional(),
+  routes: z.array(ModelRoute).max(64).optional().openapi({
+    description: "How a strike that names no model is routed by its classification, first match wins; absent: Homeskillet's default routes; empty: always `default_model`.",
+  }),
   policy: z.enum(["homeskillet", "seed"]).optional().openapi({
     description: "Allocation policy: `homeskillet` (leases, warm pool, cheapest fitting pool) or `seed` (the baseline rule: a fresh allocation per strike).",
   }),
@@ -113,6 +117,7 @@ export const CovenantContract = z
       max_warm_leases: z.number(),
       max_concurrency: z.number(),
     }),
+    routes: z.array(ModelRoute).optional(),
     policy: z.enum(["homeskillet", "seed"]),
     created_at: z.string(),
     updated_at: z.string(),

@@ -1,19 +1,8 @@
 import { z } from "@hono/zod-openapi";
+import { Classification } from "./classification";
+import { ChatMessage } from "./messages";
 import { CovenantId } from "./common";
 import { Priority } from "./covenant";
-
-export const ChatRole = z.enum(["system", "user", "assistant", "tool"]);
-
-const TextPart = z.object({ type: z.literal("text"), text: z.string() });
-
-export const ChatMessage = z
-  .object({
-    role: ChatRole,
-    content: z.union([z.string(), z.array(TextPart).min(1)]),
-    name: z.string().max(64).optional(),
-  })
-  .openapi("ChatMessage");
-export type ChatMessage = z.infer<typeof ChatMessage>;
 
 /** Largest completion any model in the matrix is asked for; guards the emulated and real GPUs alike. */
 export const MAX_COMPLETION_TOKENS = 8192;
@@ -69,6 +58,8 @@ export const StrikeResponse = z
     model: z.string(),
     pool_id: z.string(),
     allocation_id: z.string(),
+    classification: Classification.openapi({ description: "The edge classifier's reading of the request." }),
+    model_reason: z.string().openapi({ description: "Why this model: named in the request, or the covenant route that matched." }),
     lease_reused: z.boolean().openapi({ description: "Whether the strike ran on a warm lease rather than a new allocation." }),
     degraded_from: z.string().optional().openapi({ description: "The model asked for, when a cost limit moved the strike to a cheaper one." }),
     output: z.object({ role: z.literal("assistant"), content: z.string() }),

@@ -42,3 +42,19 @@ export function auxiliaryWorkers(latencyScale: string = EMULATOR_LATENCY_SCALE) 
     },
   ];
 }
+
+/** The gateway under test, as the workers test pool runs it, with the emulators beside it. */
+export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE) {
+  return {
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: {
+      bindings: {
+        HOSTEDAI_API_KEY: TEST_KEYS.hostedai,
+        HOMESKILLET_DEV_KEY: TEST_KEYS.dev,
+        HOMESKILLET_TENANT_KEYS: JSON.stringify(TEST_KEYS.tenants),
+      },
+      serviceBindings: { HOSTEDAI: "hostedai-emulator", LOCAL_NODE: "local-node-emulator" },
+      workers: auxiliaryWorkers(latencyScale),
+    },
+  };
+}

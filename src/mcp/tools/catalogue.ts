@@ -1,7 +1,6 @@
-import type { z } from "@hono/zod-openapi";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { analyseRequest } from "../../classify";
-import { DEFAULT_MODELS } from "../../policy";
+import { modelList } from "../../api/models";
 import { UpstreamError } from "../../providers/errors";
 import { ClassifyRequest, ModelList } from "../../schema";
 import { NoArguments, PoolList } from "../../schema/mcp";
@@ -9,26 +8,6 @@ import { hostedAi } from "../upstream";
 import { jsonResult, toolError, type SessionContext } from "../context";
 
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true };
-
-/** Fixed, as in `GET /v1/models`, so listings are byte-stable. */
-const LISTED_AT = Date.UTC(2026, 0, 1) / 1000;
-
-export function modelList(): z.infer<typeof ModelList> {
-  return {
-    object: "list",
-    data: DEFAULT_MODELS.map((m) => ({
-      id: m.id,
-      object: "model",
-      created: LISTED_AT,
-      owned_by: "homeskillet",
-      vram_mb: m.vramMb,
-      min_tflops: m.minTflops,
-      recommended_tier: m.recommendedTier,
-      preemptible_ok: m.preemptibleOk,
-      context_tokens: m.contextTokens,
-    })),
-  };
-}
 
 /** `list_models`, `list_pools`, `classify`: what can run, where, and how a request reads. */
 export function registerCatalogue(server: McpServer, ctx: SessionContext): void {
