@@ -131,7 +131,7 @@ describe("MCP over WebSocket: tools", () => {
     expect(list.length).toBeGreaterThan(0);
     expect(list.map((p) => p.tier)).toEqual(expect.arrayContaining(["standard", "premium"]));
     const classified = await s.callTool("classify", { messages: [{ role: "user", content: "Write a haiku about GPUs." }] });
-    expect(classified.result?.structuredContent).toMatchObject({ prompt_text: "user: Write a haiku about GPUs." });
+    expect(classified.result?.structuredContent).toMatchObject({ prompt_text: "user: Write a haiku about GPUs.", label: expect.any(String) });
   });
 });
 

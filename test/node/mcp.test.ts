@@ -73,7 +73,8 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])("MCP SDK c
     const pools = await tool(client, "list_pools");
     expect((pools.structuredContent as { pools: unknown[] }).pools.length).toBeGreaterThan(0);
     const classified = await tool(client, "classify", { prompt: "Explain vGPU slicing." });
-    expect(classified.structuredContent).toMatchObject({ prompt_tokens: 6 });
+    expect(classified.structuredContent).toMatchObject({ label: expect.any(String), prompt_text: "Explain vGPU slicing." });
+    expect((classified.structuredContent as { prompt_tokens: number }).prompt_tokens).toBeGreaterThan(0);
 
     const progress: Progress[] = [];
     const struck = (await client.callTool(

@@ -59,14 +59,15 @@ export function registerCatalogue(server: McpServer, ctx: SessionContext): void 
   server.registerTool(
     "classify",
     {
-      title: "Analyse a request",
-      description: "Analyses `messages` or `prompt` the way the edge does before a strike: the prompt text the model will read and its estimated tokens. Runs no model.",
+      title: "Classify a request",
+      description:
+        "Classifies `messages` or `prompt` the way the edge does before a strike (POST /v1/classify): task label with a probability for each, complexity, prompt and output token estimates, latency class, and the prompt text the model would read. Runs no model.",
       inputSchema: ClassifyRequest,
       annotations: { ...readOnly, openWorldHint: false },
     },
     (req) => {
       const analysis = analyseRequest(req);
-      return jsonResult({ prompt_tokens: analysis.promptTokens, prompt_chars: analysis.promptText.length, prompt_text: analysis.promptText });
+      return jsonResult({ ...analysis.classification, prompt_chars: analysis.promptText.length, prompt_text: analysis.promptText });
     },
   );
 }
