@@ -1,11 +1,13 @@
 import type { CovenantObject, TenantDirectory } from "./covenant";
 import type { McpSession } from "./mcp";
+import type { MetricsIndex } from "./telemetry";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
 export interface Env {
   COVENANT: DurableObjectNamespace<CovenantObject>;
   TENANTS: DurableObjectNamespace<TenantDirectory>;
   MCP_SESSION: DurableObjectNamespace<McpSession>;
+  METRICS_INDEX: DurableObjectNamespace<MetricsIndex>;
   HOSTEDAI_BASE_URL: string;
   HOSTEDAI_API_KEY?: string;
   /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */
@@ -18,4 +20,6 @@ export interface Env {
   HOMESKILLET_TENANT_KEYS?: string;
   /** A key for the tenant `dev`, for local development. */
   HOMESKILLET_DEV_KEY?: string;
+  /** Key for operator routes (`GET /metrics`); when unset, HOMESKILLET_DEV_KEY serves. */
+  HOMESKILLET_OPERATOR_KEY?: string;
 }

@@ -2,6 +2,7 @@ import { createApp } from "./api";
 
 export { CovenantObject, TenantDirectory } from "./covenant";
 export { McpSession } from "./mcp";
+export { MetricsIndex } from "./telemetry";
 
 const app = createApp();
 

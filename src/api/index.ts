@@ -9,12 +9,15 @@ import { covenants } from "./covenants";
 import { models } from "./models";
 import { openai, openAiErrors } from "./openai";
 import { strikes } from "./strikes";
+import { metricsRoutes, requestLogger } from "../telemetry";
 
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);
   app.notFound(notFound);
+  // One JSON line per request, with the W3C trace id (taken from traceparent or new).
+  app.use("*", requestLogger);
 
   app.get("/healthz", (c) => c.json({ status: "ok", service: "homeskillet", version: VERSION }));
 
@@ -28,6 +31,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     },
   });
 
+  app.route("/", metricsRoutes); // operator key, not tenant keys (src/telemetry/endpoint.ts)
 
   // Registered before auth so that its errors, too, reach OpenAI clients in OpenAI's shape.
   app.use("/v1/chat/completions", openAiErrors);

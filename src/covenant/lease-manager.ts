@@ -1,6 +1,7 @@
 import {
   finishOnLease,
   holdCostUsd,
+  leaseBusyMs,
   observeArrival,
   observeService,
   sliceRequirements,
@@ -54,6 +55,8 @@ export class LeaseManager {
      * have granted it anyway, so the object must reconcile soon or it would leak.
      */
     private readonly onAmbiguousAllocation: () => Promise<void>,
+    /** Hears every lease that goes (released or lost): busy vs held time for GPU utilisation metrics. */
+    private readonly onGone: (e: { pool: string; busyMs: number; heldMs: number }) => void = () => {},
   ) {
     for (const lease of store.leases()) this.leases.set(lease.leaseId, lease);
   }
@@ -222,6 +225,7 @@ export class LeaseManager {
       }
     }
     this.store.deleteLease(leaseId);
+    this.reportGone(lease);
     this.freed.notify();
     this.capacityReturned.notifyOne();
   }
@@ -233,6 +237,7 @@ export class LeaseManager {
     this.leases.delete(leaseId);
     this.bookEstimate(lease);
     this.store.deleteLease(leaseId);
+    this.reportGone(lease);
     this.freed.notify();
     this.capacityReturned.notifyOne();
   }
@@ -283,6 +288,11 @@ export class LeaseManager {
     }
     await this.retryPendingReleases(Date.now());
     return { orphansReleased, leasesDropped };
+  }
+
+  private reportGone(lease: StoredLease): void {
+    const now = Date.now();
+    this.onGone({ pool: lease.poolId, busyMs: leaseBusyMs(lease, now), heldMs: now - lease.createdAt });
   }
 
   private book(lease: StoredLease, billedSeconds: number, costUsd: number): void {

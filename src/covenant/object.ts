@@ -24,6 +24,7 @@ import { Signal } from "./signal";
 import { CovenantStore } from "./storage";
 import { StrikeRunner } from "./strike-runner";
 import { leaseView } from "./views";
+import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
 import type { Result, StrikeInput, StrikeOutcome } from "./types";
 
 const models = modelCatalogue();
@@ -43,6 +44,7 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly breakers: BreakerBook;
   private readonly idempotency: IdempotencyBook;
   private readonly local: LocalNodeClient | undefined;
+  private readonly metrics: MetricsBook;
   private localModels: { models: Set<string>; at: number } | undefined;
   private owned: { tenant: string; contract: CovenantContract } | undefined;
   private alarmAt: number | null = null;
@@ -61,6 +63,7 @@ export class CovenantObject extends DurableObject<Env> {
       () => this.wakeAt(Date.now()),
       () => this.ledger.refresh(),
       () => this.reconcileSoon(),
+      (e) => this.metrics.leaseReleased(e),
     );
     this.ledger = new Ledger(this.store, () => this.leases.list());
     this.breakers = new BreakerBook(ctx.storage.sql);
@@ -85,6 +88,16 @@ export class CovenantObject extends DurableObject<Env> {
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
+    });
+    this.metrics = new MetricsBook(ctx.storage.sql, {
+      objectName: () => (this.owned ? this.owner().objectName : undefined),
+      register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
+      gauges: () => {
+        if (!this.owned) return null;
+        const leases = this.leases.list().map((l) => ({ pool: l.poolId, inFlight: l.inFlight }));
+        const breakers = this.breakers.all(Date.now()).map(({ target, breaker }) => ({ target, phase: breaker.phase }));
+        return { tenant: this.owned.tenant, covenant: this.owned.contract.id, leases, queueDepth: this.runner.queueDepth, breakers };
+      },
     });
     const stored = this.store.contract();
     this.owned = stored ? { tenant: stored.tenant, contract: normalizeContract(stored.contract) } : undefined;
@@ -178,7 +191,7 @@ export class CovenantObject extends DurableObject<Env> {
   strike(input: StrikeInput): Promise<StrikeOutcome> {
     const contract = this.contractFor(input.tenant, input.covenantId);
     if (!contract) return Promise.resolve(notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id"));
-    const run = (i: StrikeInput) => this.runner.run(i, { contract, policy: contract.policy, owner: this.owner() });
+    const run = (i: StrikeInput) => this.runMetered(i, contract);
     const key = input.idempotencyKey;
     return key ? this.idempotency.run({ ...input, idempotencyKey: key }, run) : run(input);
   }
@@ -206,13 +219,37 @@ export class CovenantObject extends DurableObject<Env> {
     const contract = this.contractFor(input.tenant, input.covenantId);
     void (async () => {
       const outcome: StrikeOutcome = contract
-        ? await this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() }, (text, model) => void line({ event: "token", text, model }))
+        ? await this.runMetered(input, contract, (text, model) => void line({ event: "token", text, model }))
         : notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
       if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
       else await line({ event: "error", status: outcome.status, error: outcome.error });
       await writer.close().catch(() => {});
     })().catch((err) => writer.abort(err).catch(() => {}));
     return readable;
+  }
+
+  // ---- RPC: metrics -------------------------------------------------------------------------
+
+  /** This object's counters, histograms and current gauges, for the edge to merge (src/telemetry). */
+  metricsSnapshot(): Snapshot {
+    return this.metrics.snapshot();
+  }
+
+  /** Runs a strike and books its outcome in the metrics (replays of an Idempotency-Key never get here). */
+  private async runMetered(input: StrikeInput, contract: CovenantContract, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
+    const outcome = await this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() }, onToken);
+    const who = { tenant: input.tenant, covenant: input.covenantId };
+    if (outcome.ok) {
+      const s = outcome.strike;
+      this.metrics.strikeFinished({
+        ...who, model: s.model, pool: s.pool_id, outcome: "ok",
+        allocated: !s.lease_reused && s.pool_id !== "local", allocateMs: s.timings.allocate_ms, inferMs: s.timings.infer_ms,
+        costUsd: s.cost_usd, promptTokens: s.usage.prompt_tokens, completionTokens: s.usage.completion_tokens,
+      });
+    } else {
+      this.metrics.strikeFinished({ ...who, model: input.model ?? contract.default_model, pool: null, outcome: "error", errorType: outcome.error.type });
+    }
+    return outcome;
   }
 
   // ---- alarm ---------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+/**
+ * A covenant object's metrics. Counters and histograms live in memory and are written through to
+ * the object's SQLite (table `metric_series`) for exactly the series an event touched: the object
+ * is the only writer, so the stored values are exact and survive eviction and restarts. Gauges
+ * (live leases, queue depth, breakers) are read from the object when a snapshot is taken.
+ */
+import { BREAKER_PHASE_VALUE, M } from "./metrics";
+import { emptySnapshot, inc, metricOf, observe, set, type MetricDef, type SeriesValue, type Snapshot } from "./registry";
+
+export interface StrikeFinished {
+  tenant: string;
+  covenant: string;
+  model: string;
+  /** null when no target answered (the strike failed before or while placing). */
+  pool: string | null;
+  /** "ok", or "error" with `errorType` (the API error type, e.g. capacity_exhausted). */
+  outcome: "ok" | "error";
+  errorType?: string | null;
+  /** A new allocation was made for this strike; its latency goes into the allocation histogram. */
+  allocated?: boolean;
+  allocateMs?: number;
+  inferMs?: number;
+  costUsd?: number;
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
+export interface LeaseReleased {
+  pool: string;
+  /** Time strikes ran on the lease. */
+  busyMs: number;
+  /** Time from allocation to release. */
+  heldMs: number;
+}
+
+/** What the object holds right now, for gauges. null when the object holds no covenant. */
+export interface GaugeReading {
+  tenant: string;
+  covenant: string;
+  leases: { pool: string; inFlight: number }[];
+  queueDepth: number;
+  breakers: { target: string; phase: keyof typeof BREAKER_PHASE_VALUE }[];
+}
+
+export interface MetricsBookOptions {
+  /** Read at snapshot time. */
+  gauges: () => GaugeReading | null;
+  /** This object's name (`<tenant>:<covenant id>`), once it holds a covenant. */
+  objectName: () => string | undefined;
+  /** Announces this object to the deployment's MetricsIndex; called until it succeeds once. */
+  register: (objectName: string) => Promise<void>;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS metric_series (metric TEXT NOT NULL, labels TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (metric, labels));
+CREATE TABLE IF NOT EXISTS metric_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class MetricsBook {
+  private readonly snap: Snapshot = emptySnapshot();
+  private registered: boolean;
+  private registering: Promise<void> | undefined;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly opts: MetricsBookOptions,
+  ) {
+    sql.exec(SCHEMA);
+    const defs = new Map<string, MetricDef>(Object.values(M).map((d) => [d.name, d]));
+    for (const row of sql.exec<{ metric: string; labels: string; value: string }>(`SELECT metric, labels, value FROM metric_series`)) {
+      const def = defs.get(row.metric);
+      if (!def || def.kind === "gauge") continue; // a metric this version no longer has
+      metricOf(this.snap, def).series[row.labels] = JSON.parse(row.value) as SeriesValue;
+    }
+    this.registered = sql.exec(`SELECT 1 FROM metric_meta WHERE key = 'registered'`).toArray().length > 0;
+  }
+
+  strikeFinished(e: StrikeFinished): void {
+    const pool = e.pool ?? "";
+    const who = { tenant: e.tenant, covenant: e.covenant, model: e.model, pool };
+    const touched: [MetricDef, string][] = [[M.strikes, inc(this.snap, M.strikes, { ...who, outcome: e.outcome, error_type: e.outcome === "ok" ? "" : (e.errorType ?? "") })]];
+    if (e.allocated && e.pool && e.allocateMs !== undefined) {
+      touched.push([M.allocationSeconds, observe(this.snap, M.allocationSeconds, { pool, purpose: "strike" }, Math.max(0, e.allocateMs) / 1000)]);
+    }
+    if (e.outcome === "ok" && e.pool && e.inferMs !== undefined) {
+      touched.push([M.inferenceSeconds, observe(this.snap, M.inferenceSeconds, { pool, model: e.model }, Math.max(0, e.inferMs) / 1000)]);
+    }
+    if (e.costUsd) touched.push([M.costUsd, inc(this.snap, M.costUsd, who, e.costUsd)]);
+    if (e.promptTokens) touched.push([M.tokens, inc(this.snap, M.tokens, { ...who, kind: "prompt" }, e.promptTokens)]);
+    if (e.completionTokens) touched.push([M.tokens, inc(this.snap, M.tokens, { ...who, kind: "completion" }, e.completionTokens)]);
+    this.persist(touched);
+  }
+
+  /** An allocation made ahead of demand (the warm pool), not for a waiting strike. */
+  warmAllocated(e: { pool: string; allocateMs: number }): void {
+    const key = observe(this.snap, M.allocationSeconds, { pool: e.pool, purpose: "warm" }, Math.max(0, e.allocateMs) / 1000);
+    this.persist([[M.allocationSeconds, key]]);
+  }
+
+  leaseReleased(e: LeaseReleased): void {
+    const labels = { pool: e.pool };
+    this.persist([
+      [M.leaseBusySeconds, inc(this.snap, M.leaseBusySeconds, labels, Math.max(0, e.busyMs) / 1000)],
+      [M.leaseHeldSeconds, inc(this.snap, M.leaseHeldSeconds, labels, Math.max(0, e.heldMs) / 1000)],
+      [M.leasesReleased, inc(this.snap, M.leasesReleased, labels)],
+    ]);
+  }
+
+  attemptFailed(e: { target: string; type: string }): void {
+    this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, e)]]);
+  }
+
+  cacheLookup(e: { tenant: string; covenant: string; hit: boolean }): void {
+    const key = inc(this.snap, M.cacheLookups, { tenant: e.tenant, covenant: e.covenant, result: e.hit ? "hit" : "miss" });
+    this.persist([[M.cacheLookups, key]]);
+  }
+
+  /** Stored counters and histograms plus gauges read now: what `metricsSnapshot()` returns. */
+  snapshot(): Snapshot {
+    const out = structuredClone(this.snap);
+    const g = this.opts.gauges();
+    if (!g) return out;
+    const who = { tenant: g.tenant, covenant: g.covenant };
+    const perPool = new Map<string, number>();
+    for (const l of g.leases) perPool.set(l.pool, (perPool.get(l.pool) ?? 0) + 1);
+    for (const [pool, n] of perPool) set(out, M.liveLeases, { ...who, pool }, n);
+    set(out, M.inFlight, who, g.leases.reduce((n, l) => n + l.inFlight, 0));
+    set(out, M.queueDepth, who, g.queueDepth);
+    for (const b of g.breakers) set(out, M.breakerState, { ...who, target: b.target }, BREAKER_PHASE_VALUE[b.phase]);
+    return out;
+  }
+
+  private persist(touched: [MetricDef, string][]): void {
+    for (const [def, key] of touched) {
+      this.sql.exec(
+        `INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES (?, ?, ?)`,
+        def.name,
+        key,
+        JSON.stringify(this.snap.metrics[def.name]!.series[key]),
+      );
+    }
+    const name = this.opts.objectName();
+    if (name) this.ensureRegistered(name);
+  }
+
+  /**
+   * Registration runs in the background once per object: a strike never waits for it, and a
+   * failure leaves the flag unset so the next event tries again.
+   */
+  private ensureRegistered(objectName: string): void {
+    if (this.registered || this.registering) return;
+    this.registering = this.opts
+      .register(objectName)
+      .then(() => {
+        this.registered = true;
+        this.sql.exec(`INSERT OR REPLACE INTO metric_meta (key, value) VALUES ('registered', ?)`, objectName);
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.registering = undefined;
+      });
+  }
+
+  /** Settles when any registration under way has finished (tests; shutdown). */
+  async settled(): Promise<void> {
+    await this.registering;
+  }
+}

@@ -1,0 +1,95 @@
+// Structured log lines: W3C trace context, one request line with the fields an operator needs and
+// nothing secret, and one line per upstream call under the same trace.
+import { Hono } from "hono";
+import { afterEach, describe, expect, it } from "vitest";
+import { annotate, loggedUpstream, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "../src/telemetry/log";
+
+const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+let restore: (() => void) | undefined;
+afterEach(() => restore?.());
+
+function capture(): Record<string, unknown>[] {
+  const lines: Record<string, unknown>[] = [];
+  restore = setLogSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+  return lines;
+}
+
+describe("trace context", () => {
+  it("continues a valid traceparent with a new span of its own", () => {
+    const t = traceFrom(PARENT);
+    expect(t).toMatchObject({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", parentSpanId: "00f067aa0ba902b7", sampled: true });
+    expect(t.spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(t.spanId).not.toBe("00f067aa0ba902b7");
+    expect(traceparent(t)).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${t.spanId}-01`);
+  });
+
+  it.each([
+    undefined,
+    "garbage",
+    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+  ])("starts a new trace for %s", (header) => {
+    const t = traceFrom(header);
+    expect(t.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(t.traceId).not.toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(t.parentSpanId).toBeUndefined();
+  });
+});
+
+describe("request lines", () => {
+  function app() {
+    const a = new Hono<{ Variables: { tenant: string } }>();
+    a.use("*", requestLogger);
+    a.post("/v1/strikes", async (c) => {
+      c.set("tenant", "acme");
+      annotate(c.req.raw, { covenant: "fast", strike_id: "str_1" });
+      const upstream = await loggedUpstream(
+        { trace: traceOf(c.req.raw), provider: "hostedai", op: "infer", tenant: "acme", covenant: "fast", allocation_id: "alloc_1" },
+        async (span) => ({ status: 200, sent: span.traceparent }),
+        (r) => r.status,
+      );
+      return c.json({ ok: true, sent: upstream.sent });
+    });
+    a.get("/boom", (c) => c.json({ error: { type: "capacity_exhausted", message: "full" } }, 503));
+    return a;
+  }
+
+  it("writes one line per request and per upstream call, sharing the client's trace id, without secrets or prompt text", async () => {
+    const lines = capture();
+    const res = await app().request("/v1/strikes?key=sk-secret-query", {
+      method: "POST",
+      headers: { traceparent: PARENT, authorization: "Bearer sk-secret-header", "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "my private prompt" }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-homeskillet-trace-id")).toBe("4bf92f3577b34da6a3ce929d0e0e4736");
+    expect(lines.map((l) => l.kind)).toEqual(["upstream", "request"]);
+    const [up, req] = lines as [Record<string, unknown>, Record<string, unknown>];
+    expect(req).toMatchObject({ trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", method: "POST", path: "/v1/strikes", status: 200, outcome: "ok", tenant: "acme", covenant: "fast", strike_id: "str_1" });
+    expect(req.duration_ms).toEqual(expect.any(Number));
+    expect(up).toMatchObject({ trace_id: req.trace_id, provider: "hostedai", op: "infer", status: 200, outcome: "ok", allocation_id: "alloc_1" });
+    expect(up.span_id).not.toBe(req.span_id);
+    // The upstream is told the same trace, with the call's own span as parent.
+    expect(((await res.json()) as { sent: string }).sent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${up.span_id}-01`);
+    const raw = JSON.stringify(lines);
+    for (const secret of ["sk-secret-header", "sk-secret-query", "my private prompt", "Bearer"]) expect(raw).not.toContain(secret);
+  });
+
+  it("records the error type of a failed request and of a failed upstream call", async () => {
+    const lines = capture();
+    const res = await app().request("/boom");
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe("capacity_exhausted");
+    expect(lines).toEqual([expect.objectContaining({ kind: "request", status: 503, outcome: "error", error_type: "capacity_exhausted" })]);
+
+    const failure = Object.assign(new Error("gone"), { status: 404, type: "allocation_not_found" });
+    await expect(loggedUpstream({ provider: "hostedai", op: "release" }, async () => Promise.reject(failure))).rejects.toBe(failure);
+    await expect(loggedUpstream({ provider: "localnode", op: "infer" }, async () => Promise.reject(new TypeError("network")))).rejects.toThrow("network");
+    expect(lines.slice(1)).toEqual([
+      expect.objectContaining({ kind: "upstream", op: "release", status: 404, outcome: "client_error", error_type: "allocation_not_found" }),
+      expect.objectContaining({ kind: "upstream", op: "infer", status: 0, outcome: "error", error_type: "exception" }),
+    ]);
+  });
+});
