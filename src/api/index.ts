@@ -11,7 +11,6 @@ import { openai, openAiErrors } from "./openai";
 import { strikes } from "./strikes";
 import { metricsRoutes, requestLogger } from "../telemetry";
 
-
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
   app.onError(onError);

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ChatMessage } from "./messages";
+import { ChatMessage, exactlyOneOfMessagesOrPrompt } from "./messages";
 
 /** The task labels, in the order the classifier's weights use. */
 export const TASK_LABELS = ["coding", "math", "reasoning", "extraction", "writing", "roleplay", "knowledge"] as const;
@@ -43,14 +43,7 @@ export const ClassifyRequest = z
     prompt: z.string().min(1).optional(),
   })
   .strict()
-  .superRefine((req, ctx) => {
-    if (req.messages === undefined && req.prompt === undefined) {
-      ctx.addIssue({ code: "custom", path: ["messages"], message: "either `messages` or `prompt` is required" });
-    }
-    if (req.messages !== undefined && req.prompt !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["prompt"], message: "give `messages` or `prompt`, not both" });
-    }
-  })
+  .superRefine(exactlyOneOfMessagesOrPrompt)
   .openapi("ClassifyRequest");
 export type ClassifyRequest = z.infer<typeof ClassifyRequest>;
 

@@ -12,3 +12,13 @@ export const ChatMessage = z
   })
   .openapi("ChatMessage");
 export type ChatMessage = z.infer<typeof ChatMessage>;
+
+/** A request gives its text as `messages` or as `prompt`: exactly one of them. */
+export function exactlyOneOfMessagesOrPrompt(req: { messages?: unknown; prompt?: unknown }, ctx: z.RefinementCtx): void {
+  if (req.messages === undefined && req.prompt === undefined) {
+    ctx.addIssue({ code: "custom", path: ["messages"], message: "either `messages` or `prompt` is required" });
+  }
+  if (req.messages !== undefined && req.prompt !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["prompt"], message: "give `messages` or `prompt`, not both" });
+  }
+}

@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Classification } from "./classification";
-import { ChatMessage } from "./messages";
+import { ChatMessage, exactlyOneOfMessagesOrPrompt } from "./messages";
 import { CovenantId } from "./common";
 import { Priority } from "./covenant";
 
@@ -21,14 +21,7 @@ export const StrikeRequest = z
     }),
   })
   .strict()
-  .superRefine((req, ctx) => {
-    if (req.messages === undefined && req.prompt === undefined) {
-      ctx.addIssue({ code: "custom", path: ["messages"], message: "either `messages` or `prompt` is required" });
-    }
-    if (req.messages !== undefined && req.prompt !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["prompt"], message: "give `messages` or `prompt`, not both" });
-    }
-  })
+  .superRefine(exactlyOneOfMessagesOrPrompt)
   .openapi("StrikeRequest");
 export type StrikeRequest = z.infer<typeof StrikeRequest>;
 
