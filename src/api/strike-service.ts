@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { analyseRequest } from "../classify";
 import type { StrikeFailure, StrikeInput, StrikeSuccess } from "../covenant";
 import { modelCatalogue } from "../policy";
-import type { ChatMessage, StrikeResponse } from "../schema";
+import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { Env } from "../env";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
@@ -20,6 +20,7 @@ export interface StrikeAsk {
   temperature: number;
   latencySensitive: boolean;
   priority?: "low" | "normal" | "high" | "critical";
+  fusion?: FusionOptions;
   idempotencyKey?: string;
 }
 
@@ -67,6 +68,8 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     temperature: ask.temperature,
     latencySensitive: ask.latencySensitive,
     ...(ask.priority ? { priority: ask.priority } : {}),
+    // Fusion needs the messages themselves: system prompts apply to every fragment.
+    ...(ask.fusion ? { fusion: ask.fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
   };
 }

@@ -46,6 +46,7 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     temperature: req.temperature,
     latencySensitive: req.latency_sensitive,
     priority: req.priority,
+    fusion: req.fusion,
     idempotencyKey: c.req.header("idempotency-key"),
   });
   if (!answer.ok) return c.json({ error: answer.error }, answer.status, retryAfterHeader(answer.error));

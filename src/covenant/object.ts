@@ -14,6 +14,7 @@ import {
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
 import { BreakerBook } from "./breakers";
+import { FusionDesk } from "./fusion-desk";
 import { IdempotencyBook } from "./idempotency";
 import { PartitionQueue } from "./partition-queue";
 import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
@@ -41,6 +42,7 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly leases: LeaseManager;
   private readonly ledger: Ledger;
   private readonly runner: StrikeRunner;
+  private readonly fusion: FusionDesk;
   private readonly breakers: BreakerBook;
   private readonly idempotency: IdempotencyBook;
   private readonly local: LocalNodeClient | undefined;
@@ -89,6 +91,7 @@ export class CovenantObject extends DurableObject<Env> {
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
     });
+    this.fusion = new FusionDesk(this.runner, this.leases, models);
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -237,7 +240,9 @@ export class CovenantObject extends DurableObject<Env> {
 
   /** Runs a strike and books its outcome in the metrics (replays of an Idempotency-Key never get here). */
   private async runMetered(input: StrikeInput, contract: CovenantContract, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
-    const outcome = await this.runner.run(input, { contract, policy: contract.policy, owner: this.owner() }, onToken);
+    const ctx = { contract, policy: contract.policy, owner: this.owner() };
+    // A fused strike is planned and run fragment by fragment; streams run as single strikes.
+    const outcome = input.fusion && !onToken ? await this.fusion.run(input, ctx) : await this.runner.run(input, ctx, onToken);
     const who = { tenant: input.tenant, covenant: input.covenantId };
     if (outcome.ok) {
       const s = outcome.strike;

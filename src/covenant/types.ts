@@ -1,5 +1,5 @@
 // What crosses the native RPC boundary between the edge worker and a covenant object.
-import type { Classification, StrikeResponse } from "../schema";
+import type { ChatMessage, Classification, FusionOptions, FusionReport, StrikeResponse } from "../schema";
 
 export interface StrikeInput {
   strikeId: string;
@@ -16,6 +16,10 @@ export interface StrikeInput {
   latencySensitive: boolean;
   /** The strike's priority class; the covenant's when absent, never above it. */
   priority?: "low" | "normal" | "high" | "critical";
+  /** Present when the client asked for fusion: the request is planned into fragments. */
+  fusion?: FusionOptions;
+  /** The request's own messages, kept for fusion (system prompts apply to every fragment). */
+  messages?: ChatMessage[];
   /** Client-supplied Idempotency-Key: the same key and request run once. */
   idempotencyKey?: string;
 }
@@ -43,6 +47,8 @@ export interface FailureBody {
   spent_usd?: number;
   requested_usd?: number;
   resets_at?: string | null;
+  /** For a fused strike that failed: what ran, what is missing, and why. */
+  fusion?: FusionReport;
   /** Every attempt the strike made, in order, when it failed after trying. */
   attempts?: AttemptRecord[];
   /** Targets the covenant ruled out for this strike, and why. */

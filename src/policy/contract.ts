@@ -56,6 +56,7 @@ export function applyCovenantChange(
     fallback: change.fallback ?? base.fallback,
     lease: change.lease ? { ...base.lease, ...change.lease } : base.lease,
     policy: change.policy ?? base.policy,
+    ...(change.fusion !== undefined ? { fusion: { ...base.fusion, ...change.fusion } } : base.fusion !== undefined ? { fusion: base.fusion } : {}),
     ...(change.routes !== undefined ? { routes: change.routes } : base.routes !== undefined ? { routes: base.routes } : {}),
     updated_at: nowIso,
   };

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { ModelRoute } from "./classification";
+import { FusionPolicy } from "./fusion";
 import { CovenantId } from "./common";
 
 /** Fallback targets: a Hosted.AI pool id, or `local` for the tunnelled local node. */
@@ -78,6 +79,7 @@ const CovenantFields = {
     description: "Where to run, in order: pool ids and `local`. Empty or absent: the policy chooses.",
   }),
   lease: LeasePolicy.optional(),
+  fusion: FusionPolicy.optional().openapi({ description: "How this covenant plans fused strikes; defaults when absent." }),
   routes: z.array(ModelRoute).max(64).optional().openapi({
     description: "How a strike that names no model is routed by its classification, first match wins; absent: Homeskillet's default routes; empty: always `default_model`.",
   }),
@@ -118,6 +120,7 @@ export const CovenantContract = z
       max_concurrency: z.number(),
     }),
     routes: z.array(ModelRoute).optional(),
+    fusion: FusionPolicy.optional(),
     policy: z.enum(["homeskillet", "seed"]),
     created_at: z.string(),
     updated_at: z.string(),

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Classification } from "./classification";
+import { FusionOptions, FusionReport } from "./fusion";
 import { ChatMessage, exactlyOneOfMessagesOrPrompt } from "./messages";
 import { CovenantId } from "./common";
 import { Priority } from "./covenant";
@@ -16,6 +17,9 @@ export const StrikeRequest = z
     max_tokens: z.number().int().min(1).max(MAX_COMPLETION_TOKENS).default(256),
     temperature: z.number().min(0).max(2).default(0.7),
     latency_sensitive: z.boolean().default(false),
+    fusion: FusionOptions.optional().openapi({
+      description: "Split, map-reduce or ensemble the request into fragments that run in parallel and are fused (`strategy: auto` lets the covenant decide).",
+    }),
     priority: Priority.optional().openapi({
       description: "Priority class of this strike; at most the covenant's own (its default). Decides the order queued strikes resume in.",
     }),
@@ -60,6 +64,7 @@ export const StrikeResponse = z
     usage: Usage,
     cost_usd: z.number().openapi({ description: "Allocation seconds × pool price, as billed by the upstream." }),
     timings: StrikeTimings,
+    fusion: FusionReport.optional().openapi({ description: "For a fused strike: the plan, every fragment, the gaps and the totals." }),
   })
   .openapi("Strike");
 export type StrikeResponse = z.infer<typeof StrikeResponse>;
