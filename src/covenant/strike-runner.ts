@@ -84,12 +84,13 @@ export class StrikeRunner {
       modelId = model.id;
       ledger.reserve(input.strikeId, limited.estimateUsd);
       let r: AttemptResult;
+      // A covenant that prefers a smaller model to a refusal gives the requested one half the time.
+      const patient = ctx.contract.cost.on_limit !== "degrade";
       try {
-        // A covenant that prefers a smaller model to a refusal gives the requested one half the time.
-        const patient = ctx.contract.cost.on_limit !== "degrade";
         r = await this.walkChain(model, input, ctx, patient ? deadline : startedAt + (deadline - startedAt) / 2, onToken);
       } catch (err) {
-        const smaller = err instanceof StrikeError && err.failure.error.type === "capacity_exhausted" ? this.smallerModels(model, ctx.contract) : [];
+        const exhausted = err instanceof StrikeError && err.failure.error.type === "capacity_exhausted";
+        const smaller = exhausted && !patient ? this.smallerModels(model, ctx.contract) : [];
         if (smaller.length === 0) throw err;
         r = await this.degradeUnderExhaustion(smaller, input, ctx, deadline, onToken, err as StrikeError);
         model = this.deps.models.get(r.model!)!;
