@@ -74,6 +74,18 @@ describe("fused strikes, end to end through the emulators", () => {
     expect(await res.json()).toMatchObject({ error: { budget: "max_usd_per_strike", limit_usd: 0.0000001 } });
   });
 
+  it("decomposes a multi-part request on its own unless the covenant turns that off", async () => {
+    const { id } = await createCovenant({});
+    const auto = StrikeResponse.parse(await (await strike({ covenant_id: id, prompt: MULTI, max_tokens: 16 })).json());
+    expect(auto.fusion?.plan).toMatchObject({ strategy: "split", requested: "auto" });
+    const off = await createCovenant({ fusion: { auto: false } });
+    const whole = StrikeResponse.parse(await (await strike({ covenant_id: off.id, prompt: MULTI, max_tokens: 16 })).json());
+    expect(whole.fusion).toBeUndefined();
+    expect(whole.pool_id).not.toBe("fused");
+    await deleteCovenant(id);
+    await deleteCovenant(off.id);
+  });
+
   it("runs a request with nothing to decompose as one plain strike", async () => {
     const { id } = await createCovenant({});
     const res = await strike({ covenant_id: id, prompt: "What is the capital of France?", max_tokens: 8, fusion: { strategy: "auto" } });

@@ -4,10 +4,14 @@ import type { StrikeFailure, StrikeInput, StrikeSuccess } from "../covenant";
 import { modelCatalogue } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { Env } from "../env";
+import { mightHaveSubTasks } from "../fusion";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
 
 const models = modelCatalogue();
+
+/** The smallest map-reduce threshold a covenant can set: shorter prompts are never mapped. */
+const MIN_MAP_REDUCE_TOKENS = 512;
 
 /** One strike as every edge interface asks for it (the strike API, the OpenAI API, MCP). */
 export interface StrikeAsk {
@@ -54,8 +58,13 @@ export function callerOf(c: Context<AppEnv>): Caller {
 }
 
 /** The request analysed at the edge, as the covenant object takes it. */
-function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
+function strikeInput(caller: Caller, ask: StrikeAsk, streaming = false): StrikeInput {
   const analysis = analyseRequest({ messages: ask.messages, prompt: ask.prompt });
+  // Without an explicit strategy the covenant may still decompose a request — but only one that
+  // could be decomposed at all: sub-tasks in sight, or long enough to map-reduce. Everything else
+  // skips planning, so fusion costs simple requests nothing.
+  const worthPlanning = mightHaveSubTasks(analysis.promptText) || analysis.promptTokens >= MIN_MAP_REDUCE_TOKENS;
+  const fusion = ask.fusion ?? (!streaming && worthPlanning ? { strategy: "auto" as const } : undefined);
   return {
     strikeId: `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
     tenant: caller.tenant,
@@ -69,7 +78,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     latencySensitive: ask.latencySensitive,
     ...(ask.priority ? { priority: ask.priority } : {}),
     // Fusion needs the messages themselves: system prompts apply to every fragment.
-    ...(ask.fusion ? { fusion: ask.fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
+    ...(fusion ? { fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
   };
 }
@@ -133,7 +142,7 @@ export async function startStreamedStrike(
   const receivedAt = Date.now();
   const refused = precheck(ask);
   if (refused && !refused.ok) return refused;
-  const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
+  const input = strikeInput(caller, { ...ask, idempotencyKey: undefined }, true);
   const body = await covenantStub(caller.env, input.tenant, ask.covenantId).strikeStream(input);
   const lines = ndjsonLines(body)[Symbol.asyncIterator]();
   const first = await lines.next();
