@@ -5,11 +5,13 @@ export class Signal {
   /** Resolves on the next notify, or after `timeoutMs`, whichever comes first. */
   next(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        // A waiter that timed out must leave, or notifyOne could spend a wake-up on it.
+        this.waiters = this.waiters.filter((w) => w !== done);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, Math.max(0, timeoutMs));
       this.waiters.push(done);
     });
   }
@@ -23,9 +25,5 @@ export class Signal {
   /** Wakes the longest waiter only: for a freed resource that one waiter can use. */
   notifyOne(): void {
     this.waiters.shift()?.();
-  }
-
-  get waiting(): number {
-    return this.waiters.length;
   }
 }
