@@ -4,7 +4,7 @@
  */
 import { fnv1a, mulberry32 } from "../../workers/hostedai-emulator/src/random";
 import type { PoolSpec } from "../../workers/hostedai-emulator/src/catalogue";
-import { CAPACITY_WAIT_MS, defaultContract, modelCatalogue, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
+import { defaultContract, strikeDeadlineMs, modelCatalogue, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
 import type { CovenantContract } from "../../src/schema";
 import { SimCluster } from "./cluster";
 import { SimCovenant } from "./covenant";
@@ -87,7 +87,7 @@ export function simulate(trace: readonly TraceRequest[], opts: SimOptions): SimR
   }
   const lastArrival = trace.length > 0 ? trace[trace.length - 1]!.atMs / k : 0;
   // Nothing the covenant holds may outlive a lease term past the last strike's deadline.
-  const horizon = lastArrival + CAPACITY_WAIT_MS + 2 * contract.lease.duration_s * 1000;
+  const horizon = lastArrival + strikeDeadlineMs(contract.qos.latency_slo_ms) + 2 * contract.lease.duration_s * 1000;
   const records = covenant.runner.records;
   const allEnded = () => records.length === trace.length && records.every((r) => r.endedAt !== null);
 

@@ -9,6 +9,3 @@ export function capacityBackoffMs(attempt: number, retryAfterS: number | undefin
   const jittered = capped / 2 + (capped / 2) * unit;
   return Math.max(0, Math.min(jittered, remainingMs));
 }
-
-/** How long an admitted strike may wait for upstream capacity before it gives up with 503. */
-export const CAPACITY_WAIT_MS = 30_000;

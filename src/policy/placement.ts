@@ -2,7 +2,7 @@ import type { CovenantContract, Priority } from "../schema";
 import { slicePricePerHour } from "./estimate";
 import type { ModelSpec } from "./models";
 import { poolFits, type PoolSnapshot } from "./pools";
-import { seedPlacement, type PlacementDecision, type PlacementResult } from "./seed";
+import type { PlacementDecision } from "./seed";
 
 export type PlacementPolicy = "homeskillet" | "seed";
 
@@ -53,24 +53,4 @@ export function candidatePools(
       slicePricePerHour(model, a) - slicePricePerHour(model, b) ||
       a.id.localeCompare(b.id),
   );
-}
-
-/** Where a new allocation goes under the given policy. */
-export function placeAllocation(
-  policy: PlacementPolicy,
-  contract: CovenantContract,
-  model: ModelSpec,
-  latencySensitive: boolean,
-  pools: readonly PoolSnapshot[],
-  exclude: ReadonlySet<string> = new Set(),
-): PlacementResult {
-  if (policy === "seed") return seedPlacement(model, latencySensitive, pools.filter((p) => !exclude.has(p.id)));
-  const best = candidatePools(contract, model, pools, exclude)[0];
-  if (!best) {
-    return { kind: "no_pool", tier: "standard", reason: `no pool the covenant allows can hold ${model.id} right now` };
-  }
-  return {
-    kind: "place",
-    placement: { tier: best.tier, poolId: best.id, preemptible: best.tier === "preemptible", requirements: sliceRequirements(model, contract) },
-  };
 }

@@ -50,11 +50,3 @@ export function seedPlacement(
     },
   };
 }
-
-/**
- * How long to ask for when an allocation serves a single strike: long enough to cover the
- * inference at a pessimistic 10 tokens/s plus provisioning, never under a minute.
- */
-export function singleStrikeDurationS(maxTokens: number): number {
-  return Math.max(60, Math.ceil(maxTokens / 10) + 30);
-}
