@@ -43,6 +43,10 @@ export interface AttemptContext {
   deadline: number;
   /** Present when the client streams: tokens go out as they arrive. */
   onToken?: (text: string, model: string) => void;
+  /** Hears when the attempt has its capacity, before the inference runs. */
+  onPlaced?: (placed: { model: string; poolId: string; allocationId: string; leaseReused: boolean }) => void;
+  /** Cuts a wait for a lease slot short (the runner then stops the strike). */
+  signal?: AbortSignal;
 }
 
 function streamDeadlines(model: ModelSpec, input: StrikeInput, ctx: AttemptContext, onToken: (text: string, model: string) => void) {
@@ -67,6 +71,7 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   if (!(await deps.localServes(ctx.model.id))) {
     throw new UpstreamError("local", 404, "model_not_served", `the local node does not serve ${ctx.model.id} (or cannot be reached)`);
   }
+  ctx.onPlaced?.({ model: ctx.model.id, poolId: "local", allocationId: "local", leaseReused: false });
   const ask = { model: ctx.model.id, prompt: input.promptText, promptTokens: input.promptTokens, maxTokens: input.maxTokens, temperature: input.temperature };
   let out;
   if (ctx.onToken) {
@@ -79,7 +84,8 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
       usage: read.usage ?? { prompt_tokens: input.promptTokens, completion_tokens: completion, total_tokens: input.promptTokens + completion },
     };
   } else {
-    out = await deps.local!.infer(ask);
+    // A local node is slower than a GPU pool and has no estimate of its own: bound it by the strike's deadline only.
+    out = await deps.local!.infer(ask, Math.max(1_000, ctx.deadline - Date.now()));
   }
   return {
     text: out.text,
@@ -110,6 +116,7 @@ export async function attemptPool(
   const t0 = Date.now();
   const { lease, reused, waitedMs } = await acquireOn(deps, target, input, ctx);
   const allocateMs = Date.now() - t0 - waitedMs;
+  ctx.onPlaced?.({ model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId, leaseReused: reused });
   const inferStart = Date.now();
   let charged = 0;
   try {
@@ -229,11 +236,12 @@ async function acquireOn(
     const t0 = Date.now();
     deps.waiting.count++;
     try {
-      await leases.freed.next(remaining);
+      await leases.freed.next(remaining, ctx.signal);
     } finally {
       deps.waiting.count--;
       unclaim();
     }
     waitedMs += Date.now() - t0;
+    if (ctx.signal?.aborted) throw noSlot(poolId);
   }
 }

@@ -9,11 +9,15 @@ import {
   SingleFlight,
   type FragmentResult,
   type FragmentSuccess,
+  type FusionPlan,
   type FusionRequest,
+  type ResolvedFusionPolicy,
 } from "../fusion";
 import { candidatePools, DEFAULT_ROUTES, routeModel, slicePricePerHour, strikeDeadlineMs, type ModelCatalogue, type PoolSnapshot } from "../policy";
+import type { FusionProgress } from "../schema";
 import type { LeaseManager } from "./lease-manager";
-import type { RunContext, StrikeRunner } from "./strike-runner";
+import type { Ledger } from "./ledger";
+import type { RunContext, RunOptions, StrikeRunner } from "./strike-runner";
 import type { FailureStatus, StrikeInput, StrikeOutcome } from "./types";
 
 const FAILURE_STATUSES: readonly FailureStatus[] = [400, 402, 404, 409, 422, 429, 502, 503, 504];
@@ -24,11 +28,18 @@ function failureStatus(status: number): FailureStatus {
   return FAILURE_STATUSES.includes(status as FailureStatus) ? (status as FailureStatus) : 502;
 }
 
+/** Whoever watches a strike: its tokens and placement (a plan of one), fragment progress (a fused plan), cancellation. */
+export interface Observers extends Pick<RunOptions, "onToken" | "onPlaced" | "signal"> {
+  onProgress?: (progress: FusionProgress) => void;
+}
+
 /**
  * Fused strikes in the covenant object: the request is planned (src/fusion) with the edge's
  * classifier and the covenant's routes and prices, each fragment runs as a strike of its own
  * through the runner (fallbacks, breakers, ledger and all), and the results are fused. A plan of
- * one fragment is just the strike. The caches live as long as the object.
+ * one fragment is just the strike. The plan's price is checked against the covenant's budgets and
+ * reserved once, as a whole; its fragments run inside that reservation and stop at the plan's
+ * deadline. The caches live as long as the object.
  */
 export class FusionDesk {
   private readonly flights = new SingleFlight<FragmentResult>();
@@ -38,10 +49,11 @@ export class FusionDesk {
   constructor(
     private readonly runner: StrikeRunner,
     private readonly leases: LeaseManager,
+    private readonly ledger: Ledger,
     private readonly models: ModelCatalogue,
   ) {}
 
-  async run(input: StrikeInput, ctx: RunContext): Promise<StrikeOutcome> {
+  async run(input: StrikeInput, ctx: RunContext, observers: Observers = {}): Promise<StrikeOutcome> {
     const { contract } = ctx;
     const policy = resolveFusionPolicy(contract.fusion);
     const pools = await this.leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
@@ -68,16 +80,33 @@ export class FusionDesk {
     if (!planned.ok) return { ok: false, status: failureStatus(planned.status), error: planned.error };
     const plan = planned.plan;
     // Nothing to decompose: the plain strike, at no extra cost.
-    if (plan.strategy === "single") return this.runner.run({ ...input, fusion: undefined, messages: undefined }, ctx);
+    const { onProgress, ...strikeObservers } = observers;
+    if (plan.strategy === "single") return this.runner.run({ ...input, fusion: undefined, messages: undefined }, ctx, strikeObservers);
 
-    this.results ??= new ResultCache({ maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000, now: Date.now });
+    const priceUsd = plan.price_usd ?? 0;
+    const refusal = this.ledger.check(contract, priceUsd);
+    if (refusal) return { ok: false, status: 402, error: { ...refusal, message: `the fused plan (${plan.strategy}, ${plan.fragments.length} fragments): ${refusal.message}` } };
+    this.ledger.reserve(input.strikeId, priceUsd);
+    try {
+      return await this.execute(input, ctx, plan, policy, observers);
+    } finally {
+      this.ledger.release(input.strikeId);
+    }
+  }
+
+  private async execute(input: StrikeInput, ctx: RunContext, plan: FusionPlan, policy: ResolvedFusionPolicy, observers: Observers): Promise<StrikeOutcome> {
+    const { contract } = ctx;
+    const deadlineAt = Date.now() + strikeDeadlineMs(contract.qos.latency_slo_ms);
+    const results = (this.results ??= new ResultCache({ maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000, now: Date.now }));
     if (policy.semantic_cache) this.semantic ??= new SemanticCache({ maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000, now: Date.now });
     const out = await executePlan(plan, {
       tenant: input.tenant,
       now: Date.now,
-      deadlineAt: Date.now() + strikeDeadlineMs(contract.qos.latency_slo_ms),
-      caches: { results: this.results, flights: this.flights, ...(this.semantic ? { semantic: this.semantic } : {}) },
-      runFragment: async (fragment) => {
+      deadlineAt,
+      caches: { results, flights: this.flights, ...(this.semantic ? { semantic: this.semantic } : {}) },
+      ...(observers.onProgress ? { onProgress: observers.onProgress } : {}),
+      ...(observers.signal ? { signal: observers.signal } : {}),
+      runFragment: async (fragment, signal) => {
         const outcome = await this.runner.run(
           {
             strikeId: `${input.strikeId}.${fragment.id}`,
@@ -92,6 +121,7 @@ export class FusionDesk {
             ...(input.priority ? { priority: input.priority } : {}),
           },
           ctx,
+          { signal, deadlineAt, budgetHeld: true },
         );
         if (!outcome.ok) return { ok: false, status: outcome.status, error: { type: outcome.error.type, message: outcome.error.message } };
         const s = outcome.strike;
@@ -108,7 +138,8 @@ export class FusionDesk {
       },
     });
     if (!out.ok) {
-      return { ok: false, status: failureStatus(out.status), error: { type: out.error.type, message: out.error.message, fusion: out.report } };
+      const { type, message, missing } = out.error;
+      return { ok: false, status: failureStatus(out.status), error: { type, message, ...(missing ? { missing } : {}), fusion: out.report } };
     }
     const { totals } = out.report;
     const answered = out.report.fragments.filter((f) => f.status === "ok");

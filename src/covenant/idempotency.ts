@@ -15,7 +15,7 @@ const encoder = new TextEncoder();
 
 /** What makes two requests "the same strike": everything that shapes the answer. */
 export async function fingerprint(input: StrikeInput): Promise<string> {
-  const material = JSON.stringify([input.model ?? null, input.promptText, input.maxTokens, input.temperature, input.latencySensitive]);
+  const material = JSON.stringify([input.model ?? null, input.promptText, input.maxTokens, input.temperature, input.latencySensitive, input.fusion ?? null]);
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(material));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

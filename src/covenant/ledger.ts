@@ -43,6 +43,11 @@ export class Ledger {
     this.reservations.set(strikeId, usd);
   }
 
+  /** Lets a reservation go without recording anything (a fused plan's, once its fragments are settled). */
+  release(reservationId: string): void {
+    this.reservations.delete(reservationId);
+  }
+
   /** Records the strike and turns its reservation into what it actually cost. */
   settle(strikeId: string, record: StrikeRecord): void {
     this.reservations.delete(strikeId);

@@ -2,16 +2,18 @@
 export class Signal {
   private waiters: Array<() => void> = [];
 
-  /** Resolves on the next notify, or after `timeoutMs`, whichever comes first. */
-  next(timeoutMs: number): Promise<void> {
+  /** Resolves on the next notify, after `timeoutMs`, or when `abort` fires, whichever comes first. */
+  next(timeoutMs: number, abort?: AbortSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
+        abort?.removeEventListener("abort", done);
         // A waiter that timed out must leave, or notifyOne could spend a wake-up on it.
         this.waiters = this.waiters.filter((w) => w !== done);
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, timeoutMs));
+      const timer = setTimeout(done, abort?.aborted ? 0 : Math.max(0, timeoutMs));
+      abort?.addEventListener("abort", done, { once: true });
       this.waiters.push(done);
     });
   }

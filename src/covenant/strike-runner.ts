@@ -44,6 +44,27 @@ export interface RunContext {
   owner: AllocationOwner;
 }
 
+/** What a strike on the way reports, for clients that watch it (MCP progress). */
+export interface Placed {
+  model: string;
+  poolId: string;
+  allocationId: string;
+  leaseReused: boolean;
+}
+
+export interface RunOptions {
+  /** Present when the client streams: the inference streams and tokens go out as they arrive. */
+  onToken?: (text: string, model: string) => void;
+  /** Hears when the strike has its capacity (a lease, or the local node). */
+  onPlaced?: (placed: Placed) => void;
+  /** Stops the strike at its next step (no new attempt, retry or wait); a running inference finishes. */
+  signal?: AbortSignal;
+  /** An end earlier than the covenant's SLO gives (a fused request's own deadline). */
+  deadlineAt?: number;
+  /** A fused request reserved the plan's price as a whole: this fragment neither checks nor reserves. */
+  budgetHeld?: boolean;
+}
+
 /** A strike refused or failed with a final answer for the client. */
 class StrikeError extends Error {
   constructor(readonly failure: StrikeFailure) {
@@ -52,7 +73,13 @@ class StrikeError extends Error {
 }
 
 const fail = (status: StrikeFailure["status"], error: FailureBody): StrikeError => new StrikeError({ ok: false, status, error });
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Waits `ms`, or less when `signal` fires (the caller then sees the signal and stops). */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => (clearTimeout(timer), signal?.removeEventListener("abort", done), resolve());
+    const timer = setTimeout(done, signal?.aborted ? 0 : ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 
 /**
  * Runs strikes inside the covenant object. Each strike walks its fallback chain (pools, then the
@@ -67,10 +94,10 @@ export class StrikeRunner {
     return this.deps.waiting.count;
   }
 
-  /** Runs one strike; with `onToken` the inference streams and tokens go out as they arrive. */
-  async run(input: StrikeInput, ctx: RunContext, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
+  /** Runs one strike; see RunOptions for streaming, progress, cancellation and held budgets. */
+  async run(input: StrikeInput, ctx: RunContext, opts: RunOptions = {}): Promise<StrikeOutcome> {
     const startedAt = Date.now();
-    const deadline = startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms);
+    const deadline = Math.min(startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms), opts.deadlineAt ?? Infinity);
     const { ledger } = this.deps;
     const routed = input.classification
       ? routeModel(input.classification, ctx.contract.routes ?? DEFAULT_ROUTES, ctx.contract.models, input.model, { defaultModel: ctx.contract.default_model })
@@ -79,20 +106,20 @@ export class StrikeRunner {
     try {
       const requested = this.resolveModel(modelId, ctx.contract);
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
-      const limited = await this.withinLimits(requested, input, ctx);
+      const limited = opts.budgetHeld ? { model: requested, estimateUsd: 0 } : await this.withinLimits(requested, input, ctx);
       let model = limited.model;
       modelId = model.id;
-      ledger.reserve(input.strikeId, limited.estimateUsd);
+      if (!opts.budgetHeld) ledger.reserve(input.strikeId, limited.estimateUsd);
       let r: AttemptResult;
       // A covenant that prefers a smaller model to a refusal gives the requested one half the time.
       const patient = ctx.contract.cost.on_limit !== "degrade";
       try {
-        r = await this.walkChain(model, input, ctx, patient ? deadline : startedAt + (deadline - startedAt) / 2, onToken);
+        r = await this.walkChain(model, input, ctx, patient ? deadline : startedAt + (deadline - startedAt) / 2, opts);
       } catch (err) {
         const exhausted = err instanceof StrikeError && err.failure.error.type === "capacity_exhausted";
         const smaller = exhausted && !patient ? this.smallerModels(model, ctx.contract) : [];
         if (smaller.length === 0) throw err;
-        r = await this.degradeUnderExhaustion(smaller, input, ctx, deadline, onToken, err as StrikeError);
+        r = await this.degradeUnderExhaustion(smaller, input, ctx, deadline, opts, err as StrikeError);
         model = this.deps.models.get(r.model!)!;
         modelId = model.id;
       }
@@ -168,7 +195,7 @@ export class StrikeRunner {
     input: StrikeInput,
     ctx: RunContext,
     deadline: number,
-    onToken: ((text: string, model: string) => void) | undefined,
+    opts: RunOptions,
   ): Promise<AttemptResult> {
     const { breakers, partition } = this.deps;
     const attempts: AttemptRecord[] = [];
@@ -178,6 +205,7 @@ export class StrikeRunner {
       throw fail(400, { type: "priority_not_allowed", message: `covenant ${ctx.contract.id} allows priority up to ${ctx.contract.qos.priority}`, param: "priority" });
     }
     for (let round = 0; ; round++) {
+      this.throwIfStopped(opts.signal);
       const roundStart = attempts.length;
       const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, await this.pools(attempts), this.deps.local !== undefined);
       // Wait and walk again only if something was merely full and nothing actually failed.
@@ -185,6 +213,7 @@ export class StrikeRunner {
       let retryAfterS: number | undefined;
       for (const target of targets) {
         for (let attempt = 0; attempt < ATTEMPTS_PER_TARGET && Date.now() < deadline; attempt++) {
+          this.throwIfStopped(opts.signal);
           const verdict = breakers.admit(target.id, Date.now());
           if (!verdict.allowed) {
             const until = verdict.retryAt ? ` until ${new Date(verdict.retryAt).toISOString()}` : " (a probe is running)";
@@ -193,7 +222,7 @@ export class StrikeRunner {
             break;
           }
           try {
-            const result = await this.attempt(target, model, input, ctx, deadline, onToken);
+            const result = await this.attempt(target, model, input, ctx, deadline, opts);
             breakers.success(target.id, Date.now());
             // A target answers again: strikes waiting out a partition resume, by priority.
             if (partition.depth > 0) partition.wakeAll();
@@ -224,7 +253,7 @@ export class StrikeRunner {
             // A node without the model is not a reason to stop waiting for a full pool.
             else if (err.type !== "model_not_served") onlyCapacity = false;
             if (!isRetryable(err.status, err.type)) break;
-            await sleep(retryDelayMs(attempt, err.retryAfterS, deadline - Date.now(), Math.random()));
+            await sleep(retryDelayMs(attempt, err.retryAfterS, deadline - Date.now(), Math.random()), opts.signal);
           }
         }
       }
@@ -259,7 +288,7 @@ export class StrikeRunner {
       // slice, so a release does not set off a stampede of allocations), or for time to pass.
       this.deps.waiting.count++;
       try {
-        await this.deps.leases.capacityReturned.next(capacityBackoffMs(round, retryAfterS, remaining, Math.random()));
+        await this.deps.leases.capacityReturned.next(capacityBackoffMs(round, retryAfterS, remaining, Math.random()), opts.signal);
       } finally {
         this.deps.waiting.count--;
       }
@@ -272,10 +301,17 @@ export class StrikeRunner {
     input: StrikeInput,
     ctx: RunContext,
     deadline: number,
-    onToken: ((text: string, model: string) => void) | undefined,
+    opts: RunOptions,
   ): Promise<AttemptResult> {
-    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken };
+    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal };
     return target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx);
+  }
+
+  /** A stopped strike ends with the reason it was stopped for (a fused request's deadline, a gone client). */
+  private throwIfStopped(signal: AbortSignal | undefined): void {
+    if (!signal?.aborted) return;
+    const reason = signal.reason instanceof Error ? signal.reason.message : "the request was cancelled";
+    throw fail(504, { type: "cancelled", message: `stopped before its next step: ${reason}` });
   }
 
   /** The pool listing; when Hosted.AI cannot list pools, no pool is tried and that is recorded. */
@@ -326,12 +362,12 @@ export class StrikeRunner {
     input: StrikeInput,
     ctx: RunContext,
     deadline: number,
-    onToken: ((text: string, model: string) => void) | undefined,
+    opts: RunOptions,
     original: StrikeError,
   ): Promise<AttemptResult> {
     for (const m of [...smaller].reverse()) {
       try {
-        return { ...(await this.walkChain(m, input, ctx, deadline, onToken)), model: m.id };
+        return { ...(await this.walkChain(m, input, ctx, deadline, opts)), model: m.id };
       } catch (err) {
         if (!(err instanceof StrikeError) || Date.now() >= deadline) throw original;
       }

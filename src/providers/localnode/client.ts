@@ -33,12 +33,13 @@ export class LocalNodeClient {
     return list.data.map((m) => m.id);
   }
 
-  async infer(req: { model: string; prompt: string; promptTokens: number; maxTokens: number; temperature: number }): Promise<LocalInference> {
+  /** A chat completion; `timeoutMs` shortens the configured inference timeout (a strike's deadline). */
+  async infer(req: { model: string; prompt: string; promptTokens: number; maxTokens: number; temperature: number }, timeoutMs = Infinity): Promise<LocalInference> {
     const completion = await sendJson<ChatCompletion>(PROVIDER, this.config, "/v1/chat/completions", {
       method: "POST",
       headers: this.headers(),
       body: { model: req.model, messages: [{ role: "user", content: req.prompt }], max_tokens: req.maxTokens, temperature: req.temperature },
-      timeoutMs: this.config.inferenceTimeoutMs ?? 120_000,
+      timeoutMs: Math.min(this.config.inferenceTimeoutMs ?? 120_000, timeoutMs),
     });
     return toLocalInference(completion, req.promptTokens);
   }
