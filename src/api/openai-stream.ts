@@ -1,11 +1,13 @@
-import type { StreamLine } from "./strike-service";
+import type { StrikeEvent } from "../covenant";
 import { openAiType } from "./openai-errors";
 
 interface Started {
   strikeId: string;
   receivedAt: number;
-  first: StreamLine;
-  rest: AsyncIterable<StreamLine>;
+  /** The model asked for (`auto` when the covenant chooses), until the strike names its own. */
+  model: string;
+  first: StrikeEvent;
+  rest: AsyncIterable<StrikeEvent>;
 }
 
 const encoder = new TextEncoder();
@@ -16,11 +18,16 @@ const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" 
  * it arrives, ending with `data: [DONE]` — or, if the stream broke after output began, with a
  * final chunk whose finish_reason is "error" and an explicit `data: {"error": …}` event and no
  * [DONE], so no client mistakes a cut stream for a complete answer.
+ *
+ * A fused request has no tokens to stream while its fragments run: each fragment's start and end
+ * goes out as a chunk with no choices (as OpenAI's own usage chunk is) carrying
+ * `homeskillet.fusion_progress`, and the fused answer follows as one content delta.
  */
 export function chatStream(started: Started, includeUsage: boolean): Response {
   const id = `chatcmpl-${started.strikeId.slice(4)}`;
   const created = Math.floor(started.receivedAt / 1000);
-  let model = started.first.event === "token" ? started.first.model : "unknown";
+  let model = started.first.event === "token" ? started.first.model : started.model;
+  let streamedText = false;
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) => ({
     id,
     object: "chat.completion.chunk",
@@ -34,16 +41,31 @@ export function chatStream(started: Started, includeUsage: boolean): Response {
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
       controller.enqueue(sse(chunk({ role: "assistant", content: "" }, null)));
-      const emit = (line: StreamLine): boolean => {
+      const emit = (line: StrikeEvent): boolean => {
         if (line.event === "token") {
           model = line.model;
+          streamedText = true;
           controller.enqueue(sse(chunk({ content: line.text }, null)));
           return true;
         }
+        if (line.event === "progress") {
+          controller.enqueue(sse({ ...chunk({}, null), choices: [], homeskillet: { fusion_progress: line.progress } }));
+          return true;
+        }
+        if (line.event === "placed") return true;
         if (line.event === "done") {
           const s = line.strike;
+          model = s.model;
+          if (!streamedText && s.output.content) controller.enqueue(sse(chunk({ content: s.output.content }, null)));
           const extension = {
-            homeskillet: { strike_id: line.strike_id, covenant_id: s.covenant_id, pool_id: s.pool_id, allocation_id: s.allocation_id, cost_usd: s.cost_usd },
+            homeskillet: {
+              strike_id: line.strike_id,
+              covenant_id: s.covenant_id,
+              pool_id: s.pool_id,
+              allocation_id: s.allocation_id,
+              cost_usd: s.cost_usd,
+              ...(s.fusion ? { fusion: s.fusion } : {}),
+            },
           };
           controller.enqueue(sse(chunk({}, s.finish_reason, extension)));
           if (includeUsage) controller.enqueue(sse({ ...chunk({}, null), choices: [], usage: s.usage }));

@@ -60,6 +60,7 @@ export function toChatCompletion(s: StrikeResponse): ChatCompletion {
       lease_reused: s.lease_reused,
       cost_usd: s.cost_usd,
       timings: s.timings,
+      ...(s.fusion ? { fusion: s.fusion } : {}),
     },
   };
 }
@@ -77,6 +78,8 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
     maxTokens: req.max_completion_tokens ?? req.max_tokens ?? 256,
     temperature: req.temperature ?? 0.7,
     latencySensitive: false,
+    ...(req.homeskillet?.fusion ? { fusion: req.homeskillet.fusion } : {}),
+    ...(req.homeskillet?.priority ? { priority: req.homeskillet.priority } : {}),
     idempotencyKey: c.req.header("idempotency-key"),
   };
   if (req.stream) {

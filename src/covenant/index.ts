@@ -1,6 +1,6 @@
 export { CovenantObject } from "./object";
 export { TenantDirectory } from "./directory";
-export type { FailureBody, Result, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess } from "./types";
+export type { FailureBody, Result, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess, WatchOptions } from "./types";
 
 /** The Durable Object name of a tenant's covenant: tenant scoping is part of the identity. */
 export function covenantObjectName(tenant: string, covenantId: string): string {

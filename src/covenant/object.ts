@@ -23,10 +23,11 @@ import { LeaseManager, type AllocationOwner } from "./lease-manager";
 import { PoolCache } from "./pool-cache";
 import { Signal } from "./signal";
 import { CovenantStore } from "./storage";
-import { StrikeRunner } from "./strike-runner";
+import { StrikeRunner, type Placed } from "./strike-runner";
+import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
 import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
-import type { Result, StrikeInput, StrikeOutcome } from "./types";
+import type { Result, StrikeEvent, StrikeInput, StrikeOutcome, WatchOptions } from "./types";
 
 const models = modelCatalogue();
 /** After an unanswered allocation request, look upstream this much later (let in-flight work land). */
@@ -91,7 +92,7 @@ export class CovenantObject extends DurableObject<Env> {
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
     });
-    this.fusion = new FusionDesk(this.runner, this.leases, models);
+    this.fusion = new FusionDesk(this.runner, this.leases, this.ledger, models);
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -209,21 +210,35 @@ export class CovenantObject extends DurableObject<Env> {
   }
 
   /**
-   * A strike whose tokens stream back as they are generated: NDJSON lines of
-   * `{"event":"token","text","model"}`, then one `{"event":"done","strike_id","strike"}` or
-   * `{"event":"error","status","error"}`. Until the first token the fallback chain works as for
-   * any strike; after it, a failure ends the stream with an explicit error line.
+   * A strike watched as it runs: NDJSON lines (StrikeEvent) of fusion progress, the placement,
+   * tokens when `watch.tokens` (the inference then streams), then one `done` or `error`. Until the
+   * first token the fallback chain works as for any strike; after it, a failure ends the stream
+   * with an explicit error line. A reader that goes away stops the strike at its next step.
    */
-  strikeStream(input: StrikeInput): ReadableStream<Uint8Array> {
+  strikeStream(input: StrikeInput, watch: WatchOptions = { tokens: true }): ReadableStream<Uint8Array> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
-    const line = (value: unknown) => writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => {});
+    const gone = new AbortController();
+    const line = (value: StrikeEvent) =>
+      writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => gone.abort(new Error("the client went away")));
     const contract = this.contractFor(input.tenant, input.covenantId);
+    const observers: Observers = {
+      ...(watch.tokens ? { onToken: (text, model) => void line({ event: "token", text, model }) } : {}),
+      // A token stream starts with its first token, so that failures before it keep a real status code.
+      ...(watch.tokens ? {} : { onPlaced: (p: Placed) => void line({ event: "placed", model: p.model, pool_id: p.poolId, allocation_id: p.allocationId, lease_reused: p.leaseReused }) }),
+      onProgress: (progress) => void line({ event: "progress", progress }),
+      signal: gone.signal,
+    };
     void (async () => {
-      const outcome: StrikeOutcome = contract
-        ? await this.runMetered(input, contract, (text, model) => void line({ event: "token", text, model }))
-        : notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
+      let outcome: StrikeOutcome;
+      if (!contract) outcome = notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
+      else {
+        const run = (i: StrikeInput) => this.runMetered(i, contract, observers);
+        // A progress-only watcher (MCP) keeps the Idempotency-Key's guarantees; token streams carry none.
+        const key = watch.tokens ? undefined : input.idempotencyKey;
+        outcome = key ? await this.idempotency.run({ ...input, idempotencyKey: key }, run) : await run(input);
+      }
       if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
       else await line({ event: "error", status: outcome.status, error: outcome.error });
       await writer.close().catch(() => {});
@@ -239,10 +254,10 @@ export class CovenantObject extends DurableObject<Env> {
   }
 
   /** Runs a strike and books its outcome in the metrics (replays of an Idempotency-Key never get here). */
-  private async runMetered(input: StrikeInput, contract: CovenantContract, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
+  private async runMetered(input: StrikeInput, contract: CovenantContract, observers: Observers = {}): Promise<StrikeOutcome> {
     const ctx = { contract, policy: contract.policy, owner: this.owner() };
-    // A fused strike is planned and run fragment by fragment; streams run as single strikes.
-    const outcome = input.fusion && !onToken ? await this.fusion.run(input, ctx) : await this.runner.run(input, ctx, onToken);
+    // A fused strike is planned and run fragment by fragment (a plan of one is the plain strike).
+    const outcome = input.fusion ? await this.fusion.run(input, ctx, observers) : await this.runner.run(input, ctx, observers);
     const who = { tenant: input.tenant, covenant: input.covenantId };
     if (outcome.ok) {
       const s = outcome.strike;

@@ -1,5 +1,5 @@
 // What crosses the native RPC boundary between the edge worker and a covenant object.
-import type { ChatMessage, Classification, FusionOptions, FusionReport, StrikeResponse } from "../schema";
+import type { ChatMessage, Classification, FusionGap, FusionOptions, FusionProgress, FusionReport, StrikeResponse } from "../schema";
 
 export interface StrikeInput {
   strikeId: string;
@@ -49,6 +49,8 @@ export interface FailureBody {
   resets_at?: string | null;
   /** For a fused strike that failed: what ran, what is missing, and why. */
   fusion?: FusionReport;
+  /** For a fused strike that failed: the parts that did not arrive. */
+  missing?: FusionGap[];
   /** Every attempt the strike made, in order, when it failed after trying. */
   attempts?: AttemptRecord[];
   /** Targets the covenant ruled out for this strike, and why. */
@@ -71,3 +73,20 @@ export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBo
 export type StrikeOutcome = StrikeSuccess | StrikeFailure;
 
 export type Result<T> = { ok: true; value: T } | StrikeFailure;
+
+/**
+ * One line of a watched strike (`strikeStream`), as NDJSON: fusion progress, the moment capacity
+ * was found, tokens (when streamed), then exactly one `done` or `error`.
+ */
+export type StrikeEvent =
+  | { event: "progress"; progress: FusionProgress }
+  | { event: "placed"; model: string; pool_id: string; allocation_id: string; lease_reused: boolean }
+  | { event: "token"; text: string; model: string }
+  | { event: "done"; strike_id: string; strike: StrikeSuccess["strike"] }
+  | { event: "error"; status: FailureStatus; error: FailureBody };
+
+/** What a watcher of a strike wants besides its outcome. */
+export interface WatchOptions {
+  /** Stream the inference and send its tokens (OpenAI streaming); otherwise progress only (MCP). */
+  tokens: boolean;
+}

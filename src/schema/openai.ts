@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { FusionOptions, FusionReport } from "./fusion";
+import { Priority } from "./covenant";
 import { MAX_COMPLETION_TOKENS } from "./strike";
 
 const TextPart = z.object({ type: z.literal("text"), text: z.string() });
@@ -28,6 +30,11 @@ export const ChatCompletionRequest = z
     stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
     seed: z.number().int().nullish(),
     user: z.string().nullish(),
+    homeskillet: z
+      .object({ fusion: FusionOptions.optional(), priority: Priority.optional() })
+      .strict()
+      .optional()
+      .openapi({ description: "Homeskillet's own options (the OpenAI SDKs send unknown body fields as given): fusion and the strike's priority class." }),
   })
   .openapi("ChatCompletionRequest");
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
@@ -57,6 +64,7 @@ export const ChatCompletion = z
         lease_reused: z.boolean(),
         cost_usd: z.number(),
         timings: z.record(z.string(), z.number()),
+        fusion: FusionReport.optional(),
       })
       .openapi({ description: "Homeskillet's extras; strict OpenAI clients ignore unknown fields." }),
   })

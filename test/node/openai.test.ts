@@ -55,6 +55,32 @@ describe("openai SDK against Homeskillet", () => {
     expect(firstAt - started).toBeLessThan((endedAt - started) * 0.75);
   });
 
+  it("fuses a multi-part request and streams each fragment's progress through the SDK", async () => {
+    const body = {
+      model: "auto",
+      messages: [{ role: "user" as const, content: "Answer these:\n1. What is a GPU?\n2. What is a lease?\n3. What is a covenant?" }],
+      max_tokens: 16,
+      stream: true as const,
+      // Extra body fields go to the server as given: this is how SDK users ask for fusion.
+      homeskillet: { fusion: { strategy: "split" } },
+    };
+    const stream = await client().chat.completions.create(body);
+    const progress: { type: string; done?: number; total: number }[] = [];
+    let text = "";
+    let report: { plan: { strategy: string } } | undefined;
+    for await (const chunk of stream) {
+      const extra = (chunk as unknown as { homeskillet?: { fusion_progress?: (typeof progress)[number]; fusion?: typeof report } }).homeskillet;
+      if (extra?.fusion_progress) progress.push(extra.fusion_progress);
+      if (extra?.fusion) report = extra.fusion;
+      text += chunk.choices[0]?.delta.content ?? "";
+    }
+    const finished = progress.filter((p) => p.type === "fragment_finished");
+    expect(finished.length).toBe(3);
+    expect(finished.map((p) => p.done)).toEqual([1, 2, 3]);
+    expect(text).toContain("What is a lease?");
+    expect(report?.plan.strategy).toBe("split");
+  });
+
   it("raises the SDK's typed errors", async () => {
     await expect(client("not-a-key").chat.completions.create({ model: "gemma-2b-it", messages: [{ role: "user", content: "x" }] })).rejects.toBeInstanceOf(
       OpenAI.AuthenticationError,
