@@ -80,4 +80,29 @@ describe("GET /metrics", () => {
     // Gauges describe now: the covenant that keeps warm leases reports its queue as empty.
     expect(after.get(`homeskillet_queue_depth{tenant="dev",covenant="${b.id}"}`)).toBe(0);
   });
+
+  it("books a fused request's fragments as strikes, the request as fused, and its cache outcomes", async () => {
+    const { id } = await createCovenant({});
+    const prompt = "Answer these:\n1. What is a GPU?\n2. What is a lease?\n3. What is a covenant?";
+    for (let i = 0; i < 2; i++) {
+      const res = await strike({ covenant_id: id, prompt, max_tokens: 12, fusion: { strategy: "split" } });
+      expect(res.status).toBe(200);
+    }
+    const m = await scrape();
+    expect(total(m, "homeskillet_fused_requests_total", { covenant: id, strategy: "split", outcome: "ok" })).toBe(2);
+    // The first request computed three fragments, the second found all three in the result cache.
+    expect(total(m, "homeskillet_strikes_total", { covenant: id, outcome: "ok" })).toBe(3);
+    expect(total(m, "homeskillet_cache_lookups_total", { covenant: id, result: "miss" })).toBe(3);
+    expect(total(m, "homeskillet_cache_lookups_total", { covenant: id, result: "hit" })).toBe(3);
+    expect(total(m, "homeskillet_tokens_total", { covenant: id, kind: "completion" })).toBeGreaterThan(0);
+  });
+
+  it("counts failed attempts per target", async () => {
+    const { id } = await createCovenant({ models: ["qwen-14b"], fallback: ["local"] });
+    const before = total(await scrape(), "homeskillet_upstream_failures_total", { target: "local", type: "model_not_served" });
+    const res = await strike({ covenant_id: id, prompt: "hi", max_tokens: 4 });
+    expect(res.status).toBe(503);
+    const after = total(await scrape(), "homeskillet_upstream_failures_total", { target: "local", type: "model_not_served" });
+    expect(after - before).toBe(1);
+  });
 });

@@ -208,9 +208,9 @@ describe("MetricsBook", () => {
           breakers: [{ target: "p2", phase: "open" }],
         }),
       });
-      book.cacheLookup({ tenant: "dev", covenant: "c2", hit: true });
+      book.fusedFinished({ tenant: "dev", covenant: "c2", strategy: "split", outcome: "ok", cache: ["hit"] });
       await book.settled();
-      book.cacheLookup({ tenant: "dev", covenant: "c2", hit: false });
+      book.fusedFinished({ tenant: "dev", covenant: "c2", strategy: "split", outcome: "error", errorType: "fusion_failed", cache: ["miss"] });
       await book.settled();
       expect(attempts).toBe(2);
       queue = 0;
@@ -223,6 +223,7 @@ describe("MetricsBook", () => {
       const stored = new MetricsBook(ctx.storage.sql, { objectName: () => undefined, register: async () => {}, gauges: () => null }).snapshot();
       expect(stored.metrics[M.queueDepth.name]).toBeUndefined();
       expect(stored.metrics[M.cacheLookups.name]!.series).toEqual({ '["dev","c2","hit"]': 1, '["dev","c2","miss"]': 1 });
+      expect(stored.metrics[M.fusedRequests.name]!.series).toEqual({ '["dev","c2","split","ok",""]': 1, '["dev","c2","split","error","fusion_failed"]': 1 });
     });
   });
 });

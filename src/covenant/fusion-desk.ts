@@ -51,6 +51,8 @@ export class FusionDesk {
     private readonly leases: LeaseManager,
     private readonly ledger: Ledger,
     private readonly models: ModelCatalogue,
+    /** Hears each fragment's strike as it finishes (the object books it in its metrics). */
+    private readonly onFragment: (input: StrikeInput, outcome: StrikeOutcome) => void = () => {},
   ) {}
 
   async run(input: StrikeInput, ctx: RunContext, observers: Observers = {}): Promise<StrikeOutcome> {
@@ -107,22 +109,20 @@ export class FusionDesk {
       ...(observers.onProgress ? { onProgress: observers.onProgress } : {}),
       ...(observers.signal ? { signal: observers.signal } : {}),
       runFragment: async (fragment, signal) => {
-        const outcome = await this.runner.run(
-          {
-            strikeId: `${input.strikeId}.${fragment.id}`,
-            tenant: input.tenant,
-            covenantId: input.covenantId,
-            model: fragment.model,
-            promptText: fragment.prompt,
-            promptTokens: fragment.prompt_tokens,
-            maxTokens: fragment.max_tokens,
-            temperature: fragment.temperature,
-            latencySensitive: input.latencySensitive,
-            ...(input.priority ? { priority: input.priority } : {}),
-          },
-          ctx,
-          { signal, deadlineAt, budgetHeld: true },
-        );
+        const fragmentInput: StrikeInput = {
+          strikeId: `${input.strikeId}.${fragment.id}`,
+          tenant: input.tenant,
+          covenantId: input.covenantId,
+          model: fragment.model,
+          promptText: fragment.prompt,
+          promptTokens: fragment.prompt_tokens,
+          maxTokens: fragment.max_tokens,
+          temperature: fragment.temperature,
+          latencySensitive: input.latencySensitive,
+          ...(input.priority ? { priority: input.priority } : {}),
+        };
+        const outcome = await this.runner.run(fragmentInput, ctx, { signal, deadlineAt, budgetHeld: true });
+        this.onFragment(fragmentInput, outcome);
         if (!outcome.ok) return { ok: false, status: outcome.status, error: { type: outcome.error.type, message: outcome.error.message } };
         const s = outcome.strike;
         return {

@@ -91,8 +91,9 @@ export class CovenantObject extends DurableObject<Env> {
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
+      attemptFailed: (target, type) => this.metrics.attemptFailed({ target, type }),
     });
-    this.fusion = new FusionDesk(this.runner, this.leases, this.ledger, models);
+    this.fusion = new FusionDesk(this.runner, this.leases, this.ledger, models, (input, outcome) => this.meterStrike(input, outcome));
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -258,6 +259,21 @@ export class CovenantObject extends DurableObject<Env> {
     const ctx = { contract, policy: contract.policy, owner: this.owner() };
     // A fused strike is planned and run fragment by fragment (a plan of one is the plain strike).
     const outcome = input.fusion ? await this.fusion.run(input, ctx, observers) : await this.runner.run(input, ctx, observers);
+    // A fused request's fragments were booked as strikes as they finished; the request itself is booked as fused.
+    const report = outcome.ok ? outcome.strike.fusion : outcome.error.fusion;
+    if (report) {
+      this.metrics.fusedFinished({
+        tenant: input.tenant, covenant: input.covenantId, strategy: report.plan.strategy,
+        outcome: outcome.ok ? "ok" : "error", ...(outcome.ok ? {} : { errorType: outcome.error.type }),
+        cache: report.fragments.filter((f) => f.status === "ok").map((f) => f.cache),
+      });
+    } else {
+      this.meterStrike(input, outcome);
+    }
+    return outcome;
+  }
+
+  private meterStrike(input: StrikeInput, outcome: StrikeOutcome): void {
     const who = { tenant: input.tenant, covenant: input.covenantId };
     if (outcome.ok) {
       const s = outcome.strike;
@@ -267,9 +283,8 @@ export class CovenantObject extends DurableObject<Env> {
         costUsd: s.cost_usd, promptTokens: s.usage.prompt_tokens, completionTokens: s.usage.completion_tokens,
       });
     } else {
-      this.metrics.strikeFinished({ ...who, model: input.model ?? contract.default_model, pool: null, outcome: "error", errorType: outcome.error.type });
+      this.metrics.strikeFinished({ ...who, model: input.model ?? this.owned?.contract.default_model ?? "", pool: null, outcome: "error", errorType: outcome.error.type });
     }
-    return outcome;
   }
 
   // ---- alarm ---------------------------------------------------------------------------------
@@ -306,7 +321,9 @@ export class CovenantObject extends DurableObject<Env> {
       const pool = candidatePools(contract, spec, pools).find((p) => this.breakers.get(p.id, Date.now()).phase === "closed");
       for (let i = 0; pool && i < count; i++) {
         try {
+          const t0 = Date.now();
           await this.leases.allocate(pool.id, contract, spec, pool.tier === "preemptible", this.owner(), "warm");
+          this.metrics.warmAllocated({ pool: pool.id, allocateMs: Date.now() - t0 });
         } catch {
           break; // No room upstream right now: strikes will allocate on demand.
         }

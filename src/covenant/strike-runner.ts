@@ -36,6 +36,8 @@ export interface RunnerDeps extends AttemptDeps {
   models: ModelCatalogue;
   /** Called after each strike so the object can schedule lease housekeeping. */
   afterStrike: (leaseUsed: boolean) => Promise<void>;
+  /** Hears every failed attempt on a target (for the upstream failure metrics). */
+  attemptFailed?: (target: string, type: string) => void;
 }
 
 export interface RunContext {
@@ -228,6 +230,7 @@ export class StrikeRunner {
             if (partition.depth > 0) partition.wakeAll();
             return result;
           } catch (err) {
+            if (err instanceof MidStreamError || err instanceof UpstreamError) this.deps.attemptFailed?.(target.id, err.type);
             if (err instanceof MidStreamError) {
               // Tokens already reached the client: no transparent retry, but the target failed.
               breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);

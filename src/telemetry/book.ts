@@ -25,6 +25,15 @@ export interface StrikeFinished {
   completionTokens?: number;
 }
 
+export interface FusedFinished {
+  tenant: string;
+  covenant: string;
+  strategy: string;
+  outcome: "ok" | "error";
+  errorType?: string;
+  cache: readonly string[];
+}
+
 export interface LeaseReleased {
   pool: string;
   /** Time strikes ran on the lease. */
@@ -110,9 +119,14 @@ export class MetricsBook {
     this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, e)]]);
   }
 
-  cacheLookup(e: { tenant: string; covenant: string; hit: boolean }): void {
-    const key = inc(this.snap, M.cacheLookups, { tenant: e.tenant, covenant: e.covenant, result: e.hit ? "hit" : "miss" });
-    this.persist([[M.cacheLookups, key]]);
+  /** A fused request answered or failed; `cache` is each fragment's cache outcome. */
+  fusedFinished(e: FusedFinished): void {
+    const who = { tenant: e.tenant, covenant: e.covenant };
+    const touched: [MetricDef, string][] = [
+      [M.fusedRequests, inc(this.snap, M.fusedRequests, { ...who, strategy: e.strategy, outcome: e.outcome, error_type: e.outcome === "ok" ? "" : (e.errorType ?? "") })],
+    ];
+    for (const result of e.cache) touched.push([M.cacheLookups, inc(this.snap, M.cacheLookups, { ...who, result })]);
+    this.persist(touched);
   }
 
   /** Stored counters and histograms plus gauges read now: what `metricsSnapshot()` returns. */

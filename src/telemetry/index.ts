@@ -5,7 +5,7 @@ export type { HistogramValue, Labels, MergeResult, MetricDef, MetricKind, Metric
 export { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 export { M as METRICS, EDGE as EDGE_METRICS } from "./metrics";
 export { MetricsBook } from "./book";
-export type { GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
+export type { FusedFinished, GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
 export { MetricsIndex, METRICS_INDEX_NAME } from "./metrics-index";
 export { collect } from "./collect";
 export { metricsRoutes, operatorKey, requireOperator } from "./endpoint";

@@ -69,9 +69,15 @@ export const M = {
   }),
   cacheLookups: defineMetric({
     name: "homeskillet_cache_lookups_total",
-    help: "Fragment cache lookups, by tenant, covenant and result (hit or miss).",
+    help: "Fused requests' fragments by cache outcome: miss (computed), hit (result cache), semantic (near duplicate), shared (identical fragment in flight).",
     kind: "counter",
     labels: ["tenant", "covenant", "result"],
+  }),
+  fusedRequests: defineMetric({
+    name: "homeskillet_fused_requests_total",
+    help: "Requests planned into several fragments, by strategy and outcome; their fragments count as strikes.",
+    kind: "counter",
+    labels: ["tenant", "covenant", "strategy", "outcome", "error_type"],
   }),
   // Gauges: read from the live object at scrape time, never stored (they describe now).
   liveLeases: defineMetric({
