@@ -90,6 +90,7 @@ export class CovenantObject extends DurableObject<Env> {
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
+      attemptFailed: (e) => this.metrics.attemptFailed(e),
     });
     this.fusion = new FusionDesk(this.runner, this.leases, models);
     this.metrics = new MetricsBook(ctx.storage.sql, {
