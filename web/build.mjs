@@ -34,7 +34,7 @@ export async function buildDashboard() {
     logLevel: "warning",
     banner: { js: "/* Homeskillet operator dashboard. Includes uPlot (MIT licence, see licenses.txt). */" },
   });
-  copyFileSync(join(root, "web", "dashboard", "index.html"), join(out, "index.html"));
+  for (const file of ["index.html", "icon.svg"]) copyFileSync(join(root, "web", "dashboard", file), join(out, file));
   const uplotLicence = readFileSync(join(root, "node_modules", "uplot", "LICENSE"), "utf8");
   writeFileSync(join(out, "licenses.txt"), `uPlot (https://github.com/leeoniya/uPlot)\n\n${uplotLicence}`);
   writeFileSync(join(ASSETS_DIR, "_headers"), HEADERS);

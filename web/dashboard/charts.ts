@@ -103,7 +103,8 @@ export class TimeChart {
       // Off the chart, the legend shows the latest values rather than dashes.
       hooks: { setCursor: [(u) => u.cursor.idx == null && showLatest(u)] },
       scales: {
-        x: { time: true, range: (_u, min, max) => [Math.min(min, max - MIN_SPAN_S), max] },
+        // From the data itself: uPlot hands a range function no usable bounds for a single point.
+        x: { time: true, range: xRange },
         y: { range: range(this.opts.leftRange, this.opts.fromZero ?? true) },
         ...(hasRight ? { right: { range: range(this.opts.rightRange, true) } } : {}),
       },
@@ -133,6 +134,12 @@ export class TimeChart {
       ],
     };
   }
+}
+
+function xRange(u: uPlot): uPlot.Range.MinMax {
+  const xs = u.data[0] ?? [];
+  const last = xs[xs.length - 1] ?? Date.now() / 1000;
+  return [Math.min(xs[0] ?? last, last - MIN_SPAN_S), last];
 }
 
 function showLatest(u: uPlot): void {

@@ -110,7 +110,8 @@ async function poll(): Promise<void> {
 
 function schedule(): void {
   clearTimeout(state.timer);
-  state.timer = setTimeout(() => void poll(), POLL_MS);
+  // A poll that finished after the tab was hidden does not restart polling; showing it does.
+  if (!document.hidden) state.timer = setTimeout(() => void poll(), POLL_MS);
 }
 
 function stopPolling(): void {
