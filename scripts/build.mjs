@@ -1,6 +1,8 @@
 // Builds everything a run needs, so that `npm start`, `npm test`, `npm run bench` and
 // `npm run deploy` never depend on a hand-run step:
 //   - compiles the WebAssembly request classifier (wasm/build.mjs; skipped when unchanged);
+//   - bundles the operator dashboard's page into .build/assets/ (web/build.mjs), the gateway's
+//     static assets, which wrangler dev, Miniflare, the test pool and deploy all read;
 //   - bundles each auxiliary worker in workers/* into .build/<name>/ (the test pool and the
 //     Miniflare-direct bench load bundled scripts, not TypeScript).
 import { spawnSync } from "node:child_process";
@@ -8,6 +10,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildClassifier } from "../wasm/build.mjs";
+import { buildDashboard } from "../web/build.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -40,6 +43,7 @@ export function bundleWorker(configPath, outdir) {
 export async function buildAll() {
   // First: the gateway imports the compiled classifier, and wrangler bundles it.
   await buildClassifier();
+  await buildDashboard();
   const workersDir = join(root, "workers");
   for (const name of readdirSync(workersDir)) {
     const config = join(workersDir, name, "wrangler.toml");

@@ -40,6 +40,8 @@ Homeskillet is running.
   Hosted.AI emulator   ${system.hostedai}
   local-node emulator  ${system.localNode}
   dev API key          ${system.devKey}
+  dashboard            ${system.gateway}/dashboard/#key=${encodeURIComponent(system.devKey)}
+                       (the dev key is the operator key while HOMESKILLET_OPERATOR_KEY is unset)
 
 Try a strike:
 

@@ -8,6 +8,8 @@ export interface Env {
   TENANTS: DurableObjectNamespace<TenantDirectory>;
   MCP_SESSION: DurableObjectNamespace<McpSession>;
   METRICS_INDEX: DurableObjectNamespace<MetricsIndex>;
+  /** The built static assets (the operator dashboard's page); served before the worker runs. */
+  ASSETS?: Fetcher;
   HOSTEDAI_BASE_URL: string;
   HOSTEDAI_API_KEY?: string;
   /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */
@@ -20,6 +22,6 @@ export interface Env {
   HOMESKILLET_TENANT_KEYS?: string;
   /** A key for the tenant `dev`, for local development. */
   HOMESKILLET_DEV_KEY?: string;
-  /** Key for operator routes (`GET /metrics`); when unset, HOMESKILLET_DEV_KEY serves. */
+  /** Key for operator routes (`GET /metrics`, the dashboard); when unset, HOMESKILLET_DEV_KEY serves. */
   HOMESKILLET_OPERATOR_KEY?: string;
 }

@@ -10,6 +10,7 @@ import { models } from "./models";
 import { openai, openAiErrors } from "./openai";
 import { strikes } from "./strikes";
 import { metricsRoutes, requestLogger } from "../telemetry";
+import { dashboardRoutes } from "../dashboard";
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -31,6 +32,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   });
 
   app.route("/", metricsRoutes); // operator key, not tenant keys (src/telemetry/endpoint.ts)
+  // The dashboard's data, operator key too; its page is a static asset (src/dashboard/routes.ts).
+  app.route("/", dashboardRoutes);
 
   // Registered before auth so that its errors, too, reach OpenAI clients in OpenAI's shape.
   app.use("/v1/chat/completions", openAiErrors);

@@ -91,7 +91,7 @@ export class CovenantObject extends DurableObject<Env> {
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
-      attemptFailed: (target, type) => this.metrics.attemptFailed({ target, type }),
+      attemptFailed: (e) => this.metrics.attemptFailed(e),
     });
     this.fusion = new FusionDesk(this.runner, this.leases, this.ledger, models, (input, outcome) => this.meterStrike(input, outcome));
     this.metrics = new MetricsBook(ctx.storage.sql, {

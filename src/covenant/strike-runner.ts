@@ -36,8 +36,8 @@ export interface RunnerDeps extends AttemptDeps {
   models: ModelCatalogue;
   /** Called after each strike so the object can schedule lease housekeeping. */
   afterStrike: (leaseUsed: boolean) => Promise<void>;
-  /** Hears every failed attempt on a target (for the upstream failure metrics). */
-  attemptFailed?: (target: string, type: string) => void;
+  /** Called for each failed call to a target (retried or not), for the metrics. */
+  attemptFailed?: (e: { target: string; type: string }) => void;
 }
 
 export interface RunContext {
@@ -230,10 +230,10 @@ export class StrikeRunner {
             if (partition.depth > 0) partition.wakeAll();
             return result;
           } catch (err) {
-            if (err instanceof MidStreamError || err instanceof UpstreamError) this.deps.attemptFailed?.(target.id, err.type);
             if (err instanceof MidStreamError) {
               // Tokens already reached the client: no transparent retry, but the target failed.
               breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
+              this.deps.attemptFailed?.({ target: target.id, type: err.type });
               throw err;
             }
             if (!(err instanceof UpstreamError)) {
@@ -241,6 +241,7 @@ export class StrikeRunner {
               throw err;
             }
             attempts.push({ target: target.id, attempt, outcome: "failed", status: err.status, type: err.type, message: err.message });
+            this.deps.attemptFailed?.({ target: target.id, type: err.type });
             if (countsAgainstBreaker(err.status, err.type)) {
               const wasProbe = breakers.get(target.id, Date.now()).probeInFlight;
               breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
@@ -324,6 +325,7 @@ export class StrikeRunner {
     } catch (err) {
       const e = err instanceof UpstreamError ? err : new UpstreamError("hostedai", 0, "network_error", String(err));
       attempts.push({ target: "hostedai", attempt: 0, outcome: "failed", status: e.status, type: e.type, message: `listing pools: ${e.message}` });
+      this.deps.attemptFailed?.({ target: "hostedai", type: e.type });
       return [];
     }
   }

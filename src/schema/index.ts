@@ -7,3 +7,4 @@ export * from "./covenant";
 export * from "./classification";
 export * from "./openai";
 export * from "./fusion";
+export * from "./dashboard";

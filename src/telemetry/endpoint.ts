@@ -8,6 +8,7 @@ import type { Env } from "../env";
 import { collect } from "./collect";
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 import { METRICS_INDEX_NAME } from "./metrics-index";
+import { storeReading } from "./readings";
 
 function unauthorized(message: string): Response {
   return Response.json(
@@ -37,7 +38,8 @@ export const requireOperator: MiddlewareHandler<{ Bindings: Env }> = async (c, n
 export const metricsRoutes = new Hono<{ Bindings: Env }>();
 
 metricsRoutes.get("/metrics", requireOperator, async (c) => {
-  const names = await c.env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).list();
+  const index = c.env.METRICS_INDEX.getByName(METRICS_INDEX_NAME);
+  const names = await index.list();
   const { snapshot, failed } = await collect(names, (name) => c.env.COVENANT.getByName(name));
   // Without a source its counters would drop out of the sums, and Prometheus would read the drop
   // as a counter reset and the return as a burst. A failed scrape leaves a gap instead; an
@@ -48,6 +50,10 @@ metricsRoutes.get("/metrics", requireOperator, async (c) => {
       { status: 503, headers: { "retry-after": "5", "cache-control": "no-store" } },
     );
   }
+  // A complete scrape is also a reading for the dashboard's history (readings.ts), so history
+  // accrues while Prometheus scrapes even with no dashboard open. In the background: the scrape
+  // does not wait for it, and a failure only leaves a gap in the history.
+  if (failed.length === 0) c.executionCtx.waitUntil(storeReading(index, snapshot, Date.now(), undefined).catch(() => {}));
   return new Response(renderExposition(snapshot), {
     headers: { "content-type": EXPOSITION_CONTENT_TYPE, "cache-control": "no-store" },
   });

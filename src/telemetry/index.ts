@@ -1,5 +1,5 @@
 // Telemetry: the metric registry and its exposition (pure), the covenant object's MetricsBook,
-// the deployment's MetricsIndex, the /metrics route, and structured log lines.
+// the deployment's MetricsIndex (and its ring of readings), the /metrics route, and structured log lines.
 export { defineMetric, emptySnapshot, inc, merge, observe, seriesKey, set } from "./registry";
 export type { HistogramValue, Labels, MergeResult, MetricDef, MetricKind, MetricSnapshot, SeriesValue, Snapshot } from "./registry";
 export { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
@@ -7,7 +7,12 @@ export { M as METRICS, EDGE as EDGE_METRICS } from "./metrics";
 export { MetricsBook } from "./book";
 export type { FusedFinished, GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
 export { MetricsIndex, METRICS_INDEX_NAME } from "./metrics-index";
+export type { ReadingsAnswer, ReadingsRequest } from "./metrics-index";
 export { collect } from "./collect";
+export { addHistograms, bucketsOf, histogramsBy, rowsOf, sumBy } from "./snapshot-read";
+export type { Row } from "./snapshot-read";
+export { OTHER, parseReadings, READING_RETENTION_MS, READING_SPACING_MS, READING_VERSION, readingOf, SPLIT_KEYS, storeReading } from "./readings";
+export type { HistogramReading, Reading } from "./readings";
 export { metricsRoutes, operatorKey, requireOperator } from "./endpoint";
 export { annotate, emit, loggedUpstream, newSpanId, outcomeOf, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "./log";
 export type { Outcome, RequestLine, TraceContext, UpstreamFields, UpstreamLine } from "./log";

@@ -4,16 +4,38 @@ import type { Env } from "../env";
 /** The one MetricsIndex of a deployment: every scrape asks this instance. */
 export const METRICS_INDEX_NAME = "deployment";
 
+/** A request to the index's ring of readings (see `readings`). */
+export interface ReadingsRequest {
+  /** A reading to store, unless one at most `minSpacingMs` older is already there. */
+  append?: { t: number; body: string };
+  minSpacingMs: number;
+  /** Readings older than this, measured back from the appended one, are dropped. */
+  retainMs: number;
+  /** Return readings from this time on, plus the one just before it (differences need it); none when absent. */
+  from?: number;
+}
+
+export interface ReadingsAnswer {
+  recorded: boolean;
+  /** Oldest first. */
+  readings: { t: number; body: string }[];
+}
+
 /**
  * Lists the covenant objects that have recorded metrics, so a scrape can ask each of them without
  * scanning Durable Objects (which cannot be enumerated). A covenant registers once; the list only
  * grows, because a retired covenant's counters stay in its object and must keep being summed, or
  * the deployment's totals would go backwards.
+ *
+ * It also keeps a short, bounded ring of readings of the merged metrics (opaque JSON here; the
+ * dashboard defines them), so a page opened later still has recent history to draw. There is one
+ * index per deployment, so every isolate's dashboard requests share one ring.
  */
 export class MetricsIndex extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, registered_at INTEGER NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS readings (t INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
   }
 
   register(name: string): void {
@@ -22,5 +44,33 @@ export class MetricsIndex extends DurableObject<Env> {
 
   list(): string[] {
     return this.ctx.storage.sql.exec<{ name: string }>(`SELECT name FROM sources ORDER BY name`).toArray().map((r) => r.name);
+  }
+
+  /**
+   * Stores a reading when the last one is old enough, drops expired ones, and returns those
+   * asked for. One synchronous step, so two dashboards polling at once cannot both append.
+   */
+  readings(req: ReadingsRequest): ReadingsAnswer {
+    const sql = this.ctx.storage.sql;
+    let recorded = false;
+    if (req.append && Number.isFinite(req.append.t)) {
+      const { t, body } = req.append;
+      const last = sql.exec<{ t: number | null }>(`SELECT max(t) AS t FROM readings`).one().t;
+      if (last === null || t - last >= req.minSpacingMs) {
+        sql.exec(`INSERT OR REPLACE INTO readings (t, body) VALUES (?, ?)`, Math.trunc(t), body);
+        recorded = true;
+      }
+      sql.exec(`DELETE FROM readings WHERE t < ?`, Math.trunc(t - req.retainMs));
+    }
+    if (req.from === undefined) return { recorded, readings: [] };
+    const from = Number.isFinite(req.from) ? Math.trunc(req.from) : 0;
+    const rows = sql
+      .exec<{ t: number; body: string }>(
+        `SELECT t, body FROM readings WHERE t >= (SELECT coalesce(max(t), ?) FROM readings WHERE t < ?) ORDER BY t`,
+        from,
+        from,
+      )
+      .toArray();
+    return { recorded, readings: rows };
   }
 }

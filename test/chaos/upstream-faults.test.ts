@@ -2,12 +2,21 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "../support/covenants";
 import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
-import { liveAllocationsOf, strike } from "../support/gateway";
+import { call, liveAllocationsOf, strike } from "../support/gateway";
 
 afterEach(async () => {
   await hostedaiFaults.clear();
   await localFaults.clear();
 });
+
+/** Failed upstream calls the deployment's /metrics has counted, all targets and types. */
+async function upstreamFailuresCounted(): Promise<number> {
+  const text = await (await call("/metrics")).text();
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("homeskillet_upstream_failures_total{"))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+}
 
 async function strikes(covenantId: string, n: number, model = "gemma-2b-it") {
   const responses = await Promise.all(Array.from({ length: n }, (_, i) => strike({ covenant_id: covenantId, model, prompt: `chaos ${i}`, max_tokens: 8 })));
@@ -17,13 +26,17 @@ async function strikes(covenantId: string, n: number, model = "gemma-2b-it") {
 describe("upstream faults", () => {
   it("absorbs a 30 % inference error rate: every strike answered once, none lost or run twice, none leaked", async () => {
     const { id } = await createCovenant({});
+    const [countedBefore, injectedBefore] = [await upstreamFailuresCounted(), (await hostedaiCounters()).faults_injected_total.errors ?? 0];
     await hostedaiFaults.set({ errors: [{ endpoint: "inference", rate: 0.3, status: 500 }] });
     const results = await strikes(id, 30);
     expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
     const ids = results.map((r) => StrikeResponse.parse(r.body).id);
     expect(new Set(ids).size).toBe(30);
     expect((await covenantUsage(id)).strikes).toBe(30);
-    expect((await hostedaiCounters()).faults_injected_total.errors).toBeGreaterThan(0);
+    const injected = (await hostedaiCounters()).faults_injected_total.errors! - injectedBefore;
+    expect(injected).toBeGreaterThan(0);
+    // Every failed call was retried or fallen back from, and each is counted in the metrics.
+    expect((await upstreamFailuresCounted()) - countedBefore).toBe(injected);
     await deleteCovenant(id);
     expect(await liveAllocationsOf(id)).toEqual([]);
   });
