@@ -20,6 +20,7 @@ import {
   type Target,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
+import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
 import type { CovenantContract } from "../schema";
 import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
 import type { BreakerBook } from "./breakers";
@@ -63,12 +64,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class StrikeRunner {
   constructor(private readonly deps: RunnerDeps) {}
 
+  /** Runs one strike, or one fragment of a fused strike, under a span of its own. */
+  run(...args: Parameters<StrikeRunner["runStrike"]>): Promise<StrikeOutcome> {
+    return traceStrike(args[0], () => this.runStrike(...args));
+  }
+
   get queueDepth(): number {
     return this.deps.waiting.count;
   }
 
   /** Runs one strike; with `onToken` the inference streams and tokens go out as they arrive. */
-  async run(input: StrikeInput, ctx: RunContext, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
+  private async runStrike(input: StrikeInput, ctx: RunContext, onToken?: (text: string, model: string) => void): Promise<StrikeOutcome> {
     const startedAt = Date.now();
     const deadline = startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms);
     const { ledger } = this.deps;
@@ -275,7 +281,7 @@ export class StrikeRunner {
     onToken: ((text: string, model: string) => void) | undefined,
   ): Promise<AttemptResult> {
     const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken };
-    return target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx);
+    return traceAttempt(target, { model: model.id, breakerState: this.deps.breakers.get(target.id, Date.now()).phase }, () => (target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx)));
   }
 
   /** The pool listing; when Hosted.AI cannot list pools, no pool is tried and that is recorded. */

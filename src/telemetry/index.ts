@@ -13,3 +13,4 @@ export { annotate, annotateRequest, emit, newSpanId, outcomeOf, requestLogger, s
 export type { Outcome, RequestLine, TraceContext, UpstreamLine } from "./log";
 export { activeTraceparent, configureTracing, flushSpans, tracingEnabled, type TracingEnv } from "./tracing";
 export { tracedUpstream, tracedUpstreamStream, type UpstreamCall, type UpstreamCallInfo, type UpstreamResult } from "./upstream";
+export { traceAttempt, traceStrike } from "./strike-spans";
