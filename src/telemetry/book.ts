@@ -49,6 +49,13 @@ export interface MetricsBookOptions {
   objectName: () => string | undefined;
   /** Announces this object to the deployment's MetricsIndex; called until it succeeds once. */
   register: (objectName: string) => Promise<void>;
+  /** false: events are not counted (the operator turned metrics off); gauges are still read. */
+  recording?: boolean;
+}
+
+/** The operator's switch: `HOMESKILLET_METRICS=off` stops covenant objects counting events. */
+export function metricsRecording(env: { HOMESKILLET_METRICS?: string }): boolean {
+  return env.HOMESKILLET_METRICS?.trim().toLowerCase() !== "off";
 }
 
 const SCHEMA = `
@@ -60,12 +67,14 @@ export class MetricsBook {
   private readonly snap: Snapshot = emptySnapshot();
   private registered: boolean;
   private registering: Promise<void> | undefined;
+  private readonly recording: boolean;
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly opts: MetricsBookOptions,
   ) {
     sql.exec(SCHEMA);
+    this.recording = opts.recording ?? true;
     const defs = new Map<string, MetricDef>(Object.values(M).map((d) => [d.name, d]));
     for (const row of sql.exec<{ metric: string; labels: string; value: string }>(`SELECT metric, labels, value FROM metric_series`)) {
       const def = defs.get(row.metric);
@@ -76,6 +85,7 @@ export class MetricsBook {
   }
 
   strikeFinished(e: StrikeFinished): void {
+    if (!this.recording) return;
     const pool = e.pool ?? "";
     const who = { tenant: e.tenant, covenant: e.covenant, model: e.model, pool };
     const touched: [MetricDef, string][] = [[M.strikes, inc(this.snap, M.strikes, { ...who, outcome: e.outcome, error_type: e.outcome === "ok" ? "" : (e.errorType ?? "") })]];
@@ -93,11 +103,13 @@ export class MetricsBook {
 
   /** An allocation made ahead of demand (the warm pool), not for a waiting strike. */
   warmAllocated(e: { pool: string; allocateMs: number }): void {
+    if (!this.recording) return;
     const key = observe(this.snap, M.allocationSeconds, { pool: e.pool, purpose: "warm" }, Math.max(0, e.allocateMs) / 1000);
     this.persist([[M.allocationSeconds, key]]);
   }
 
   leaseReleased(e: LeaseReleased): void {
+    if (!this.recording) return;
     const labels = { pool: e.pool };
     this.persist([
       [M.leaseBusySeconds, inc(this.snap, M.leaseBusySeconds, labels, Math.max(0, e.busyMs) / 1000)],
@@ -107,10 +119,12 @@ export class MetricsBook {
   }
 
   attemptFailed(e: { target: string; type: string }): void {
+    if (!this.recording) return;
     this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, e)]]);
   }
 
   cacheLookup(e: { tenant: string; covenant: string; hit: boolean }): void {
+    if (!this.recording) return;
     const key = inc(this.snap, M.cacheLookups, { tenant: e.tenant, covenant: e.covenant, result: e.hit ? "hit" : "miss" });
     this.persist([[M.cacheLookups, key]]);
   }

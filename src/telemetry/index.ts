@@ -4,7 +4,7 @@ export { defineMetric, emptySnapshot, inc, merge, observe, seriesKey, set } from
 export type { HistogramValue, Labels, MergeResult, MetricDef, MetricKind, MetricSnapshot, SeriesValue, Snapshot } from "./registry";
 export { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 export { M as METRICS, EDGE as EDGE_METRICS } from "./metrics";
-export { MetricsBook } from "./book";
+export { MetricsBook, metricsRecording } from "./book";
 export type { GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
 export { MetricsIndex, METRICS_INDEX_NAME } from "./metrics-index";
 export { collect } from "./collect";
