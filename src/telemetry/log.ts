@@ -122,6 +122,17 @@ function routeOf(c: HonoContext): string {
   return routes.at(-1)?.path ?? new URL(c.req.url).pathname;
 }
 
+function echoTraceId(c: HonoContext, traceId: string): void {
+  try {
+    c.res.headers.set("x-homeskillet-trace-id", traceId);
+  } catch {
+    // Immutable headers (a response passed through from elsewhere): answer with a copy.
+    const copy = new Response(c.res.body, c.res);
+    copy.headers.set("x-homeskillet-trace-id", traceId);
+    c.res = copy;
+  }
+}
+
 function executionContext(c: HonoContext): ExecutionContext | undefined {
   try {
     return c.executionCtx;
@@ -160,6 +171,8 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
   try {
     await next();
     status = c.res.status;
+    // A handler that built its own Response (a stream) bypassed Hono's prepared headers.
+    if (!c.res.headers.has("x-homeskillet-trace-id")) echoTraceId(c, trace.traceId);
   } finally {
     const tenant = fields.tenant ?? (c.get("tenant") as string | undefined);
     const errorType = fields.error_type ?? (status >= 400 ? await errorTypeOf(c.res) : undefined);
