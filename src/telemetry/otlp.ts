@@ -73,23 +73,51 @@ export class OtlpJsonExporter implements SpanExporter {
   }
 }
 
+export interface ExportScheduleOptions {
+  /** How long spans may wait for others to share their export (OTEL_BSP_SCHEDULE_DELAY). */
+  delayMs?: number;
+  /** Spans per export; a full batch goes at once (OTEL_BSP_MAX_EXPORT_BATCH_SIZE). */
+  maxBatch?: number;
+  /** Spans held at most; beyond, new ones are dropped and counted (OTEL_BSP_MAX_QUEUE_SIZE). */
+  maxBuffered?: number;
+}
+
 /**
- * Buffers ended spans and exports them when asked (`forceFlush`, called at the end of each request
- * inside `waitUntil`). At most one export runs at a time; flushes asked for meanwhile share the next
- * one, so under load many requests' spans travel in one POST instead of one POST each.
+ * Buffers ended spans and exports them in batches. A request (or object call) that ends asks for
+ * an export within `delayMs` (`exportSoon`) and hands that promise to `ctx.waitUntil`, which keeps
+ * the isolate alive until its spans are sent; every request ending meanwhile shares the same
+ * export, so spans cost one POST per interval rather than one per request. At most one export runs
+ * at a time.
  */
 export class ExportOnFlushProcessor implements SpanProcessor {
   private buffer: ReadableSpan[] = [];
   private exporting: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  private scheduled: Promise<void> | undefined;
+  private readonly delayMs: number;
+  private readonly maxBatch: number;
+  private readonly maxBuffered: number;
   /** Spans dropped because the buffer was full (an unreachable collector, a burst). */
   dropped = 0;
 
   constructor(
     private readonly exporter: Pick<OtlpJsonExporter, "send">,
-    private readonly maxBuffered = 8192,
-    private readonly maxBatch = 1024,
-  ) {}
+    opts: ExportScheduleOptions = {},
+  ) {
+    this.delayMs = opts.delayMs ?? 1000;
+    this.maxBatch = opts.maxBatch ?? 512;
+    this.maxBuffered = Math.max(opts.maxBuffered ?? 8192, this.maxBatch);
+  }
+
+  /** Resolves once the spans ended so far are exported: within `delayMs`, sooner for a full batch. */
+  exportSoon(): Promise<void> {
+    if (this.buffer.length >= this.maxBatch || this.delayMs <= 0) return this.forceFlush();
+    this.scheduled ??= new Promise<void>((resolve) => setTimeout(resolve, this.delayMs)).then(() => {
+      this.scheduled = undefined;
+      return this.forceFlush();
+    });
+    return this.scheduled;
+  }
 
   onStart(_span: Span, _parent: Context): void {}
 
@@ -124,10 +152,11 @@ export class ExportOnFlushProcessor implements SpanProcessor {
   }
 
   private async exportBuffered(): Promise<void> {
-    // Spans that end while a batch is on its way join the next batch of the same export.
-    while (this.buffer.length > 0) {
-      await this.exporter.send(this.buffer.splice(0, this.maxBatch));
-    }
+    // What is buffered now, no more: spans that end meanwhile wait for the next export, or under
+    // steady load this would chase every new span with a POST of its own.
+    const spans = this.buffer;
+    this.buffer = [];
+    for (let i = 0; i < spans.length; i += this.maxBatch) await this.exporter.send(spans.slice(i, i + this.maxBatch));
   }
 }
 

@@ -24,7 +24,7 @@ import {
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
+import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
 import { VERSION } from "../version";
 import { ExportOnFlushProcessor, OtlpJsonExporter, parseOtlpHeaders } from "./otlp";
 import { newSpanId, randomHex, traceFrom } from "./trace-context";
@@ -42,6 +42,12 @@ export interface TracingEnv {
   OTEL_SERVICE_NAME?: string;
   /** Share (0..1) of new traces recorded; a client's sampled flag is followed. 1 by default. */
   OTEL_TRACES_SAMPLER_ARG?: string;
+  /** Ms spans wait for others to share an export (1000 by default). */
+  OTEL_BSP_SCHEDULE_DELAY?: string;
+  /** Spans per export; a full batch is sent at once (512 by default). */
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
+  /** Spans held at most while waiting; more are dropped (8192 by default). */
+  OTEL_BSP_MAX_QUEUE_SIZE?: string;
 }
 
 // One context manager per isolate, registered when this module loads: contexts must flow even
@@ -78,15 +84,24 @@ export function configureTracing(env: TracingEnv): void {
   const url = tracesUrl(env);
   if (!url) return;
   const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
-  processor = new ExportOnFlushProcessor(
-    new OtlpJsonExporter({ url, headers: { ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) } }),
-  );
+  const headers = { ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
+  processor = new ExportOnFlushProcessor(new OtlpJsonExporter({ url, headers }), {
+    delayMs: positive(env.OTEL_BSP_SCHEDULE_DELAY),
+    maxBatch: positive(env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE),
+    maxBuffered: positive(env.OTEL_BSP_MAX_QUEUE_SIZE),
+  });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME?.trim() || "homeskillet", "service.version": VERSION }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(Number.isFinite(ratio) ? Math.min(1, Math.max(0, ratio)) : 1) }),
+    // A client's sampled flag is followed; new traces are kept at the configured ratio.
+    sampler: new ParentBasedSampler({ root: ratio >= 1 || !Number.isFinite(ratio) ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(Math.max(0, ratio)) }),
     spanProcessors: [processor],
   });
   trace.setGlobalTracerProvider(provider);
+}
+
+function positive(raw: string | undefined): number | undefined {
+  const n = Number(raw);
+  return raw !== undefined && raw.trim() !== "" && Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 export function tracingEnabled(): boolean {
@@ -98,9 +113,12 @@ export function flushSpans(): Promise<void> {
   return processor?.forceFlush() ?? Promise.resolve();
 }
 
-/** Exports spans after the current request or call, without holding up its answer. */
+/**
+ * Exports the spans of the current request or call after its answer, batched with whatever else
+ * ends within the schedule delay; `waitUntil` keeps the isolate alive until they are sent.
+ */
 export function flushAfter(ctx: { waitUntil(promise: Promise<unknown>): void } | undefined): void {
-  if (processor && ctx) ctx.waitUntil(processor.forceFlush());
+  if (processor && ctx) ctx.waitUntil(processor.exportSoon());
 }
 
 // ---- who a piece of work is for: read by upstream spans and log lines --------------------------
