@@ -64,7 +64,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class StrikeRunner {
   constructor(private readonly deps: RunnerDeps) {}
 
-  /** Runs one strike, or one fragment of a fused strike, under a span of its own. */
+  /** Runs one strike, or one fragment of a fused strike (which gets a span of its own). */
   run(...args: Parameters<StrikeRunner["runStrike"]>): Promise<StrikeOutcome> {
     return traceStrike(args[0], () => this.runStrike(...args));
   }

@@ -153,7 +153,7 @@ export const requestLogger: MiddlewareHandler = async (c, next) => {
   const fields: Annotations = {};
   const url = new URL(c.req.url);
   const parent = edgeParent(c.req.header("traceparent")).setValue(REQUEST_FIELDS, fields);
-  const attributes = { "http.request.method": c.req.method, "url.path": url.pathname, "url.scheme": url.protocol.replace(":", "") };
+  const attributes = { "http.request.method": c.req.method, "url.path": url.pathname };
   try {
     await inSpan(`${c.req.method} ${url.pathname}`, { kind: SpanKind.SERVER, attributes }, (span) => serve(c, next, span, fields, started), parent);
   } finally {

@@ -6,7 +6,7 @@
 import { context, createContextKey, trace, type Attributes, type Span } from "@opentelemetry/api";
 import type { AttemptResult } from "../covenant/attempt";
 import type { StrikeInput, StrikeOutcome } from "../covenant/types";
-import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, whoIsActive, withWho, type Who } from "./tracing";
+import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, withWho, type Who } from "./tracing";
 
 /** Attempts made so far in this strike, by target: the retry count of the next one. */
 const ATTEMPTS = createContextKey("homeskillet.attempts");
@@ -94,17 +94,23 @@ export function traceCovenantWork<T>(name: string, objectName: string | undefine
   return inSpan(name, { attributes: whoAttributes(who) }, () => run(), withWho(context.active(), who));
 }
 
-/** One strike as the runner runs it; a fusion fragment (`<strike id>.<fragment id>`) is one too. */
+/**
+ * One strike as the runner runs it. A fusion fragment (`<strike id>.<fragment id>`) gets a span of
+ * its own under the covenant's; a plain strike is already the covenant call's span, so it only
+ * starts counting attempts (a second span would repeat the first at a cost on every strike).
+ */
 export function traceStrike(input: Pick<StrikeInput, "strikeId" | "tenant" | "covenantId" | "model">, run: () => Promise<StrikeOutcome>): Promise<StrikeOutcome> {
   const dot = input.strikeId.indexOf(".");
   const who = { tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId };
+  const parent = withWho(context.active(), who).setValue(ATTEMPTS, new Map<string, number>());
+  if (dot < 0) return context.with(parent, run);
   const attributes: Attributes = {
     ...whoAttributes(who),
-    ...(dot > 0 && { "homeskillet.fragment_id": input.strikeId.slice(dot + 1), "homeskillet.parent_strike_id": input.strikeId.slice(0, dot) }),
+    "homeskillet.fragment_id": input.strikeId.slice(dot + 1),
+    "homeskillet.parent_strike_id": input.strikeId.slice(0, dot),
     ...(input.model && { "gen_ai.request.model": input.model }),
   };
-  const parent = withWho(context.active(), who).setValue(ATTEMPTS, new Map<string, number>());
-  return inSpan(dot > 0 ? "fragment" : "strike", { attributes }, async (span) => {
+  return inSpan("fragment", { attributes }, async (span) => {
     const outcome = await run();
     describeOutcome(span, outcome);
     return outcome;
@@ -120,8 +126,8 @@ export function traceAttempt(
   const tries = context.active().getValue(ATTEMPTS) as Map<string, number> | undefined;
   const retryCount = tries?.get(target.id) ?? 0;
   tries?.set(target.id, retryCount + 1);
+  // Tenant, covenant and strike are on the covenant's span above: not repeated on every attempt.
   const attributes: Attributes = {
-    ...whoAttributes(whoIsActive()),
     "homeskillet.target": target.id,
     "homeskillet.target_kind": target.kind,
     "homeskillet.retry_count": retryCount,
@@ -130,15 +136,8 @@ export function traceAttempt(
   };
   return inSpan(`attempt ${target.id}`, { attributes }, async (span) => {
     const r = await run();
-    span.setAttributes({
-      "homeskillet.pool": r.poolId,
-      "homeskillet.allocation_id": r.allocationId,
-      "homeskillet.lease_reused": r.leaseReused,
-      "gen_ai.usage.input_tokens": r.usage.prompt_tokens,
-      "gen_ai.usage.output_tokens": r.usage.completion_tokens,
-      "homeskillet.cost_usd": r.costUsd,
-      "homeskillet.queue_ms": r.queueMs,
-    });
+    // Where it ran; tokens and cost are on the inference's span and the strike's.
+    span.setAttributes({ "homeskillet.pool": r.poolId, "homeskillet.allocation_id": r.allocationId, "homeskillet.lease_reused": r.leaseReused, "homeskillet.queue_ms": r.queueMs });
     return r;
   });
 }

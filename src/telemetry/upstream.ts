@@ -57,7 +57,6 @@ export class UpstreamCallRecord implements UpstreamCall {
       "homeskillet.upstream.provider": info.provider,
       "homeskillet.upstream.op": info.op,
       ...(info.method && { "http.request.method": info.method }),
-      ...(info.path && { "url.path": info.path }),
       ...(info.allocationId && { "homeskillet.allocation_id": info.allocationId }),
       ...(info.pool && { "homeskillet.pool": info.pool }),
       ...(info.model && { "gen_ai.request.model": info.model }),

@@ -1,5 +1,5 @@
 // End to end: the whole system with tracing on, exporting over OTLP/HTTP to a real receiver on
-// loopback. One strike must arrive as one trace — edge → classify → covenant → strike → attempt →
+// loopback. One strike must arrive as one trace — edge → classify, edge → covenant → attempt →
 // allocate / infer / release — under the client's trace id, with the attributes operators query.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "../../bench/lib/otlp-receiver.ts";
@@ -63,22 +63,22 @@ describe("traces exported over OTLP/HTTP", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("x-homeskillet-trace-id")).toBe(traceId);
 
-    const spans = await receiver.waitForTrace(traceId, hasAll(["POST /v1/strikes", "classify", "covenant strike", "strike", "attempt", "hostedai allocate", "hostedai infer", "hostedai release"]));
+    const spans = await receiver.waitForTrace(traceId, hasAll(["POST /v1/strikes", "classify", "covenant strike", "attempt", "hostedai allocate", "hostedai infer", "hostedai release"]));
     const edge = one(spans, "POST /v1/strikes");
     const classify = one(spans, "classify");
     const covenant = one(spans, "covenant strike");
-    const strike = one(spans, "strike");
     const attempt = one(spans, `attempt ${body.pool_id}`);
     const allocate = one(spans, "hostedai allocate");
     const infer = one(spans, "hostedai infer");
     const release = one(spans, "hostedai release");
 
-    // The tree: the client's span → edge → (classify, covenant → strike → attempt → upstream calls).
+    // The tree: the client's span → edge → (classify, covenant → attempt → upstream calls). A plain
+    // strike is the covenant's span; only fusion fragments get spans of their own in between.
     expect(edge).toMatchObject({ parentSpanId: clientSpan, kind: SERVER, service: "homeskillet-e2e" });
     expect(classify.parentSpanId).toBe(edge.spanId);
     expect(covenant.parentSpanId).toBe(edge.spanId);
-    expect(strike.parentSpanId).toBe(covenant.spanId);
-    expect(attempt.parentSpanId).toBe(strike.spanId);
+    expect(attempt.parentSpanId).toBe(covenant.spanId);
+    expect(spans.some((s) => s.name === "strike" || s.name === "fragment")).toBe(false);
     for (const call of [allocate, infer, release]) expect(call).toMatchObject({ parentSpanId: attempt.spanId, kind: CLIENT });
     // Nothing in the trace floats free: every parent is in it, except the client's span.
     const ids = new Set(spans.map((s) => s.spanId));
@@ -89,8 +89,8 @@ describe("traces exported over OTLP/HTTP", () => {
       "homeskillet.tenant": "dev", "homeskillet.covenant": COVENANT, "homeskillet.strike_id": body.id,
     });
     expect(classify.attributes).toMatchObject({ "homeskillet.classify.label": expect.any(String), "gen_ai.usage.input_tokens": expect.any(Number) });
-    expect(covenant.attributes).toMatchObject({ "homeskillet.tenant": "dev", "homeskillet.covenant": COVENANT, "homeskillet.strike_id": body.id });
-    expect(strike.attributes).toMatchObject({
+    expect(covenant.attributes).toMatchObject({
+      "homeskillet.tenant": "dev", "homeskillet.covenant": COVENANT,
       "homeskillet.strike_id": body.id, "gen_ai.response.model": "gemma-2b-it", "homeskillet.pool": body.pool_id,
       "homeskillet.allocation_id": body.allocation_id, "homeskillet.lease_reused": false,
       "gen_ai.usage.input_tokens": body.usage.prompt_tokens, "gen_ai.usage.output_tokens": body.usage.completion_tokens, "homeskillet.cost_usd": body.cost_usd,
@@ -134,5 +134,27 @@ describe("traces exported over OTLP/HTTP", () => {
     // The streamed call's span lasts until its final event, and learnt the usage from it.
     expect(infer.attributes).toMatchObject({ "gen_ai.usage.output_tokens": expect.any(Number), "http.response.status_code": 200 });
     expect(infer.status.code).not.toBe(2);
+  });
+
+  it("gives each fragment of a fused strike a span under the covenant's, with its attempts beneath", async () => {
+    const traceId = hex(16);
+    const res = await post(
+      "/v1/strikes",
+      { prompt: "1. What is the capital of Australia?\n2. Write a Python function that checks for primes.", fusion: { strategy: "split" }, max_tokens: 16 },
+      { traceparent: `00-${traceId}-${hex(8)}-01` },
+    );
+    const body = (await res.json()) as { fusion: { fragments: { id: string; status: string }[] } };
+    expect(res.status).toBe(200);
+    const ran = body.fusion.fragments.filter((f) => f.status === "ok").map((f) => f.id);
+    expect(ran.length).toBeGreaterThanOrEqual(2);
+    const spans = await receiver.waitForTrace(traceId, (ss) => ss.filter((x) => x.name === "fragment").length >= ran.length && ss.some((x) => x.name === "covenant strike"));
+    const covenant = one(spans, "covenant strike");
+    const fragments = spans.filter((x) => x.name === "fragment");
+    expect(fragments.map((f) => f.attributes["homeskillet.fragment_id"]).sort()).toEqual([...ran].sort());
+    for (const f of fragments) {
+      expect(f.parentSpanId).toBe(covenant.spanId);
+      expect(spans.some((x) => x.name.startsWith("attempt ") && x.parentSpanId === f.spanId), `an attempt under ${f.attributes["homeskillet.fragment_id"]}`).toBe(true);
+    }
+    expect(covenant.attributes).toMatchObject({ "homeskillet.fusion.strategy": "split", "homeskillet.cache_hits": 0 });
   });
 });
