@@ -58,6 +58,18 @@ export function metricsRecording(env: { HOMESKILLET_METRICS?: string }): boolean
   return env.HOMESKILLET_METRICS?.trim().toLowerCase() !== "off";
 }
 
+const rowPlaceholders = new Map<number, string>();
+
+/** `(?, ?, ?), (?, ?, ?), …` for `n` rows, built once per row count. */
+function upsertRows(n: number): string {
+  let rows = rowPlaceholders.get(n);
+  if (!rows) {
+    rows = Array.from({ length: n }, () => "(?, ?, ?)").join(", ");
+    rowPlaceholders.set(n, rows);
+  }
+  return rows;
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS metric_series (metric TEXT NOT NULL, labels TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (metric, labels));
 CREATE TABLE IF NOT EXISTS metric_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -145,14 +157,12 @@ export class MetricsBook {
   }
 
   private persist(touched: [MetricDef, string][]): void {
-    for (const [def, key] of touched) {
-      this.sql.exec(
-        `INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES (?, ?, ?)`,
-        def.name,
-        key,
-        JSON.stringify(this.snap.metrics[def.name]!.series[key]),
-      );
-    }
+    // One statement for every series an event touched: each exec crosses into the runtime, and on
+    // the strike path that crossing, not SQLite, is most of the cost.
+    if (touched.length === 0) return;
+    const values: string[] = [];
+    for (const [def, key] of touched) values.push(def.name, key, JSON.stringify(this.snap.metrics[def.name]!.series[key]));
+    this.sql.exec(`INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES ${upsertRows(touched.length)}`, ...values);
     const name = this.opts.objectName();
     if (name) this.ensureRegistered(name);
   }
