@@ -129,7 +129,6 @@ export function traceAttempt(
   // Tenant, covenant and strike are on the covenant's span above: not repeated on every attempt.
   const attributes: Attributes = {
     "homeskillet.target": target.id,
-    "homeskillet.target_kind": target.kind,
     "homeskillet.retry_count": retryCount,
     "homeskillet.breaker_state": about.breakerState,
     "gen_ai.request.model": about.model,

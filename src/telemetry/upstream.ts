@@ -61,10 +61,8 @@ export class UpstreamCallRecord implements UpstreamCall {
       ...(info.pool && { "homeskillet.pool": info.pool }),
       ...(info.model && { "gen_ai.request.model": info.model }),
     };
-    const who = this.who;
-    if (who.tenant) attributes["homeskillet.tenant"] = who.tenant;
-    if (who.covenant) attributes["homeskillet.covenant"] = who.covenant;
-    if (who.strikeId) attributes["homeskillet.strike_id"] = who.strikeId;
+    // Tenant, covenant and strike are on the covenant span this call runs under (and on the log
+    // line): not repeated on every call's span.
     this.span = startSpan(`${info.provider} ${info.op}`, { kind: SpanKind.CLIENT, attributes });
     const ids = spanIds(this.span);
     this.ids = ids;
