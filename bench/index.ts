@@ -32,6 +32,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "fused plans (split, map-reduce) vs fragments one after another vs one large-model call, and cache hit rates (simulated)",
     run: async (args) => (await import("./fusion")).run(args),
   },
+  telemetry: {
+    describe: "strikes with tracing (OTLP to a local receiver) and metrics on vs off, against the floor (--levels, --rounds, --duration, --mode)",
+    run: async (args) => (await import("./telemetry")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

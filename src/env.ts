@@ -1,9 +1,9 @@
 import type { CovenantObject, TenantDirectory } from "./covenant";
 import type { McpSession } from "./mcp";
-import type { MetricsIndex } from "./telemetry";
+import type { MetricsIndex, TracingEnv } from "./telemetry";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
-export interface Env {
+export interface Env extends TracingEnv {
   COVENANT: DurableObjectNamespace<CovenantObject>;
   TENANTS: DurableObjectNamespace<TenantDirectory>;
   MCP_SESSION: DurableObjectNamespace<McpSession>;
@@ -24,4 +24,6 @@ export interface Env {
   HOMESKILLET_DEV_KEY?: string;
   /** Key for operator routes (`GET /metrics`, the dashboard); when unset, HOMESKILLET_DEV_KEY serves. */
   HOMESKILLET_OPERATOR_KEY?: string;
+  /** `off` stops the covenant objects recording metrics (an operator switch, e.g. to measure their cost). */
+  HOMESKILLET_METRICS?: string;
 }

@@ -1,6 +1,8 @@
 import { createApp } from "./api";
 
-export { CovenantObject, TenantDirectory } from "./covenant";
+export { TenantDirectory } from "./covenant";
+// The covenant object with its spans (src/telemetry/traced-covenant.ts), bound as CovenantObject.
+export { TracedCovenantObject as CovenantObject } from "./telemetry/traced-covenant";
 export { McpSession } from "./mcp";
 export { MetricsIndex } from "./telemetry";
 

@@ -1,8 +1,11 @@
 // Structured log lines: W3C trace context, one request line with the fields an operator needs and
 // nothing secret, and one line per upstream call under the same trace.
+import { context } from "@opentelemetry/api";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
-import { annotate, loggedUpstream, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "../src/telemetry/log";
+import { annotate, annotateRequest, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
+import { withWho } from "../src/telemetry/tracing";
+import { tracedUpstream } from "../src/telemetry/upstream";
 
 const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 let restore: (() => void) | undefined;
@@ -44,11 +47,15 @@ describe("request lines", () => {
     a.use("*", requestLogger);
     a.post("/v1/strikes", async (c) => {
       c.set("tenant", "acme");
-      annotate(c.req.raw, { covenant: "fast", strike_id: "str_1" });
-      const upstream = await loggedUpstream(
-        { trace: traceOf(c.req.raw), provider: "hostedai", op: "infer", tenant: "acme", covenant: "fast", allocation_id: "alloc_1" },
-        async (span) => ({ status: 200, sent: span.traceparent }),
-        (r) => r.status,
+      annotate(c.req.raw, { covenant: "fast" });
+      // Code with no Request in reach (the strike service) annotates through the active context.
+      annotateRequest({ strike_id: "str_1" });
+      // Inside a covenant object, its spans say who the work is for; here the test says it.
+      const upstream = await context.with(withWho(context.active(), { tenant: "acme", covenant: "fast", strikeId: "str_1" }), () =>
+        tracedUpstream({ provider: "hostedai", op: "infer", allocationId: "alloc_1" }, async (call) => {
+          call.status(200);
+          return { sent: call.traceparent, usage: { prompt_tokens: 3, completion_tokens: 5 } };
+        }, (r) => ({ promptTokens: r.usage.prompt_tokens, completionTokens: r.usage.completion_tokens })),
       );
       return c.json({ ok: true, sent: upstream.sent });
     });
@@ -69,7 +76,10 @@ describe("request lines", () => {
     const [up, req] = lines as [Record<string, unknown>, Record<string, unknown>];
     expect(req).toMatchObject({ trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", method: "POST", path: "/v1/strikes", status: 200, outcome: "ok", tenant: "acme", covenant: "fast", strike_id: "str_1" });
     expect(req.duration_ms).toEqual(expect.any(Number));
-    expect(up).toMatchObject({ trace_id: req.trace_id, provider: "hostedai", op: "infer", status: 200, outcome: "ok", allocation_id: "alloc_1" });
+    expect(up).toMatchObject({
+      trace_id: req.trace_id, tenant: "acme", covenant: "fast", strike_id: "str_1", provider: "hostedai", op: "infer",
+      status: 200, outcome: "ok", allocation_id: "alloc_1", prompt_tokens: 3, completion_tokens: 5,
+    });
     expect(up.span_id).not.toBe(req.span_id);
     // The upstream is told the same trace, with the call's own span as parent.
     expect(((await res.json()) as { sent: string }).sent).toBe(`00-4bf92f3577b34da6a3ce929d0e0e4736-${up.span_id}-01`);
@@ -85,8 +95,8 @@ describe("request lines", () => {
     expect(lines).toEqual([expect.objectContaining({ kind: "request", status: 503, outcome: "error", error_type: "capacity_exhausted" })]);
 
     const failure = Object.assign(new Error("gone"), { status: 404, type: "allocation_not_found" });
-    await expect(loggedUpstream({ provider: "hostedai", op: "release" }, async () => Promise.reject(failure))).rejects.toBe(failure);
-    await expect(loggedUpstream({ provider: "localnode", op: "infer" }, async () => Promise.reject(new TypeError("network")))).rejects.toThrow("network");
+    await expect(tracedUpstream({ provider: "hostedai", op: "release" }, async () => Promise.reject(failure))).rejects.toBe(failure);
+    await expect(tracedUpstream({ provider: "localnode", op: "infer" }, async () => Promise.reject(new TypeError("network")))).rejects.toThrow("network");
     expect(lines.slice(1)).toEqual([
       expect.objectContaining({ kind: "upstream", op: "release", status: 404, outcome: "client_error", error_type: "allocation_not_found" }),
       expect.objectContaining({ kind: "upstream", op: "infer", status: 0, outcome: "error", error_type: "exception" }),

@@ -7,6 +7,7 @@ import type { Env } from "../env";
 import { mightHaveSubTasks } from "../fusion";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
+import { activeTraceparent, annotateRequest } from "../telemetry";
 
 const models = modelCatalogue();
 
@@ -65,8 +66,10 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
   // skips planning, so fusion costs simple requests nothing.
   const worthPlanning = mightHaveSubTasks(analysis.promptText) || analysis.promptTokens >= MIN_MAP_REDUCE_TOKENS;
   const fusion = ask.fusion ?? (worthPlanning ? { strategy: "auto" as const } : undefined);
+  const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
+  annotateRequest({ covenant: ask.covenantId, strike_id: strikeId });
   return {
-    strikeId: `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`,
+    strikeId,
     tenant: caller.tenant,
     covenantId: ask.covenantId,
     model: ask.model,
@@ -80,6 +83,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     // Fusion needs the messages themselves: system prompts apply to every fragment.
     ...(fusion ? { fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
+    traceparent: activeTraceparent(),
   };
 }
 

@@ -1,6 +1,7 @@
 // Request analysis at the edge, before the covenant object is called: the text the upstream
 // will see, and the WebAssembly classifier's reading of it.
 import type { ChatMessage, Classification } from "../schema";
+import { inSpanSync } from "../telemetry/tracing";
 import { Classifier, instantiateClassifier } from "./engine";
 // Built by wasm/build.mjs (npm start / test / deploy); Workers import .wasm as a compiled module.
 import classifierModule from "../../wasm/build/classifier.wasm";
@@ -44,7 +45,15 @@ export interface RequestAnalysis {
 }
 
 export function analyseRequest(input: { messages?: readonly ChatMessage[]; prompt?: string }): RequestAnalysis {
-  const promptText = input.prompt ?? flattenMessages(input.messages ?? []);
-  const classification = classify(promptText);
-  return { promptText, promptTokens: classification.prompt_tokens, classification };
+  return inSpanSync("classify", {}, (span) => {
+    const promptText = input.prompt ?? flattenMessages(input.messages ?? []);
+    const classification = classify(promptText);
+    // The reading, never the text: prompts stay out of traces.
+    span.setAttributes({
+      "homeskillet.classify.label": classification.label,
+      "homeskillet.classify.complexity": classification.complexity,
+      "gen_ai.usage.input_tokens": classification.prompt_tokens,
+    });
+    return { promptText, promptTokens: classification.prompt_tokens, classification };
+  });
 }

@@ -13,6 +13,7 @@ import {
 } from "../policy";
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
+import { metricsRecording } from "../telemetry/book";
 import { BreakerBook } from "./breakers";
 import { FusionDesk } from "./fusion-desk";
 import { IdempotencyBook } from "./idempotency";
@@ -97,6 +98,7 @@ export class CovenantObject extends DurableObject<Env> {
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
+      recording: metricsRecording(env),
       gauges: () => {
         if (!this.owned) return null;
         const leases = this.leases.list().map((l) => ({ pool: l.poolId, inFlight: l.inFlight }));

@@ -20,6 +20,7 @@ import {
   type Target,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
+import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
 import type { CovenantContract } from "../schema";
 import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
 import type { BreakerBook } from "./breakers";
@@ -92,12 +93,17 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export class StrikeRunner {
   constructor(private readonly deps: RunnerDeps) {}
 
+  /** Runs one strike, or one fragment of a fused strike (which gets a span of its own). */
+  run(...args: Parameters<StrikeRunner["runStrike"]>): Promise<StrikeOutcome> {
+    return traceStrike(args[0], () => this.runStrike(...args));
+  }
+
   get queueDepth(): number {
     return this.deps.waiting.count;
   }
 
   /** Runs one strike; see RunOptions for streaming, progress, cancellation and held budgets. */
-  async run(input: StrikeInput, ctx: RunContext, opts: RunOptions = {}): Promise<StrikeOutcome> {
+  private async runStrike(input: StrikeInput, ctx: RunContext, opts: RunOptions = {}): Promise<StrikeOutcome> {
     const startedAt = Date.now();
     const deadline = Math.min(startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms), opts.deadlineAt ?? Infinity);
     const { ledger } = this.deps;
@@ -308,7 +314,7 @@ export class StrikeRunner {
     opts: RunOptions,
   ): Promise<AttemptResult> {
     const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal };
-    return target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx);
+    return traceAttempt(target, { model: model.id, breakerState: this.deps.breakers.get(target.id, Date.now()).phase }, () => (target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx)));
   }
 
   /** A stopped strike ends with the reason it was stopped for (a fused request's deadline, a gone client). */

@@ -22,6 +22,8 @@ export interface StrikeInput {
   messages?: ChatMessage[];
   /** Client-supplied Idempotency-Key: the same key and request run once. */
   idempotencyKey?: string;
+  /** The edge's W3C trace context: the covenant's spans continue the request's trace. */
+  traceparent?: string;
 }
 
 export type StrikeSuccess = {

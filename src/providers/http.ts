@@ -1,3 +1,4 @@
+import { tracedUpstream, type UpstreamCallInfo, type UpstreamResult } from "../telemetry/upstream";
 import { UpstreamError, upstreamErrorFrom } from "./errors";
 
 /**
@@ -15,6 +16,12 @@ export interface CallOptions {
   headers?: Record<string, string>;
   body?: unknown;
   timeoutMs: number;
+  /** What is asked (`allocate`, `infer`, …): names the call's span and log line. */
+  op?: string;
+  /** What the call is about, for its span and log line. */
+  about?: Pick<UpstreamCallInfo, "allocationId" | "pool" | "model">;
+  /** The W3C trace context to send (the upstream call's own span as parent). */
+  traceparent?: string;
 }
 
 /**
@@ -33,9 +40,10 @@ export function deadline(timeoutMs: number): { signal: AbortSignal; clear: () =>
  */
 export async function send(provider: string, transport: Transport, path: string, opts: CallOptions, signal: AbortSignal): Promise<Response> {
   const url = transport.baseUrl.replace(/\/+$/, "") + path;
+  const headers = { ...(opts.body !== undefined && { "content-type": "application/json" }), ...opts.headers, ...(opts.traceparent && { traceparent: opts.traceparent }) };
   const init: RequestInit = {
     method: opts.method ?? "GET",
-    headers: opts.body === undefined ? opts.headers : { "content-type": "application/json", ...opts.headers },
+    headers,
     body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
     signal,
   };
@@ -55,11 +63,25 @@ function asUpstreamError(provider: string, err: unknown, what: string, url: stri
   return new UpstreamError(provider, 0, "network_error", `${provider} unreachable at ${url}: ${(err as Error)?.message ?? err}`);
 }
 
-/** Sends one request and parses a 2xx JSON body (the deadline covers the body too), or throws the upstream's error. */
-export async function sendJson<T>(provider: string, transport: Transport, path: string, opts: CallOptions): Promise<T> {
+/**
+ * Sends one request and parses a 2xx JSON body (the deadline covers the body too), or throws the
+ * upstream's error. Every call gets a span and a log line (src/telemetry/upstream.ts), and sends
+ * the span's `traceparent` so the upstream can continue the trace.
+ */
+export function sendJson<T>(provider: string, transport: Transport, path: string, opts: CallOptions): Promise<T> {
+  const method = opts.method ?? "GET";
+  return tracedUpstream(
+    { provider, op: opts.op ?? method.toLowerCase(), method, path: path.split("?")[0], ...opts.about },
+    (call) => receiveJson<T>(provider, transport, path, { ...opts, traceparent: call.traceparent }, (status) => call.status(status)),
+    answerFields,
+  );
+}
+
+async function receiveJson<T>(provider: string, transport: Transport, path: string, opts: CallOptions, sawStatus: (status: number) => void): Promise<T> {
   const { signal, clear } = deadline(opts.timeoutMs);
   try {
     const res = await send(provider, transport, path, opts, signal);
+    sawStatus(res.status);
     if (!res.ok) throw await upstreamErrorFrom(provider, res);
     let text: string;
     try {
@@ -75,4 +97,21 @@ export async function sendJson<T>(provider: string, transport: Transport, path: 
   } finally {
     clear();
   }
+}
+
+/**
+ * What a span and log line record of an answer, read from the fields both upstreams use
+ * (`allocation_id`, `pool_id`, `usage`, `cost_usd`); never the text.
+ */
+export function answerFields(body: unknown): UpstreamResult {
+  if (typeof body !== "object" || body === null) return {};
+  const b = body as { allocation_id?: unknown; pool_id?: unknown; cost_usd?: unknown; usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } };
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+  return {
+    allocationId: typeof b.allocation_id === "string" ? b.allocation_id : undefined,
+    pool: typeof b.pool_id === "string" ? b.pool_id : undefined,
+    costUsd: num(b.cost_usd),
+    promptTokens: num(b.usage?.prompt_tokens),
+    completionTokens: num(b.usage?.completion_tokens),
+  };
 }

@@ -1,4 +1,5 @@
 import { EventSourceParserStream, type EventSourceMessage } from "eventsource-parser/stream";
+import type { StreamEventNote } from "../telemetry/upstream";
 
 /** What any streaming upstream yields, whatever its wire format. */
 export type UpstreamStreamEvent =
@@ -28,4 +29,11 @@ export function mapMessages(
       },
     }),
   );
+}
+
+/** What a streamed call's span and log line learn from one event: usage and cost, an error, the end. */
+export function streamEventNote(e: UpstreamStreamEvent): StreamEventNote | undefined {
+  if (e.type === "done") return { final: true, promptTokens: e.usage?.prompt_tokens, completionTokens: e.usage?.completion_tokens, costUsd: e.costUsd };
+  if (e.type === "error") return { errorType: e.errorType };
+  return undefined;
 }

@@ -58,6 +58,25 @@ export interface MetricsBookOptions {
   objectName: () => string | undefined;
   /** Announces this object to the deployment's MetricsIndex; called until it succeeds once. */
   register: (objectName: string) => Promise<void>;
+  /** false: events are not counted (the operator turned metrics off); gauges are still read. */
+  recording?: boolean;
+}
+
+/** The operator's switch: `HOMESKILLET_METRICS=off` stops covenant objects counting events. */
+export function metricsRecording(env: { HOMESKILLET_METRICS?: string }): boolean {
+  return env.HOMESKILLET_METRICS?.trim().toLowerCase() !== "off";
+}
+
+const rowPlaceholders = new Map<number, string>();
+
+/** `(?, ?, ?), (?, ?, ?), …` for `n` rows, built once per row count. */
+function upsertRows(n: number): string {
+  let rows = rowPlaceholders.get(n);
+  if (!rows) {
+    rows = Array.from({ length: n }, () => "(?, ?, ?)").join(", ");
+    rowPlaceholders.set(n, rows);
+  }
+  return rows;
 }
 
 const SCHEMA = `
@@ -69,12 +88,14 @@ export class MetricsBook {
   private readonly snap: Snapshot = emptySnapshot();
   private registered: boolean;
   private registering: Promise<void> | undefined;
+  private readonly recording: boolean;
 
   constructor(
     private readonly sql: SqlStorage,
     private readonly opts: MetricsBookOptions,
   ) {
     sql.exec(SCHEMA);
+    this.recording = opts.recording ?? true;
     const defs = new Map<string, MetricDef>(Object.values(M).map((d) => [d.name, d]));
     for (const row of sql.exec<{ metric: string; labels: string; value: string }>(`SELECT metric, labels, value FROM metric_series`)) {
       const def = defs.get(row.metric);
@@ -85,6 +106,7 @@ export class MetricsBook {
   }
 
   strikeFinished(e: StrikeFinished): void {
+    if (!this.recording) return;
     const pool = e.pool ?? "";
     const who = { tenant: e.tenant, covenant: e.covenant, model: e.model, pool };
     const touched: [MetricDef, string][] = [[M.strikes, inc(this.snap, M.strikes, { ...who, outcome: e.outcome, error_type: e.outcome === "ok" ? "" : (e.errorType ?? "") })]];
@@ -102,11 +124,13 @@ export class MetricsBook {
 
   /** An allocation made ahead of demand (the warm pool), not for a waiting strike. */
   warmAllocated(e: { pool: string; allocateMs: number }): void {
+    if (!this.recording) return;
     const key = observe(this.snap, M.allocationSeconds, { pool: e.pool, purpose: "warm" }, Math.max(0, e.allocateMs) / 1000);
     this.persist([[M.allocationSeconds, key]]);
   }
 
   leaseReleased(e: LeaseReleased): void {
+    if (!this.recording) return;
     const labels = { pool: e.pool };
     this.persist([
       [M.leaseBusySeconds, inc(this.snap, M.leaseBusySeconds, labels, Math.max(0, e.busyMs) / 1000)],
@@ -116,11 +140,13 @@ export class MetricsBook {
   }
 
   attemptFailed(e: { target: string; type: string }): void {
+    if (!this.recording) return;
     this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, e)]]);
   }
 
   /** A fused request answered or failed; `cache` is each fragment's cache outcome. */
   fusedFinished(e: FusedFinished): void {
+    if (!this.recording) return;
     const who = { tenant: e.tenant, covenant: e.covenant };
     const touched: [MetricDef, string][] = [
       [M.fusedRequests, inc(this.snap, M.fusedRequests, { ...who, strategy: e.strategy, outcome: e.outcome, error_type: e.outcome === "ok" ? "" : (e.errorType ?? "") })],
@@ -145,14 +171,12 @@ export class MetricsBook {
   }
 
   private persist(touched: [MetricDef, string][]): void {
-    for (const [def, key] of touched) {
-      this.sql.exec(
-        `INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES (?, ?, ?)`,
-        def.name,
-        key,
-        JSON.stringify(this.snap.metrics[def.name]!.series[key]),
-      );
-    }
+    // One statement for every series an event touched: each exec crosses into the runtime, and on
+    // the strike path that crossing, not SQLite, is most of the cost.
+    if (touched.length === 0) return;
+    const values: string[] = [];
+    for (const [def, key] of touched) values.push(def.name, key, JSON.stringify(this.snap.metrics[def.name]!.series[key]));
+    this.sql.exec(`INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES ${upsertRows(touched.length)}`, ...values);
     const name = this.opts.objectName();
     if (name) this.ensureRegistered(name);
   }

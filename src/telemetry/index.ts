@@ -1,10 +1,11 @@
 // Telemetry: the metric registry and its exposition (pure), the covenant object's MetricsBook,
-// the deployment's MetricsIndex (and its ring of readings), the /metrics route, and structured log lines.
+// the deployment's MetricsIndex (and its ring of readings), the /metrics route, structured log lines,
+// and distributed tracing.
 export { defineMetric, emptySnapshot, inc, merge, observe, seriesKey, set } from "./registry";
 export type { HistogramValue, Labels, MergeResult, MetricDef, MetricKind, MetricSnapshot, SeriesValue, Snapshot } from "./registry";
 export { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 export { M as METRICS, EDGE as EDGE_METRICS } from "./metrics";
-export { MetricsBook } from "./book";
+export { MetricsBook, metricsRecording } from "./book";
 export type { FusedFinished, GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
 export { MetricsIndex, METRICS_INDEX_NAME } from "./metrics-index";
 export type { ReadingsAnswer, ReadingsRequest } from "./metrics-index";
@@ -14,5 +15,8 @@ export type { Row } from "./snapshot-read";
 export { OTHER, parseReadings, READING_RETENTION_MS, READING_SPACING_MS, READING_VERSION, readingOf, SPLIT_KEYS, storeReading } from "./readings";
 export type { HistogramReading, Reading } from "./readings";
 export { metricsRoutes, operatorKey, requireOperator } from "./endpoint";
-export { annotate, emit, loggedUpstream, newSpanId, outcomeOf, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "./log";
-export type { Outcome, RequestLine, TraceContext, UpstreamFields, UpstreamLine } from "./log";
+export { annotate, annotateRequest, emit, newSpanId, outcomeOf, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "./log";
+export type { Outcome, RequestLine, TraceContext, UpstreamLine } from "./log";
+export { activeTraceparent, configureTracing, flushSpans, tracingEnabled, type TracingEnv } from "./tracing";
+export { tracedUpstream, tracedUpstreamStream, type UpstreamCall, type UpstreamCallInfo, type UpstreamResult } from "./upstream";
+export { traceAttempt, traceStrike } from "./strike-spans";

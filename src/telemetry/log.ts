@@ -3,49 +3,12 @@
  * W3C trace id. Lines are built from named fields only (never by spreading a request, a header
  * set or a body), so keys, tokens and prompt text cannot slip in.
  */
-import type { MiddlewareHandler } from "hono";
+import { SpanKind, SpanStatusCode, context, createContextKey, type Span } from "@opentelemetry/api";
+import type { Context as HonoContext, MiddlewareHandler } from "hono";
+import { configureTracing, edgeParent, flushAfter, inSpan, type TracingEnv } from "./tracing";
+import type { TraceContext } from "./trace-context";
 
-export interface TraceContext {
-  /** 32 lowercase hex: the client's, when it sent a valid `traceparent`, else new. */
-  traceId: string;
-  /** 16 lowercase hex: this hop's span. */
-  spanId: string;
-  /** The client's span, when it sent one. */
-  parentSpanId?: string;
-  sampled: boolean;
-}
-
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-
-function randomHex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Continues the caller's trace from a `traceparent` header (W3C Trace Context), or starts one.
- * Invalid headers (version ff, all-zero ids, wrong shape, or extra fields on version 00) start a
- * new trace, as the specification requires.
- */
-export function traceFrom(header: string | null | undefined): TraceContext {
-  const m = header?.trim().toLowerCase().match(TRACEPARENT);
-  const spanId = randomHex(8);
-  if (m) {
-    const [, version, traceId, parent, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
-    const valid = version !== "ff" && !(version === "00" && rest) && !/^0+$/.test(traceId) && !/^0+$/.test(parent);
-    if (valid) return { traceId, spanId, parentSpanId: parent, sampled: (parseInt(flags, 16) & 1) === 1 };
-  }
-  return { traceId: randomHex(16), spanId, sampled: false };
-}
-
-/** The `traceparent` to send upstream: same trace, `spanId` as the parent (a child span's id when given). */
-export function traceparent(trace: TraceContext, spanId = trace.spanId): string {
-  return `00-${trace.traceId}-${spanId}-${trace.sampled ? "01" : "00"}`;
-}
-
-export function newSpanId(): string {
-  return randomHex(8);
-}
+export { newSpanId, traceFrom, traceparent, type TraceContext } from "./trace-context";
 
 export type Outcome = "ok" | "client_error" | "error";
 
@@ -73,12 +36,16 @@ export interface UpstreamLine {
   span_id: string;
   tenant?: string;
   covenant?: string;
+  /** The strike (or `<strike>.<fragment>`) the call was made for, when it was made for one. */
+  strike_id?: string;
   /** `hostedai` or `localnode`. */
   provider: string;
   /** What was asked: `token`, `pools`, `allocate`, `infer`, `release`, `metrics`, `models`. */
   op: string;
+  /** The pool the call was about, when it was about one. */
   target?: string;
   allocation_id?: string;
+  model?: string;
   /** HTTP status; 0 when no answer came (timeout, connection lost). */
   status: number;
   outcome: Outcome;
@@ -86,6 +53,8 @@ export interface UpstreamLine {
   duration_ms: number;
   prompt_tokens?: number;
   completion_tokens?: number;
+  /** What the upstream said the call cost (an inference, a release's bill). */
+  cost_usd?: number;
 }
 
 export function outcomeOf(status: number): Outcome {
@@ -113,8 +82,10 @@ export function emit(line: RequestLine | UpstreamLine): void {
 /** Annotations a route adds to its request's line (covenant, strike id, error type). */
 type Annotations = Pick<RequestLine, "tenant" | "covenant" | "strike_id" | "error_type">;
 const annotations = new WeakMap<Request, { trace: TraceContext; fields: Annotations }>();
+/** The same annotations, reachable from code that has no Request, only the request's context. */
+const REQUEST_FIELDS = createContextKey("homeskillet.request-fields");
 
-/** The trace of a request the logger has seen (for propagation upstream); undefined otherwise. */
+/** The trace of a request the logger has seen; undefined otherwise. */
 export function traceOf(req: Request): TraceContext | undefined {
   return annotations.get(req)?.trace;
 }
@@ -123,6 +94,15 @@ export function traceOf(req: Request): TraceContext | undefined {
 export function annotate(req: Request, fields: Annotations): void {
   const entry = annotations.get(req);
   if (entry) Object.assign(entry.fields, fields);
+}
+
+/**
+ * Adds fields to the line of the request whose work is running now (the strike service, MCP tools:
+ * code that is handed a caller, not a Request). Outside a logged request it does nothing.
+ */
+export function annotateRequest(fields: Annotations): void {
+  const entry = context.active().getValue(REQUEST_FIELDS) as Annotations | undefined;
+  if (entry) Object.assign(entry, fields);
 }
 
 /** The JSON error type of a response, read from a clone so the client still gets the body. */
@@ -136,24 +116,78 @@ async function errorTypeOf(res: Response): Promise<string | undefined> {
   }
 }
 
+/** The route that matched (`/v1/covenants/:id`), for the span name; the path when none did. */
+function routeOf(c: HonoContext): string {
+  const routes = c.req.matchedRoutes.filter((r) => r.method !== "ALL");
+  return routes.at(-1)?.path ?? new URL(c.req.url).pathname;
+}
+
+function echoTraceId(c: HonoContext, traceId: string): void {
+  try {
+    c.res.headers.set("x-homeskillet-trace-id", traceId);
+  } catch {
+    // Immutable headers (a response passed through from elsewhere): answer with a copy.
+    const copy = new Response(c.res.body, c.res);
+    copy.headers.set("x-homeskillet-trace-id", traceId);
+    c.res = copy;
+  }
+}
+
+function executionContext(c: HonoContext): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined; // app.request() in unit tests has none
+  }
+}
+
 /**
- * Edge middleware: one line per request when it ends, and the trace id echoed back to the client
- * (`x-homeskillet-trace-id`) so a user's report can be found in the logs. Register it first.
+ * Edge middleware: one span per request (continuing the client's W3C `traceparent` when it is
+ * valid, else a new trace), one log line when it ends, and the trace id echoed back to the client
+ * (`x-homeskillet-trace-id`) so a user's report can be found in the logs and the traces. Spans are
+ * exported after the response, inside `waitUntil`. Register it first.
  */
 export const requestLogger: MiddlewareHandler = async (c, next) => {
+  configureTracing((c.env ?? {}) as TracingEnv);
   const started = Date.now();
-  const trace = traceFrom(c.req.header("traceparent"));
-  const entry = { trace, fields: {} as Annotations };
-  annotations.set(c.req.raw, entry);
+  const fields: Annotations = {};
+  const url = new URL(c.req.url);
+  const parent = edgeParent(c.req.header("traceparent")).setValue(REQUEST_FIELDS, fields);
+  const attributes = { "http.request.method": c.req.method, "url.path": url.pathname };
+  try {
+    await inSpan(`${c.req.method} ${url.pathname}`, { kind: SpanKind.SERVER, attributes }, (span) => serve(c, next, span, fields, started), parent);
+  } finally {
+    flushAfter(executionContext(c));
+  }
+};
+
+async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fields: Annotations, started: number): Promise<void> {
+  const sc = span.spanContext();
+  const trace: TraceContext = { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 };
+  annotations.set(c.req.raw, { trace, fields });
   // Set before the handler runs: Hono carries it onto whatever response the handler returns.
   c.header("x-homeskillet-trace-id", trace.traceId);
   let status = 500;
   try {
     await next();
     status = c.res.status;
+    // A handler that built its own Response (a stream) bypassed Hono's prepared headers.
+    if (!c.res.headers.has("x-homeskillet-trace-id")) echoTraceId(c, trace.traceId);
   } finally {
-    const tenant = entry.fields.tenant ?? (c.get("tenant") as string | undefined);
-    const errorType = entry.fields.error_type ?? (status >= 400 ? await errorTypeOf(c.res) : undefined);
+    const tenant = fields.tenant ?? (c.get("tenant") as string | undefined);
+    const errorType = fields.error_type ?? (status >= 400 ? await errorTypeOf(c.res) : undefined);
+    const route = routeOf(c);
+    span.updateName(`${c.req.method} ${route}`);
+    span.setAttributes({
+      "http.route": route,
+      "http.response.status_code": status,
+      ...(tenant && { "homeskillet.tenant": tenant }),
+      ...(fields.covenant && { "homeskillet.covenant": fields.covenant }),
+      ...(fields.strike_id && { "homeskillet.strike_id": fields.strike_id }),
+      ...(errorType && { "error.type": errorType }),
+    });
+    // A server span fails on 5xx only: a 4xx is the client's error, answered correctly.
+    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     emit({
       kind: "request",
       ts: new Date(started).toISOString(),
@@ -165,39 +199,9 @@ export const requestLogger: MiddlewareHandler = async (c, next) => {
       outcome: outcomeOf(status),
       duration_ms: Date.now() - started,
       tenant,
-      covenant: entry.fields.covenant,
-      strike_id: entry.fields.strike_id,
+      covenant: fields.covenant,
+      strike_id: fields.strike_id,
       error_type: errorType,
     });
-  }
-};
-
-export type UpstreamFields = Omit<UpstreamLine, "kind" | "ts" | "span_id" | "status" | "outcome" | "duration_ms" | "error_type" | "trace_id"> & {
-  trace?: TraceContext;
-};
-
-/**
- * Runs one upstream call and logs it: status from the result (`statusOf`) or from the error
- * (`status` on provider errors, else 0), with its own span id under the request's trace.
- */
-export async function loggedUpstream<T>(
-  fields: UpstreamFields,
-  call: (span: { traceparent?: string }) => Promise<T>,
-  statusOf: (result: T) => number = () => 200,
-): Promise<T> {
-  const started = Date.now();
-  const spanId = newSpanId();
-  const { trace, ...rest } = fields;
-  const base = { kind: "upstream" as const, ts: new Date(started).toISOString(), trace_id: trace?.traceId ?? randomHex(16), span_id: spanId, ...rest };
-  try {
-    const result = await call({ traceparent: trace ? traceparent(trace, spanId) : undefined });
-    const status = statusOf(result);
-    emit({ ...base, status, outcome: outcomeOf(status), duration_ms: Date.now() - started });
-    return result;
-  } catch (err) {
-    const e = err as { status?: unknown; type?: unknown };
-    const status = typeof e.status === "number" ? e.status : 0;
-    emit({ ...base, status, outcome: outcomeOf(status), error_type: typeof e.type === "string" ? e.type : "exception", duration_ms: Date.now() - started });
-    throw err;
   }
 }

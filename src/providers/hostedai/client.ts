@@ -1,6 +1,7 @@
-import { deadline, send, sendJson, type Transport } from "../http";
+import { tracedUpstreamStream } from "../../telemetry/upstream";
+import { deadline, send, sendJson, type CallOptions, type Transport } from "../http";
 import { upstreamErrorFrom } from "../errors";
-import { mapMessages, sseMessages, type UpstreamStreamEvent } from "../stream";
+import { mapMessages, sseMessages, streamEventNote, type UpstreamStreamEvent } from "../stream";
 import { isAuthRejected, PROVIDER } from "./errors";
 import {
   hostedAiStreamEvents,
@@ -38,23 +39,23 @@ export class HostedAiClient {
   }
 
   listPools(): Promise<WirePool[]> {
-    return this.call<{ pools: WirePool[] }>("GET", "/api/v1/pools").then((r) => r.pools);
+    return this.call<{ pools: WirePool[] }>("pools", "GET", "/api/v1/pools").then((r) => r.pools);
   }
 
   allocate(req: AllocationRequest, timeoutMs?: number): Promise<WireAllocation> {
-    return this.call("POST", "/api/v1/allocations", req, timeoutMs);
+    return this.call("allocate", "POST", "/api/v1/allocations", { body: req, timeoutMs, about: { pool: req.pool_id } });
   }
 
   getAllocation(id: string): Promise<WireAllocation> {
-    return this.call("GET", `/api/v1/allocations/${encodeURIComponent(id)}`);
+    return this.call("get", "GET", `/api/v1/allocations/${encodeURIComponent(id)}`, { about: { allocationId: id } });
   }
 
   listAllocations(): Promise<WireAllocation[]> {
-    return this.call<{ allocations: WireAllocation[] }>("GET", "/api/v1/allocations?status=active").then((r) => r.allocations);
+    return this.call<{ allocations: WireAllocation[] }>("list", "GET", "/api/v1/allocations?status=active").then((r) => r.allocations);
   }
 
   infer(allocationId: string, req: InferenceRequest, timeoutMs = this.inferenceTimeoutMs): Promise<InferenceResponse> {
-    return this.call("POST", `/api/v1/inference/${encodeURIComponent(allocationId)}`, req, timeoutMs);
+    return this.call("infer", "POST", `/api/v1/inference/${encodeURIComponent(allocationId)}`, { body: req, timeoutMs, about: { allocationId, model: req.model } });
   }
 
   /**
@@ -63,23 +64,28 @@ export class HostedAiClient {
    * returned stream to abort.
    */
   async inferStream(allocationId: string, req: InferenceRequest, headersTimeoutMs: number): Promise<ReadableStream<UpstreamStreamEvent>> {
+    const path = `/api/v1/inference/${encodeURIComponent(allocationId)}`;
     const attempt = async (): Promise<ReadableStream<UpstreamStreamEvent>> => {
       const token = await this.token();
-      const { signal, clear } = deadline(headersTimeoutMs);
-      const res = await send(
-        PROVIDER,
-        this.config,
-        `/api/v1/inference/${encodeURIComponent(allocationId)}`,
-        { method: "POST", body: { ...req, stream: true }, headers: { authorization: `Bearer ${token}` }, timeoutMs: headersTimeoutMs },
-        signal,
-      ).finally(clear);
-      if (!res.ok) {
-        const err = await upstreamErrorFrom(PROVIDER, res);
-        if (isAuthRejected(err)) dropToken(this.tokenKey, token);
-        throw err;
-      }
-      if (!res.body) throw await upstreamErrorFrom(PROVIDER, res);
-      return mapMessages(sseMessages(res.body), hostedAiStreamEvents);
+      // The span lasts until the stream's last event: that is when the call is over.
+      return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, allocationId, model: req.model }, async (call) => {
+        const { signal, clear } = deadline(headersTimeoutMs);
+        const res = await send(
+          PROVIDER,
+          this.config,
+          path,
+          { method: "POST", body: { ...req, stream: true }, headers: { authorization: `Bearer ${token}` }, timeoutMs: headersTimeoutMs, traceparent: call.traceparent },
+          signal,
+        ).finally(clear);
+        call.status(res.status);
+        if (!res.ok) {
+          const err = await upstreamErrorFrom(PROVIDER, res);
+          if (isAuthRejected(err)) dropToken(this.tokenKey, token);
+          throw err;
+        }
+        if (!res.body) throw await upstreamErrorFrom(PROVIDER, res);
+        return mapMessages(sseMessages(res.body), hostedAiStreamEvents);
+      }, streamEventNote);
     };
     try {
       return await attempt();
@@ -90,16 +96,17 @@ export class HostedAiClient {
   }
 
   metrics(allocationId: string): Promise<AllocationMetrics> {
-    return this.call("GET", `/api/v1/allocations/${encodeURIComponent(allocationId)}/metrics`);
+    return this.call("metrics", "GET", `/api/v1/allocations/${encodeURIComponent(allocationId)}/metrics`, { about: { allocationId } });
   }
 
   release(allocationId: string): Promise<ReleaseResponse> {
-    return this.call("DELETE", `/api/v1/allocations/${encodeURIComponent(allocationId)}`);
+    return this.call("release", "DELETE", `/api/v1/allocations/${encodeURIComponent(allocationId)}`, { about: { allocationId } });
   }
 
   private token(): Promise<string> {
     return cachedToken(this.tokenKey, async () => {
       const res = await sendJson<TokenResponse>(PROVIDER, this.config, "/api/v1/auth/token", {
+        op: "token",
         method: "POST",
         body: { api_key: this.config.apiKey },
         timeoutMs: this.timeoutMs,
@@ -108,15 +115,20 @@ export class HostedAiClient {
     });
   }
 
-  /** One authenticated call; a refused token (expired early, rotated secret) is replaced once. */
-  private async call<T>(method: string, path: string, body?: unknown, timeoutMs: number = this.timeoutMs): Promise<T> {
+  /**
+   * One authenticated call, named `op` in its span and log line; a refused token (expired early,
+   * rotated secret) is replaced once.
+   */
+  private async call<T>(op: string, method: string, path: string, opts: { body?: unknown; timeoutMs?: number; about?: CallOptions["about"] } = {}): Promise<T> {
     const attempt = async (): Promise<T> => {
       const token = await this.token();
       try {
         return await sendJson<T>(PROVIDER, this.config, path, {
+          op,
           method,
-          body,
-          timeoutMs,
+          body: opts.body,
+          timeoutMs: opts.timeoutMs ?? this.timeoutMs,
+          about: opts.about,
           headers: { authorization: `Bearer ${token}` },
         });
       } catch (err) {

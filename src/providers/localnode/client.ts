@@ -1,6 +1,7 @@
 import { upstreamErrorFrom } from "../errors";
 import { deadline, send, sendJson, type Transport } from "../http";
-import { mapMessages, sseMessages, type UpstreamStreamEvent } from "../stream";
+import { tracedUpstreamStream } from "../../telemetry/upstream";
+import { mapMessages, sseMessages, streamEventNote, type UpstreamStreamEvent } from "../stream";
 import { PROVIDER } from "./errors";
 import { openAiChunkEvents, toLocalInference, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
 
@@ -29,7 +30,7 @@ export class LocalNodeClient {
   }
 
   async models(): Promise<string[]> {
-    const list = await sendJson<ModelList>(PROVIDER, this.config, "/v1/models", { headers: this.headers(), timeoutMs: this.config.timeoutMs ?? 5_000 });
+    const list = await sendJson<ModelList>(PROVIDER, this.config, "/v1/models", { op: "models", headers: this.headers(), timeoutMs: this.config.timeoutMs ?? 5_000 });
     return list.data.map((m) => m.id);
   }
 
@@ -37,6 +38,8 @@ export class LocalNodeClient {
   async infer(req: { model: string; prompt: string; promptTokens: number; maxTokens: number; temperature: number }, timeoutMs = Infinity): Promise<LocalInference> {
     const completion = await sendJson<ChatCompletion>(PROVIDER, this.config, "/v1/chat/completions", {
       method: "POST",
+      op: "infer",
+      about: { model: req.model },
       headers: this.headers(),
       body: { model: req.model, messages: [{ role: "user", content: req.prompt }], max_tokens: req.maxTokens, temperature: req.temperature },
       timeoutMs: Math.min(this.config.inferenceTimeoutMs ?? 120_000, timeoutMs),
@@ -49,27 +52,33 @@ export class LocalNodeClient {
     req: { model: string; prompt: string; maxTokens: number; temperature: number },
     headersTimeoutMs: number,
   ): Promise<ReadableStream<UpstreamStreamEvent>> {
-    const { signal, clear } = deadline(headersTimeoutMs);
-    const res = await send(
-      PROVIDER,
-      this.config,
-      "/v1/chat/completions",
-      {
-        method: "POST",
-        headers: this.headers(),
-        body: {
-          model: req.model,
-          messages: [{ role: "user", content: req.prompt }],
-          max_tokens: req.maxTokens,
-          temperature: req.temperature,
-          stream: true,
-          stream_options: { include_usage: true },
+    const path = "/v1/chat/completions";
+    // The span lasts until the stream's last event: that is when the call is over.
+    return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, model: req.model }, async (call) => {
+      const { signal, clear } = deadline(headersTimeoutMs);
+      const res = await send(
+        PROVIDER,
+        this.config,
+        path,
+        {
+          method: "POST",
+          headers: this.headers(),
+          body: {
+            model: req.model,
+            messages: [{ role: "user", content: req.prompt }],
+            max_tokens: req.maxTokens,
+            temperature: req.temperature,
+            stream: true,
+            stream_options: { include_usage: true },
+          },
+          timeoutMs: headersTimeoutMs,
+          traceparent: call.traceparent,
         },
-        timeoutMs: headersTimeoutMs,
-      },
-      signal,
-    ).finally(clear);
-    if (!res.ok || !res.body) throw await upstreamErrorFrom(PROVIDER, res);
-    return mapMessages(sseMessages(res.body), openAiChunkEvents({ finishReason: "stop" }));
+        signal,
+      ).finally(clear);
+      call.status(res.status);
+      if (!res.ok || !res.body) throw await upstreamErrorFrom(PROVIDER, res);
+      return mapMessages(sseMessages(res.body), openAiChunkEvents({ finishReason: "stop" }));
+    }, streamEventNote);
   }
 }

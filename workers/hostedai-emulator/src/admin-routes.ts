@@ -5,6 +5,7 @@ import { sameSecret } from "./auth";
 import { errorResponse } from "./errors";
 import { type AppEnv, cluster, json, readJsonBody, respond } from "./http";
 import { ConfigUpdateSchema, PreemptRequestSchema, validate } from "./schemas";
+import { tracedRequests } from "./trace-record";
 
 export const adminRoutes = new Hono<AppEnv>();
 
@@ -17,6 +18,9 @@ adminRoutes.use("*", async (c, next) => {
 });
 
 adminRoutes.get("/allocations", async (c) => json(await cluster(c.env).adminView()));
+
+/** The `traceparent` recent API requests arrived with (see trace-record.ts). */
+adminRoutes.get("/traceparents", (c) => json({ requests: tracedRequests() }));
 
 adminRoutes.get("/config", async (c) => json(await cluster(c.env).getConfig()));
 

@@ -6,8 +6,11 @@ import { callerRoutes, tokenRoutes, unknownApiRoutes } from "./api-routes";
 import { errorResponse } from "./errors";
 import { ConnectionReset } from "./gate";
 import type { AppEnv } from "./http";
+import { recordTraceparent } from "./trace-record";
 
 export const app = new Hono<AppEnv>();
+
+app.use("/api/v1/*", recordTraceparent);
 
 app.route("/api/v1", tokenRoutes);
 app.route("/api/v1", callerRoutes);

@@ -12,6 +12,7 @@ import { ApiError, fromZodError } from "./errors";
 import { FaultConfig, injectedError, injectedTimeout, NO_FAULTS, nodeDown } from "./faults";
 import { modelList } from "./responses";
 import { AdminConfigRequest, ChatCompletionRequest, TextCompletionRequest } from "./schema";
+import { recordTraceparent, tracedRequests } from "./trace-record";
 
 type App = { Bindings: Env; Variables: { streamCutAfterTokens: number | null } };
 
@@ -33,6 +34,8 @@ app.use("*", async (c, next) => {
 });
 
 app.options("*", (c) => c.body(null, 204));
+
+app.use("/v1/*", recordTraceparent);
 
 app.use("*", async (c, next) => {
   const url = new URL(c.req.url);
@@ -88,6 +91,9 @@ app.post("/v1/completions", async (c) => {
   const body = await parseBody(c.req.raw, TextCompletionRequest);
   return runCompletion(textJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"));
 });
+
+/** The `traceparent` recent API requests arrived with (see trace-record.ts). */
+app.get("/admin/traceparents", (c) => c.json({ requests: tracedRequests() }));
 
 app.get("/admin/stats", async (c) => c.json(await deviceStub(c.env).stats()));
 
