@@ -134,6 +134,31 @@ describe("log lines", () => {
     for (const secret of [prompt, KEYS.dev, "test-hostedai-key", "Bearer"]) expect(raw).not.toContain(secret);
   });
 
+  it("writes the prompt and completion only for a covenant that opts in, tied to the trace, cut at 4 KiB", async () => {
+    const { id } = await createCovenant({ logging: { content: true } });
+    const lines = captureLines();
+    const traceId = hex(16);
+    const prompt = `Please log this prompt. ${"x".repeat(5000)}`;
+    const res = await call("/v1/strikes", {
+      method: "POST",
+      headers: { traceparent: `00-${traceId}-${hex(8)}-01` },
+      body: JSON.stringify({ covenant_id: id, model: "gemma-2b-it", prompt, max_tokens: 8 }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { id: string; output: { content: string } };
+    const content = lines.filter((l) => l.kind === "strike_content");
+    expect(content).toEqual([
+      expect.objectContaining({ trace_id: traceId, tenant: "dev", covenant: id, strike_id: body.id, model: "gemma-2b-it", outcome: "ok", completion: body.output.content, truncated: true }),
+    ]);
+    expect(content[0]!.prompt).toBe(prompt.slice(0, 4096));
+    // Off again: nothing but the usual lines, which never carry the prompt.
+    expect((await call(`/v1/covenants/${id}`, { method: "PATCH", body: JSON.stringify({ logging: { content: false } }) })).status).toBe(200);
+    lines.length = 0;
+    expect((await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "Please log this prompt too.", max_tokens: 8 })).status).toBe(200);
+    expect(lines.some((l) => l.kind === "strike_content")).toBe(false);
+    expect(JSON.stringify(lines)).not.toContain("Please log this prompt too.");
+  });
+
   it("annotates the line of a failed strike with its covenant, strike id and error type, on every strike route", async () => {
     const lines = captureLines();
     const res = await strike({ covenant_id: "no-such-covenant", model: "gemma-2b-it", prompt: "x" });

@@ -27,7 +27,7 @@ import { CovenantStore } from "./storage";
 import { StrikeRunner, type Placed } from "./strike-runner";
 import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
-import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
+import { logStrikeContent, MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
 import type { Result, StrikeEvent, StrikeInput, StrikeOutcome, WatchOptions } from "./types";
 
 const models = modelCatalogue();
@@ -271,6 +271,15 @@ export class CovenantObject extends DurableObject<Env> {
       });
     } else {
       this.meterStrike(input, outcome);
+    }
+    if (contract.logging?.content) {
+      logStrikeContent({
+        ...(input.traceparent ? { traceparent: input.traceparent } : {}),
+        tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId, prompt: input.promptText,
+        ...(outcome.ok
+          ? { outcome: "ok" as const, model: outcome.strike.model, completion: outcome.strike.output.content }
+          : { outcome: "error" as const, errorType: outcome.error.type }),
+      });
     }
     return outcome;
   }

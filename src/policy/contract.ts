@@ -58,6 +58,7 @@ export function applyCovenantChange(
     policy: change.policy ?? base.policy,
     ...(change.fusion !== undefined ? { fusion: { ...base.fusion, ...change.fusion } } : base.fusion !== undefined ? { fusion: base.fusion } : {}),
     ...(change.routes !== undefined ? { routes: change.routes } : base.routes !== undefined ? { routes: base.routes } : {}),
+    ...(change.logging !== undefined ? { logging: { ...base.logging, ...change.logging } } : base.logging !== undefined ? { logging: base.logging } : {}),
     updated_at: nowIso,
   };
   const unknown = next.models.findIndex((m) => !catalogue.has(m));

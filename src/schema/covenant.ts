@@ -67,6 +67,15 @@ export const LeasePolicy = z
   })
   .strict();
 
+export const CovenantLogging = z
+  .object({
+    content: z.boolean().optional().openapi({
+      description: "Log each strike's prompt and completion (one `strike_content` line per strike, truncated to 4 KiB each). Off by default: log lines never carry prompt text otherwise.",
+      default: false,
+    }),
+  })
+  .strict();
+
 const CovenantFields = {
   models: z.array(z.string().min(1).max(128)).min(1).max(64).optional().openapi({
     description: "Models this covenant may run; all known models when absent.",
@@ -83,6 +92,7 @@ const CovenantFields = {
   routes: z.array(ModelRoute).max(64).optional().openapi({
     description: "How a strike that names no model is routed by its classification, first match wins; absent: Homeskillet's default routes; empty: always `default_model`.",
   }),
+  logging: CovenantLogging.optional(),
   policy: z.enum(["homeskillet", "seed"]).optional().openapi({
     description: "Allocation policy: `homeskillet` (leases, warm pool, cheapest fitting pool) or `seed` (the baseline rule: a fresh allocation per strike).",
   }),
@@ -121,6 +131,7 @@ export const CovenantContract = z
     }),
     routes: z.array(ModelRoute).optional(),
     fusion: FusionPolicy.optional(),
+    logging: z.object({ content: z.boolean().optional() }).optional(),
     policy: z.enum(["homeskillet", "seed"]),
     created_at: z.string(),
     updated_at: z.string(),

@@ -1,12 +1,13 @@
 /**
  * Structured logs: one JSON line per edge request and one per upstream call, tied together by a
  * W3C trace id. Lines are built from named fields only (never by spreading a request, a header
- * set or a body), so keys, tokens and prompt text cannot slip in.
+ * set or a body), so keys, tokens and prompt text cannot slip in. The one exception is opt-in per
+ * covenant: a `strike_content` line with the prompt and completion (logging.content).
  */
 import { SpanKind, SpanStatusCode, context, createContextKey, type Span } from "@opentelemetry/api";
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { configureTracing, edgeParent, flushAfter, inSpan, type TracingEnv } from "./tracing";
-import type { TraceContext } from "./trace-context";
+import { traceFrom, type TraceContext } from "./trace-context";
 
 export { newSpanId, traceFrom, traceparent, type TraceContext } from "./trace-context";
 
@@ -57,6 +58,62 @@ export interface UpstreamLine {
   cost_usd?: number;
 }
 
+/**
+ * A strike's prompt and completion, written only for covenants that opt in (`logging.content`):
+ * the one line that may carry prompt text, tied to the request by its trace id.
+ */
+export interface StrikeContentLine {
+  kind: "strike_content";
+  ts: string;
+  trace_id?: string;
+  tenant: string;
+  covenant: string;
+  strike_id: string;
+  model?: string;
+  outcome: "ok" | "error";
+  error_type?: string;
+  prompt: string;
+  completion?: string;
+  /** Set when the prompt or completion was cut to CONTENT_LOG_LIMIT characters. */
+  truncated?: true;
+}
+
+/** Characters of prompt and of completion a content line keeps. */
+export const CONTENT_LOG_LIMIT = 4096;
+
+const clip = (text: string) => (text.length > CONTENT_LOG_LIMIT ? text.slice(0, CONTENT_LOG_LIMIT) : text);
+
+/** Writes a strike's content line (see StrikeContentLine); the caller checks the covenant allows it. */
+export function logStrikeContent(e: {
+  traceparent?: string;
+  tenant: string;
+  covenant: string;
+  strikeId: string;
+  model?: string;
+  outcome: "ok" | "error";
+  errorType?: string;
+  prompt: string;
+  completion?: string;
+}): void {
+  // The request's trace, when the edge sent one; never a made-up id that would lead nowhere.
+  const trace = e.traceparent ? traceFrom(e.traceparent) : undefined;
+  const truncated = e.prompt.length > CONTENT_LOG_LIMIT || (e.completion?.length ?? 0) > CONTENT_LOG_LIMIT;
+  emit({
+    kind: "strike_content",
+    ts: new Date().toISOString(),
+    trace_id: trace?.parentSpanId ? trace.traceId : undefined,
+    tenant: e.tenant,
+    covenant: e.covenant,
+    strike_id: e.strikeId,
+    model: e.model,
+    outcome: e.outcome,
+    error_type: e.errorType,
+    prompt: clip(e.prompt),
+    completion: e.completion === undefined ? undefined : clip(e.completion),
+    ...(truncated ? { truncated: true as const } : {}),
+  });
+}
+
 export function outcomeOf(status: number): Outcome {
   if (status === 0 || status >= 500) return "error";
   return status >= 400 ? "client_error" : "ok";
@@ -74,7 +131,7 @@ export function setLogSink(next: (line: string) => void): () => void {
 }
 
 /** Drops undefined fields so lines stay short, and writes one line of JSON. */
-export function emit(line: RequestLine | UpstreamLine): void {
+export function emit(line: RequestLine | UpstreamLine | StrikeContentLine): void {
   const compact = Object.fromEntries(Object.entries(line).filter(([, v]) => v !== undefined));
   sink(JSON.stringify(compact));
 }
