@@ -4,17 +4,15 @@ import {
   executePlan,
   planFusion,
   resolveFusionPolicy,
-  ResultCache,
-  SemanticCache,
   SingleFlight,
   type FragmentResult,
-  type FragmentSuccess,
   type FusionPlan,
   type FusionRequest,
   type ResolvedFusionPolicy,
 } from "../fusion";
 import { candidatePools, DEFAULT_ROUTES, routeModel, slicePricePerHour, strikeDeadlineMs, type ModelCatalogue, type PoolSnapshot } from "../policy";
-import type { FusionProgress } from "../schema";
+import { FUSION_DEFAULTS, type FusionProgress } from "../schema";
+import { SqlResultCache, SqlSemanticCache, type CacheLimits } from "./fusion-cache";
 import type { LeaseManager } from "./lease-manager";
 import type { Ledger } from "./ledger";
 import type { RunContext, RunOptions, StrikeRunner } from "./strike-runner";
@@ -39,21 +37,33 @@ export interface Observers extends Pick<RunOptions, "onToken" | "onPlaced" | "si
  * through the runner (fallbacks, breakers, ledger and all), and the results are fused. A plan of
  * one fragment is just the strike. The plan's price is checked against the covenant's budgets and
  * reserved once, as a whole; its fragments run inside that reservation and stop at the plan's
- * deadline. The caches live as long as the object.
+ * deadline. Fragment results are cached in the object's SQLite (fusion-cache.ts), so they outlive
+ * its evictions; fragments in flight are shared in memory (single-flight).
  */
 export class FusionDesk {
   private readonly flights = new SingleFlight<FragmentResult>();
-  private results: ResultCache<FragmentSuccess> | undefined;
-  private semantic: SemanticCache<FragmentSuccess> | undefined;
+  private limits: CacheLimits = { maxEntries: FUSION_DEFAULTS.cache_max_entries, ttlMs: FUSION_DEFAULTS.cache_ttl_s * 1000 };
+  private readonly results: SqlResultCache;
+  private readonly semantic: SqlSemanticCache;
 
   constructor(
+    sql: SqlStorage,
     private readonly runner: StrikeRunner,
     private readonly leases: LeaseManager,
     private readonly ledger: Ledger,
     private readonly models: ModelCatalogue,
     /** Hears each fragment's strike as it finishes (the object books it in its metrics). */
     private readonly onFragment: (input: StrikeInput, outcome: StrikeOutcome) => void = () => {},
-  ) {}
+  ) {
+    this.results = new SqlResultCache(sql, () => this.limits);
+    this.semantic = new SqlSemanticCache(sql, () => this.limits);
+  }
+
+  /** Drops every cached answer (the covenant is being deleted). */
+  forget(): void {
+    this.results.clear();
+    this.semantic.clear();
+  }
 
   async run(input: StrikeInput, ctx: RunContext, observers: Observers = {}): Promise<StrikeOutcome> {
     const { contract } = ctx;
@@ -99,13 +109,12 @@ export class FusionDesk {
   private async execute(input: StrikeInput, ctx: RunContext, plan: FusionPlan, policy: ResolvedFusionPolicy, observers: Observers): Promise<StrikeOutcome> {
     const { contract } = ctx;
     const deadlineAt = Date.now() + strikeDeadlineMs(contract.qos.latency_slo_ms);
-    const results = (this.results ??= new ResultCache({ maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000, now: Date.now }));
-    if (policy.semantic_cache) this.semantic ??= new SemanticCache({ maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000, now: Date.now });
+    this.limits = { maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000 };
     const out = await executePlan(plan, {
       tenant: input.tenant,
       now: Date.now,
       deadlineAt,
-      caches: { results, flights: this.flights, ...(this.semantic ? { semantic: this.semantic } : {}) },
+      caches: { results: this.results, flights: this.flights, semantic: this.semantic },
       ...(observers.onProgress ? { onProgress: observers.onProgress } : {}),
       ...(observers.signal ? { signal: observers.signal } : {}),
       runFragment: async (fragment, signal) => {

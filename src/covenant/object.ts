@@ -94,7 +94,7 @@ export class CovenantObject extends DurableObject<Env> {
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
       attemptFailed: (e) => this.metrics.attemptFailed(e),
     });
-    this.fusion = new FusionDesk(this.runner, this.leases, this.ledger, models, (input, outcome) => this.meterStrike(input, outcome));
+    this.fusion = new FusionDesk(ctx.storage.sql, this.runner, this.leases, this.ledger, models, (input, outcome) => this.meterStrike(input, outcome));
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -187,6 +187,7 @@ export class CovenantObject extends DurableObject<Env> {
     await this.leases.retryPendingReleases(Date.now());
     const pending = this.store.pendingReleases().length;
     this.store.wipe();
+    this.fusion.forget();
     this.owned = undefined;
     // Releases that failed stay due: keep them so the alarm finishes the job.
     if (pending > 0) await this.wakeAt(Date.now());

@@ -1,7 +1,8 @@
 /**
  * The tenant-scoped result cache: fragment results by hash, each with its own expiry, at most
- * `maxEntries` of them, least recently used evicted first. No I/O and no clock of its own — the
- * covenant object keeps one in memory and passes its clock — so a cache hit is a map lookup.
+ * `maxEntries` of them, least recently used evicted first. No I/O and no clock of its own. The
+ * covenant object keeps its results in SQLite instead (src/covenant/fusion-cache.ts, the same
+ * ResultStore face), so that they outlive its evictions; this one serves the simulator and tests.
  * Every key starts with the tenant (see tenantKey): one tenant's hash can never find another's
  * entry, however the hashes compare.
  */
@@ -19,7 +20,13 @@ export interface ResultCacheOptions {
   now: () => number;
 }
 
-export class ResultCache<V> {
+/** What the executor needs of a result cache: this one in memory, or a covenant object's durable one. */
+export interface ResultStore<V> {
+  get(tenant: string, hash: string): V | undefined;
+  set(tenant: string, hash: string, value: V, ttlMs?: number): void;
+}
+
+export class ResultCache<V> implements ResultStore<V> {
   // A Map iterates in insertion order; re-inserting on every hit keeps the least recent first.
   private readonly entries = new Map<string, Entry<V>>();
 

@@ -5,10 +5,10 @@
  * the client goes away, or when a failure the plan cannot tolerate makes the rest pointless.
  */
 import type { FusionProgress } from "../schema";
-import type { ResultCache } from "./cache";
+import type { ResultStore } from "./cache";
 import { tenantKey } from "./identity";
 import { skippedRecord, type FragmentRecord } from "./report";
-import type { SemanticCache } from "./semantic";
+import type { SemanticStore } from "./semantic";
 import type { SingleFlight } from "./single-flight";
 import type { Fragment, FusionPlan } from "./types";
 
@@ -28,8 +28,8 @@ export type FragmentResult = FragmentSuccess | { ok: false; status?: number; err
 
 /** The covenant object's caches, kept in memory across requests; any of them may be left out. */
 export interface FusionCaches {
-  results?: ResultCache<FragmentSuccess>;
-  semantic?: SemanticCache<FragmentSuccess>;
+  results?: ResultStore<FragmentSuccess>;
+  semantic?: SemanticStore<FragmentSuccess>;
   flights?: SingleFlight<FragmentResult>;
 }
 

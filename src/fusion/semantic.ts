@@ -80,7 +80,23 @@ export interface SemanticCacheOptions {
   now: () => number;
 }
 
-export class SemanticCache<V> {
+/** What the executor needs of a semantic cache: this one in memory, or a covenant object's durable one. */
+export interface SemanticStore<V> {
+  lookup(tenant: string, scope: string, input: string, threshold: number): { value: V; similarity: number } | undefined;
+  add(tenant: string, scope: string, input: string, value: V, ttlMs?: number): void;
+}
+
+/** The most similar of `candidates` at or above `threshold`, if any. */
+export function mostSimilar<V>(signature: Uint32Array, candidates: Iterable<{ signature: Uint32Array; value: V }>, threshold: number): { value: V; similarity: number } | undefined {
+  let best: { value: V; similarity: number } | undefined;
+  for (const e of candidates) {
+    const sim = similarity(signature, e.signature);
+    if (sim >= threshold && (best === undefined || sim > best.similarity)) best = { value: e.value, similarity: sim };
+  }
+  return best;
+}
+
+export class SemanticCache<V> implements SemanticStore<V> {
   // Insertion order is recency of filling: add() re-inserts its bucket at the end.
   private readonly buckets = new Map<string, Entry<V>[]>();
   private total = 0;
@@ -104,13 +120,7 @@ export class SemanticCache<V> {
       if (live.length === 0) this.buckets.delete(key);
       else this.buckets.set(key, live);
     }
-    const signature = minhash(input);
-    let best: { value: V; similarity: number } | undefined;
-    for (const e of live) {
-      const sim = similarity(signature, e.signature);
-      if (sim >= threshold && (best === undefined || sim > best.similarity)) best = { value: e.value, similarity: sim };
-    }
-    return best;
+    return mostSimilar(minhash(input), live, threshold);
   }
 
   add(tenant: string, scope: string, input: string, value: V, ttlMs = this.opts.ttlMs): void {

@@ -1,0 +1,123 @@
+/**
+ * The fusion caches in the covenant object's SQLite. A Durable Object is evicted after a short
+ * idle spell (seconds locally, a minute or two when deployed), and a cache held in its memory went
+ * with it: a repeat after a quiet minute missed, whatever the TTL said. Entries here live out
+ * their TTL however often the object restarts. Reads and writes are synchronous SQLite calls in
+ * the object's own storage, so the executor uses them exactly as it uses the in-memory caches of
+ * src/fusion. Keys start with the tenant (tenantKey), as there.
+ *
+ * Cached answers are tenant content at rest: they are kept no longer than the covenant's
+ * `fusion.cache_ttl_s`, at most `cache_max_entries` of them, and go when the covenant is deleted.
+ */
+import { minhash, mostSimilar, SEMANTIC_MAX_CHARS, tenantKey, type FragmentSuccess, type ResultStore, type SemanticStore } from "../fusion";
+
+export interface CacheLimits {
+  maxEntries: number;
+  /** Time to live for entries set without one. */
+  ttlMs: number;
+}
+
+/** Exact fragment results by tenant and hash; least recently used evicted first. */
+export class SqlResultCache implements ResultStore<FragmentSuccess> {
+  constructor(
+    private readonly sql: SqlStorage,
+    /** Read on every write, so a changed covenant policy applies at once. */
+    private readonly limits: () => CacheLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS fusion_results (
+      key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS fusion_results_by_use ON fusion_results (used_at);
+    CREATE INDEX IF NOT EXISTS fusion_results_by_expiry ON fusion_results (expires_at);`);
+  }
+
+  get(tenant: string, hash: string): FragmentSuccess | undefined {
+    const key = tenantKey(tenant, hash);
+    const row = this.sql.exec<{ value: string; expires_at: number }>(`SELECT value, expires_at FROM fusion_results WHERE key = ?`, key).toArray()[0];
+    if (!row) return undefined;
+    const now = this.now();
+    if (row.expires_at <= now) {
+      this.sql.exec(`DELETE FROM fusion_results WHERE key = ?`, key);
+      return undefined;
+    }
+    this.sql.exec(`UPDATE fusion_results SET used_at = ? WHERE key = ?`, now, key);
+    return JSON.parse(row.value) as FragmentSuccess;
+  }
+
+  set(tenant: string, hash: string, value: FragmentSuccess, ttlMs?: number): void {
+    const { maxEntries, ttlMs: defaultTtl } = this.limits();
+    const ttl = ttlMs ?? defaultTtl;
+    if (ttl <= 0 || maxEntries <= 0) return;
+    const now = this.now();
+    this.sql.exec(
+      `INSERT INTO fusion_results (key, value, expires_at, used_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, used_at = excluded.used_at`,
+      tenantKey(tenant, hash),
+      JSON.stringify(value),
+      now + ttl,
+      now,
+    );
+    this.sql.exec(`DELETE FROM fusion_results WHERE expires_at <= ?`, now);
+    const excess = this.size - maxEntries;
+    if (excess > 0) this.sql.exec(`DELETE FROM fusion_results WHERE key IN (SELECT key FROM fusion_results ORDER BY used_at, rowid LIMIT ?)`, excess);
+  }
+
+  get size(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM fusion_results`).one().n;
+  }
+
+  clear(): void {
+    this.sql.exec(`DELETE FROM fusion_results`);
+  }
+}
+
+/** Near-duplicate answers by tenant and scope (see src/fusion/semantic.ts); oldest evicted first. */
+export class SqlSemanticCache implements SemanticStore<FragmentSuccess> {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly limits: () => CacheLimits,
+    private readonly now: () => number = Date.now,
+  ) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS fusion_semantic (
+      id INTEGER PRIMARY KEY AUTOINCREMENT, scope_key TEXT NOT NULL, signature BLOB NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS fusion_semantic_by_scope ON fusion_semantic (scope_key, expires_at);
+    CREATE INDEX IF NOT EXISTS fusion_semantic_by_expiry ON fusion_semantic (expires_at);`);
+  }
+
+  lookup(tenant: string, scope: string, input: string, threshold: number): { value: FragmentSuccess; similarity: number } | undefined {
+    if (input.length > SEMANTIC_MAX_CHARS) return undefined;
+    const rows = this.sql
+      .exec<{ signature: ArrayBuffer; value: string }>(`SELECT signature, value FROM fusion_semantic WHERE scope_key = ? AND expires_at > ?`, tenantKey(tenant, scope), this.now())
+      .toArray();
+    if (rows.length === 0) return undefined;
+    const best = mostSimilar(
+      minhash(input),
+      rows.map((r) => ({ signature: new Uint32Array(r.signature), value: r.value })),
+      threshold,
+    );
+    return best && { value: JSON.parse(best.value) as FragmentSuccess, similarity: best.similarity };
+  }
+
+  add(tenant: string, scope: string, input: string, value: FragmentSuccess, ttlMs?: number): void {
+    const { maxEntries, ttlMs: defaultTtl } = this.limits();
+    const ttl = ttlMs ?? defaultTtl;
+    if (input.length > SEMANTIC_MAX_CHARS || ttl <= 0 || maxEntries <= 0) return;
+    const now = this.now();
+    // A copy: the signature's own buffer may be a view into a larger one.
+    const signature = minhash(input).slice().buffer;
+    this.sql.exec(`INSERT INTO fusion_semantic (scope_key, signature, value, expires_at) VALUES (?, ?, ?, ?)`, tenantKey(tenant, scope), signature, JSON.stringify(value), now + ttl);
+    this.sql.exec(`DELETE FROM fusion_semantic WHERE expires_at <= ?`, now);
+    const excess = this.size - maxEntries;
+    if (excess > 0) this.sql.exec(`DELETE FROM fusion_semantic WHERE id IN (SELECT id FROM fusion_semantic ORDER BY id LIMIT ?)`, excess);
+  }
+
+  get size(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM fusion_semantic`).one().n;
+  }
+
+  clear(): void {
+    this.sql.exec(`DELETE FROM fusion_semantic`);
+  }
+}
