@@ -5,7 +5,7 @@ import { sameSecret } from "./auth";
 import { errorResponse } from "./errors";
 import { type AppEnv, cluster, json, readJsonBody, respond } from "./http";
 import { ConfigUpdateSchema, PreemptRequestSchema, validate } from "./schemas";
-import { tracedRequests } from "./trace-record";
+import { tracedRequests } from "../../shared/trace-record";
 
 export const adminRoutes = new Hono<AppEnv>();
 

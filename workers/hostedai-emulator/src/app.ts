@@ -6,7 +6,7 @@ import { callerRoutes, tokenRoutes, unknownApiRoutes } from "./api-routes";
 import { errorResponse } from "./errors";
 import { ConnectionReset } from "./gate";
 import type { AppEnv } from "./http";
-import { recordTraceparent } from "./trace-record";
+import { recordTraceparent } from "../../shared/trace-record";
 
 export const app = new Hono<AppEnv>();
 

@@ -1,5 +1,8 @@
 // Seeded randomness: every "random" choice the emulator makes is a pure function of its inputs,
 // so two runs with the same SEED behave identically.
+import { mulberry32 } from "../../shared/random";
+
+export { mulberry32 };
 
 /** FNV-1a, 32-bit, over the UTF-16 code units of `text`. */
 export function fnv1a(text: string): number {
@@ -11,17 +14,6 @@ export function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
-/** mulberry32: a tiny, fast PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function randomFor(...parts: readonly (string | number)[]): () => number {
   return mulberry32(fnv1a(JSON.stringify(parts)));

@@ -12,7 +12,7 @@ import { ApiError, fromZodError } from "./errors";
 import { FaultConfig, injectedError, injectedTimeout, NO_FAULTS, nodeDown } from "./faults";
 import { modelList } from "./responses";
 import { AdminConfigRequest, ChatCompletionRequest, TextCompletionRequest } from "./schema";
-import { recordTraceparent, tracedRequests } from "./trace-record";
+import { recordTraceparent, tracedRequests } from "../../shared/trace-record";
 
 type App = { Bindings: Env; Variables: { streamCutAfterTokens: number | null } };
 

@@ -1,5 +1,8 @@
 // Deterministic stand-in for a model's output: the same node seed and request always produce the
 // same words, so tests and benchmark replays can compare runs. Pure.
+import { mulberry32 } from "../../shared/random";
+
+export { mulberry32 };
 
 /** mlx_lm.server's own default when a request gives no max_tokens. */
 export const DEFAULT_MAX_TOKENS = 256;
@@ -35,17 +38,6 @@ export function fnv1a32(text: string): number {
   return hash >>> 0;
 }
 
-/** mulberry32: a tiny, well-mixed PRNG; returns floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A rough BPE estimate: about four bytes of UTF-8 per token. */
 export function estimateTokens(text: string): number {

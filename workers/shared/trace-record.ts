@@ -1,5 +1,5 @@
 // The W3C `traceparent` each API request arrived with, so tests can check that a gateway
-// propagates its traces upstream. Kept in this isolate's memory (the emulator runs in one):
+// propagates its traces upstream. Kept in this isolate's memory (each emulator runs in one):
 // the most recent requests only, and never anything but method, path and the header.
 import type { MiddlewareHandler } from "hono";
 

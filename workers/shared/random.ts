@@ -1,0 +1,14 @@
+// Seeded randomness shared by the emulators: every "random" choice they make is a pure function
+// of its inputs, so two runs with the same seed behave identically.
+
+/** mulberry32: a tiny, well-mixed PRNG; returns floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
