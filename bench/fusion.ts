@@ -10,8 +10,6 @@
  * Requests are built from the shared prompts corpus; their labels stand in for the classifier
  * (the bench measures fusion, not classification), routed by a fixed label → model table.
  */
-import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { costUsd, slicePricePerHour } from "../workers/hostedai-emulator/src/billing";
 import { DEFAULT_POOLS, MODELS } from "../workers/hostedai-emulator/src/catalogue";
 import { generateCompletion, promptTokens } from "../workers/hostedai-emulator/src/textgen";
@@ -19,17 +17,10 @@ import { planInference } from "../workers/hostedai-emulator/src/throughput";
 import { estimateTokens, estimatorFromPrices, executePlan, looseForm, planFusion, resolveFusionPolicy, ResultCache, SemanticCache, SingleFlight, type Fragment, type FragmentResult, type FragmentSuccess, type FusionCaches, type FusionPlan, type FusionRequest, type PlanContext } from "../src/fusion";
 import { DEFAULT_MODELS, defaultContract, modelCatalogue } from "../src/policy";
 import type { Classification, FusionPolicy, TaskLabel } from "../src/schema";
+import { buildWorkloads, COMPLETION_SEED, CORPUS, LARGE, loadItems, random, REPLAY_SEED, replaySequence, ROUTES, WORKLOAD_SEED, type Workload } from "./lib/fusion-workload";
 
-const CORPUS = fileURLToPath(new URL("../../shared/data/prompts/train.jsonl", import.meta.url));
-const ROUTES: Record<TaskLabel, string> = { coding: "qwen-14b", math: "qwen-32b", reasoning: "qwen-32b", extraction: "mistral-7b", writing: "mistral-7b", roleplay: "gemma-2b-it", knowledge: "mistral-7b" };
-const LARGE = "qwen-70b";
 const LEASE_CONCURRENCY = 4;
 const catalogue = modelCatalogue();
-
-interface Item {
-  text: string;
-  label: TaskLabel;
-}
 
 /** Where each model runs and what its slice costs an hour: the cheapest pool whose GPUs fit it. */
 const SLICES = new Map(
@@ -82,7 +73,7 @@ function strikeSimulator(vt: VirtualTime) {
     const n = (inFlight.get(f.model) ?? 0) + 1;
     inFlight.set(f.model, n);
     const sharing = ((n - 1) % LEASE_CONCURRENCY) + 1;
-    const completion = generateCompletion({ seed: "fusion-bench", model: f.model, prompt: f.prompt, maxTokens: f.max_tokens, temperature: f.temperature });
+    const completion = generateCompletion({ seed: COMPLETION_SEED, model: f.model, prompt: f.prompt, maxTokens: f.max_tokens, temperature: f.temperature });
     const prompt = promptTokens(f.prompt);
     const timing = planInference({ model: spec, sliceTflops: spec.tflops, promptTokens: prompt, completionTokens: completion.completionTokens, concurrent: sharing, latencyScale: 1 });
     await vt.sleep(timing.totalMs);
@@ -91,23 +82,7 @@ function strikeSimulator(vt: VirtualTime) {
   };
 }
 
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
-function loadItems(path: string): Item[] {
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "")
-    .map((l) => JSON.parse(l) as Item);
-}
-
-const classification = (label: TaskLabel, text: string): Classification => ({
+export const classification = (label: TaskLabel, text: string): Classification => ({
   label,
   probabilities: { coding: 0, math: 0, reasoning: 0, extraction: 0, writing: 0, roleplay: 0, knowledge: 0, [label]: 1 },
   complexity: 0.5,
@@ -117,7 +92,7 @@ const classification = (label: TaskLabel, text: string): Classification => ({
   classifier: "corpus-labels",
 });
 
-function planContext(labels: Map<string, TaskLabel>, policy: FusionPolicy): PlanContext {
+export function planContext(labels: Map<string, TaskLabel>, policy: FusionPolicy): PlanContext {
   const labelOf = (text: string): TaskLabel => {
     const loose = looseForm(text);
     for (const [key, label] of labels) if (loose.includes(key)) return label;
@@ -131,27 +106,6 @@ function planContext(labels: Map<string, TaskLabel>, policy: FusionPolicy): Plan
     route: (c) => ROUTES[c.label],
     estimate: estimatorFromPrices(catalogue, (m) => SLICES.get(m)!.price),
   };
-}
-
-interface Workload {
-  name: string;
-  requests: { req: FusionRequest; label: TaskLabel }[];
-}
-
-function buildWorkloads(items: Item[], rnd: () => number): { multi: Workload; long: Workload; pool: Item[] } {
-  const oneLine = items.filter((i) => !i.text.includes("\n") && i.text.length >= 20 && i.text.length <= 400 && ["knowledge", "math", "coding", "reasoning", "writing"].includes(i.label));
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)]!;
-  const multi = Array.from({ length: 40 }, () => {
-    const parts = Array.from({ length: 2 + Math.floor(rnd() * 3) }, () => pick(oneLine));
-    return { req: { prompt: `Please answer each of the following:\n${parts.map((p, i) => `${i + 1}. ${p.text}`).join("\n")}`, max_tokens: 512, temperature: 0.7 }, label: parts[0]!.label };
-  });
-  const passages = items.filter((i) => i.label === "extraction").map((i) => i.text.match(/Context: "([\s\S]*)"\s*\n\nAnswer:$/)?.[1] ?? i.text.match(/article:\s*([\s\S]{400,})/)?.[1]).filter((t): t is string => t !== undefined && t.length > 400);
-  const long = Array.from({ length: 12 }, (_, d) => {
-    const doc = Array.from({ length: 25 + Math.floor(rnd() * 60) }, () => pick(passages).trim()).join("\n\n");
-    const head = d % 2 === 0 ? "Summarise the following document in a few paragraphs." : `Question: ${pick(items.filter((i) => i.label === "knowledge" && i.text.endsWith("?"))).text}`;
-    return { req: { prompt: `${head}\n\n${doc}${d % 2 === 0 ? "" : "\n\nAnswer:"}`, max_tokens: 512, temperature: 0.3 }, label: "extraction" as TaskLabel };
-  });
-  return { multi: { name: "multi-part", requests: multi }, long: { name: "long document", requests: long }, pool: oneLine };
 }
 
 interface Row {
@@ -176,10 +130,22 @@ async function measure(plan: FusionPlan, req: FusionRequest): Promise<Row> {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.95) - 1)] ?? NaN;
 const f2 = (n: number) => n.toFixed(2);
 const sig = (n: number) => n.toPrecision(2);
 
-async function runWorkload(w: Workload, labels: Map<string, TaskLabel>, policy: FusionPolicy, strategy: string) {
+/** The requests of a workload the planner (with the corpus labels) plans as `strategy`, in order. */
+export async function plannedAs(w: Workload, labels: Map<string, TaskLabel>, policy: FusionPolicy, strategy: string): Promise<Workload["requests"]> {
+  const ctx = planContext(labels, policy);
+  const out: Workload["requests"] = [];
+  for (const r of w.requests) {
+    const planned = await planFusion(r.req, classification(r.label, r.req.prompt ?? ""), ctx);
+    if (planned.ok && planned.plan.strategy === strategy) out.push(r);
+  }
+  return out;
+}
+
+export async function runWorkload(w: Workload, labels: Map<string, TaskLabel>, policy: FusionPolicy, strategy: string) {
   const ctx = planContext(labels, policy);
   const rows: Row[] = [];
   for (const { req, label } of w.requests) {
@@ -196,25 +162,15 @@ async function runWorkload(w: Workload, labels: Map<string, TaskLabel>, policy: 
     speedupVsSerial: median(rows.map((r) => r.serial.ms / r.fused.ms)),
     speedupVsLarge: median(withLarge.map((r) => r.large!.ms / r.fused.ms)),
     p50: { fused: median(rows.map((r) => r.fused.ms)), serial: median(rows.map((r) => r.serial.ms)), large: median(withLarge.map((r) => r.large!.ms)) },
+    p95: { fused: p95(rows.map((r) => r.fused.ms)), serial: p95(rows.map((r) => r.serial.ms)), large: p95(withLarge.map((r) => r.large!.ms)) },
     usd: { fused: sum((r) => r.fused.usd), serial: sum((r) => r.serial.usd), large: sum((r) => r.large!.usd, withLarge), fusedComparable: sum((r) => r.fused.usd, withLarge) },
     largeFits: withLarge.length,
+    rows,
   };
 }
 
-/** A replay with repeats: Zipf-popular multi-part prompts over a small question pool, some re-typed, 4 in flight at a time. */
-async function replay(pool: Item[], labels: Map<string, TaskLabel>, semantic: boolean, rnd: () => number) {
-  const questions = pool.slice(0, 30);
-  const prompts = Array.from({ length: 50 }, () => {
-    const parts = Array.from({ length: 2 + Math.floor(rnd() * 2) }, () => questions[Math.floor(rnd() * questions.length)]!);
-    return `Answer these questions:\n${parts.map((p, i) => `${i + 1}. ${p.text}`).join("\n")}`;
-  });
-  const weights = prompts.map((_, i) => 1 / (i + 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  const draw = () => {
-    let x = rnd() * total;
-    return prompts[weights.findIndex((w) => (x -= w) <= 0)] ?? prompts[0]!;
-  };
-  const sequence = Array.from({ length: 200 }, () => (rnd() < 0.2 ? `${draw().toLowerCase()}  ` : draw()));
+/** A replay with repeats (`replaySequence`): 4 requests in flight at a time, on one tenant's caches. */
+export async function replay(sequence: readonly string[], labels: Map<string, TaskLabel>, semantic: boolean) {
   const ctx = planContext(labels, { semantic_cache: semantic, semantic_threshold: 0.9 });
   const vt = new VirtualTime();
   const strike = strikeSimulator(vt);
@@ -251,15 +207,15 @@ export async function run(args: string[]): Promise<void> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   log(`fusion bench: reading ${path}`);
   const items = loadItems(path);
-  const { multi, long, pool } = buildWorkloads(items, random(2026));
+  const { multi, long, pool } = buildWorkloads(items, random(WORKLOAD_SEED));
   const labels = new Map(pool.map((i) => [looseForm(i.text), i.label] as const));
   log("fusion bench: split workload");
   const split = await runWorkload(multi, labels, {}, "split");
   log("fusion bench: map-reduce workload");
   const mr = await runWorkload(long, labels, {}, "map_reduce");
   log("fusion bench: cache replay");
-  const exact = await replay(pool, labels, false, random(7));
-  const near = await replay(pool, labels, true, random(7));
+  const exact = await replay(replaySequence(pool, random(REPLAY_SEED)), labels, false);
+  const near = await replay(replaySequence(pool, random(REPLAY_SEED)), labels, true);
 
   const ms = (n: number) => `${(n / 1000).toFixed(2)} s`;
   const usd = (n: number) => `$${n.toFixed(4)}`;
