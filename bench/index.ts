@@ -32,6 +32,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "fused plans (split, map-reduce) vs fragments one after another vs one large-model call, and cache hit rates (simulated)",
     run: async (args) => (await import("./fusion")).run(args),
   },
+  "fusion-live": {
+    describe: "the fusion bench through the real workers: fused vs serial vs one large call, cache hit rates (--requests, --documents, --replay, --time-scale)",
+    run: async (args) => (await import("./fusion-live")).run(args),
+  },
   telemetry: {
     describe: "strikes with tracing (OTLP to a local receiver) and metrics on vs off, against the floor (--levels, --rounds, --duration, --mode)",
     run: async (args) => (await import("./telemetry")).run(args),
