@@ -409,15 +409,26 @@ async function simulatedModels(requests: Workload["requests"], labels: Map<strin
   );
 }
 
-/** How many replay requests the simulation's planner (corpus labels) leaves whole. */
-async function plannedWhole(sequence: readonly string[], labels: Map<string, TaskLabel>): Promise<number> {
+/**
+ * The replay requests the simulation's planner (corpus labels) leaves whole, and how many of them
+ * repeat an earlier whole one exactly (an exact-cache hit in the simulation) or re-typed (semantic).
+ */
+async function plannedWhole(sequence: readonly string[], labels: Map<string, TaskLabel>): Promise<{ whole: number; repeats: number; retyped: number }> {
   const ctx = planContext(labels, {});
-  let whole = 0;
+  const seen = new Set<string>();
+  const seenLoose = new Set<string>();
+  const out = { whole: 0, repeats: 0, retyped: 0 };
   for (const prompt of sequence) {
     const planned = await planFusion({ prompt, max_tokens: 256, temperature: 0 }, classification("knowledge", prompt), ctx);
-    if (planned.ok && planned.plan.strategy === "single") whole++;
+    if (!planned.ok || planned.plan.strategy !== "single") continue;
+    out.whole++;
+    const hash = planned.plan.fragments[0]!.hash;
+    if (seen.has(hash)) out.repeats++;
+    else if (seenLoose.has(looseForm(prompt))) out.retyped++;
+    seen.add(hash);
+    seenLoose.add(looseForm(prompt));
   }
-  return whole;
+  return out;
 }
 
 /** Why a check request shows its path does not work, or undefined when it does. */
@@ -517,7 +528,7 @@ const sec = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)} s` : "–");
 const usd = (n: number) => `$${n.toFixed(4)}`;
 const hitRate = (c: { hit: number; semantic: number; shared: number; fragments: number }) => (c.hit + c.semantic + c.shared) / c.fragments;
 
-function report(opts: FusionLiveOptions, live: LiveResult, sim: { split: SimWorkload; mr: SimWorkload; exact: SimReplay; semantic: SimReplay; replayWhole: number; models: { split: Array<Map<string, string>>; mr: Array<Map<string, string>> } }): string {
+function report(opts: FusionLiveOptions, live: LiveResult, sim: { split: SimWorkload; mr: SimWorkload; exact: SimReplay; semantic: SimReplay; replayWhole: { whole: number; repeats: number; retyped: number }; models: { split: Array<Map<string, string>>; mr: Array<Map<string, string>> } }): string {
   const k = opts.timeScale;
   const split = workloadFigures(live.split, "split", k, sim.models.split);
   const mr = workloadFigures(live.mr, "map_reduce", k, sim.models.mr);
@@ -535,23 +546,22 @@ function report(opts: FusionLiveOptions, live: LiveResult, sim: { split: SimWork
     `- "sim": bench/fusion.ts on the same requests. It routes fragments by the corpus labels, the gateway by its classifier (through the same label → model table): ` +
       `${split.sameModel} of ${split.fragmentsTotal} split fragments and ${mr.sameModel} of ${mr.fragmentsTotal} map-reduce fragments (reduce steps included) ran on the model the simulation gives them.`,
     ``,
-    `| workload | path | answered as planned | median fragments | p50 | p95 | cost |`,
-    `| --- | --- | --- | --- | --- | --- | --- |`,
+    `| workload | path | answered as planned | median fragments | p50 | p95 | sim p50 / p95 | cost | sim cost |`,
+    `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
   ];
-  for (const [name, f] of [["multi-part (split)", split], ["long document (map-reduce)", mr]] as const) {
-    out.push(`| ${name} | fused (up to 4 at a time) | ${f.compared}/${f.measured} | ${f.fragments} | ${sec(f.ms.fused.p50)} | ${sec(f.ms.fused.p95)} | ${usd(f.usd.fused)} |`);
-    out.push(`| | one after another | ${f.compared}/${f.measured} (same fragments: ${f.samePlan}) | ${f.fragments} | ${sec(f.ms.serial.p50)} | ${sec(f.ms.serial.p95)} | ${usd(f.usd.serial)} |`);
-    out.push(`| | one ${LARGE} call | ${f.largeRan}/${f.compared} (fit its context) | 1 | ${sec(f.ms.large.p50)} | ${sec(f.ms.large.p95)} | ${usd(f.usd.large)} vs ${usd(f.usd.fusedComparable)} fused |`);
+  for (const [name, f, s] of [["multi-part (split)", split, sim.split], ["long document (map-reduce)", mr, sim.mr]] as const) {
+    const simMs = (p: PathName) => `${sec(s.p50[p] / 1000)} / ${sec(s.p95[p] / 1000)}`;
+    out.push(`| ${name} | fused (up to 4 at a time) | ${f.compared}/${f.measured} | ${f.fragments} | ${sec(f.ms.fused.p50)} | ${sec(f.ms.fused.p95)} | ${simMs("fused")} | ${usd(f.usd.fused)} | ${usd(s.usd.fused)} |`);
+    out.push(`| | one after another | ${f.compared}/${f.measured} (same fragments: ${f.samePlan}) | ${f.fragments} | ${sec(f.ms.serial.p50)} | ${sec(f.ms.serial.p95)} | ${simMs("serial")} | ${usd(f.usd.serial)} | ${usd(s.usd.serial)} |`);
+    out.push(`| | one ${LARGE} call | ${f.largeRan}/${f.compared} (fit its context) | 1 | ${sec(f.ms.large.p50)} | ${sec(f.ms.large.p95)} | ${simMs("large")} | ${usd(f.usd.large)} | ${usd(s.usd.large)} |`);
   }
   out.push(
     ``,
-    `| workload | speed-up vs serial, live (median) | sim | speed-up vs ${LARGE}, live (median) | sim | cost fused ÷ ${LARGE}, live | sim | p50 fused, live | sim |`,
-    `| --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
+    `| workload | speed-up vs serial, live (median) | sim | speed-up vs ${LARGE}, live (median) | sim | cost fused ÷ ${LARGE}, live | sim |`,
+    `| --- | --- | --- | --- | --- | --- | --- |`,
   );
   for (const [name, f, s] of [["multi-part (split)", split, sim.split], ["long document (map-reduce)", mr, sim.mr]] as const) {
-    out.push(
-      `| ${name} | ${f2(f.speedupVsSerial)}× | ${f2(s.speedupVsSerial)}× | ${f2(f.speedupVsLarge)}× | ${f2(s.speedupVsLarge)}× | ${sig(f.usd.fusedComparable / f.usd.large)} | ${sig(s.usd.fusedComparable / s.usd.large)} | ${sec(f.ms.fused.p50)} | ${sec(s.p50.fused / 1000)} |`,
-    );
+    out.push(`| ${name} | ${f2(f.speedupVsSerial)}× | ${f2(s.speedupVsSerial)}× | ${f2(f.speedupVsLarge)}× | ${f2(s.speedupVsLarge)}× | ${sig(f.usd.fusedComparable / f.usd.large)} | ${sig(s.usd.fusedComparable / s.usd.large)} |`);
   }
   out.push(
     ``,
@@ -560,14 +570,16 @@ function report(opts: FusionLiveOptions, live: LiveResult, sim: { split: SimWork
   );
   for (const [name, c, s] of [["exact cache", live.exact, sim.exact], ["exact + semantic (0.9)", live.semantic, sim.semantic]] as const) {
     out.push(
-      `| ${name} | ${c.answered}/${c.requests} | ${c.fragments} | ${c.hit} | ${c.semantic} | ${c.shared} | ${c.whole} / ${sim.replayWhole} | ${f2(hitRate(c))} | ${f2(hitRate(s))} | ${c.fullHits}/${c.requests} | ${usd(c.usd)} | ${usd(s.usd)} |`,
+      `| ${name} | ${c.answered}/${c.requests} | ${c.fragments} | ${c.hit} | ${c.semantic} | ${c.shared} | ${c.whole} / ${sim.replayWhole.whole} | ${f2(hitRate(c))} | ${f2(hitRate(s))} | ${c.fullHits}/${c.requests} | ${usd(c.usd)} | ${usd(s.usd)} |`,
     );
   }
   const models = (c: ReplayRun) => Object.entries(c.wholeModels).sort((a, b) => b[1] - a[1]).map(([m, n]) => `${n} on ${m}`).join(", ");
   out.push(
     ``,
-    `A replay request planned whole runs as a plain strike, which no result cache serves (the simulation runs it through the executor, caches and all, as a knowledge request). ` +
-      `Here: exact ${live.exact.whole} (${models(live.exact)}; ${usd(live.exact.wholeUsd)}), semantic ${live.semantic.whole} (${models(live.semantic)}; ${usd(live.semantic.wholeUsd)}).`,
+    `A replay request planned whole runs as a plain strike, which no result cache serves; the simulation runs it through the executor, caches and all, on the model of a knowledge request. ` +
+      `Live: exact ${live.exact.whole} (${models(live.exact)}; ${usd(live.exact.wholeUsd)}), semantic ${live.semantic.whole} (${models(live.semantic)}; ${usd(live.semantic.wholeUsd)}). ` +
+      `In the simulation ${sim.replayWhole.repeats} of its ${sim.replayWhole.whole} repeat an earlier one exactly and ${sim.replayWhole.retyped} re-typed; ` +
+      `its hits + shared exceed the live ones by ${sim.exact.hit + sim.exact.semantic + sim.exact.shared - (live.exact.hit + live.exact.semantic + live.exact.shared)} (exact) and ${sim.semantic.hit + sim.semantic.semantic + sim.semantic.shared - (live.semantic.hit + live.semantic.semantic + live.semantic.shared)} (semantic) fragments.`,
     ``,
     `Errors: ${live.counters.failed} failed requests, ${live.counters.gaps} fragments missing from answered ones. ` +
       `Leaked allocations (live ${opts.leakGraceS} s after every covenant was deleted): ${live.leaked.length}` +
