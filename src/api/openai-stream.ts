@@ -1,5 +1,6 @@
 import type { StrikeEvent } from "../covenant";
 import { openAiType } from "./openai-errors";
+import { cutAtStop, StopScanner } from "./stop-sequences";
 
 interface Started {
   strikeId: string;
@@ -22,8 +23,15 @@ const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" 
  * A fused request has no tokens to stream while its fragments run: each fragment's start and end
  * goes out as a chunk with no choices (as OpenAI's own usage chunk is) carrying
  * `homeskillet.fusion_progress`, and the fused answer follows as one content delta.
+ *
+ * Stop sequences are applied as text arrives (see stop-sequences.ts). Once one is reached no more
+ * content goes out, but the stream still ends with the strike's own final chunk — its cost, usage
+ * and placement — when the upstream finishes; a break after the stop no longer matters to the
+ * answer, so the stream then ends cleanly.
  */
-export function chatStream(started: Started, includeUsage: boolean): Response {
+export function chatStream(started: Started, opts: { includeUsage: boolean; stops: string[] }): Response {
+  const { includeUsage, stops } = opts;
+  const scanner = new StopScanner(stops);
   const id = `chatcmpl-${started.strikeId.slice(4)}`;
   const created = Math.floor(started.receivedAt / 1000);
   let model = started.first.event === "token" ? started.first.model : started.model;
@@ -45,7 +53,8 @@ export function chatStream(started: Started, includeUsage: boolean): Response {
         if (line.event === "token") {
           model = line.model;
           streamedText = true;
-          controller.enqueue(sse(chunk({ content: line.text }, null)));
+          const text = scanner.push(line.text);
+          if (text) controller.enqueue(sse(chunk({ content: text }, null)));
           return true;
         }
         if (line.event === "progress") {
@@ -56,7 +65,9 @@ export function chatStream(started: Started, includeUsage: boolean): Response {
         if (line.event === "done") {
           const s = line.strike;
           model = s.model;
-          if (!streamedText && s.output.content) controller.enqueue(sse(chunk({ content: s.output.content }, null)));
+          const rest = streamedText ? scanner.flush() : cutAtStop(s.output.content, stops).text;
+          const stopped = scanner.stopped || (!streamedText && rest.length < s.output.content.length);
+          if (rest) controller.enqueue(sse(chunk({ content: rest }, null)));
           const extension = {
             homeskillet: {
               strike_id: line.strike_id,
@@ -67,8 +78,13 @@ export function chatStream(started: Started, includeUsage: boolean): Response {
               ...(s.fusion ? { fusion: s.fusion } : {}),
             },
           };
-          controller.enqueue(sse(chunk({}, s.finish_reason, extension)));
+          controller.enqueue(sse(chunk({}, stopped ? "stop" : s.finish_reason, extension)));
           if (includeUsage) controller.enqueue(sse({ ...chunk({}, null), choices: [], usage: s.usage }));
+          controller.enqueue(sse("[DONE]"));
+          return false;
+        }
+        if (scanner.stopped) {
+          controller.enqueue(sse(chunk({}, "stop")));
           controller.enqueue(sse("[DONE]"));
           return false;
         }

@@ -5,6 +5,7 @@ import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 import { openAiErrors, toOpenAiError } from "./openai-errors";
 import { chatStream } from "./openai-stream";
+import { cutAtStop, stopSequences } from "./stop-sequences";
 
 export { openAiErrors };
 import { callerOf, runStrike, retryAfterHeader, startStreamedStrike } from "./strike-service";
@@ -65,6 +66,14 @@ export function toChatCompletion(s: StrikeResponse): ChatCompletion {
   };
 }
 
+/** The answer cut before its first stop sequence, which makes its finish_reason "stop". */
+function withStops(body: ChatCompletion, stops: string[]): ChatCompletion {
+  const choice = body.choices[0]!;
+  const cut = cutAtStop(choice.message.content, stops);
+  if (!cut.stopped) return body;
+  return { ...body, choices: [{ ...choice, message: { ...choice.message, content: cut.text }, finish_reason: "stop" }] };
+}
+
 export const openai = newRouter().openapi(chatRoute, async (c) => {
   const req = c.req.valid("json");
   const covenantHeader = c.req.header(COVENANT_HEADER);
@@ -85,11 +94,11 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
   if (req.stream) {
     const started = await startStreamedStrike(callerOf(c), ask);
     if (!started.ok) return c.json(toOpenAiError(started.status, started.error), started.status, retryAfterHeader(started.error));
-    return chatStream(started, req.stream_options?.include_usage === true) as never;
+    return chatStream(started, { includeUsage: req.stream_options?.include_usage === true, stops: stopSequences(req.stop) }) as never;
   }
   const answer = await runStrike(callerOf(c), ask);
   if (!answer.ok) return c.json(toOpenAiError(answer.status, answer.error), answer.status, retryAfterHeader(answer.error));
-  const body = toChatCompletion(answer.body);
+  const body = withStops(toChatCompletion(answer.body), stopSequences(req.stop));
   return c.json(body, 200, {
     "x-homeskillet-strike-id": answer.body.id,
     "x-homeskillet-pool": answer.body.pool_id,

@@ -27,7 +27,9 @@ export const ChatCompletionRequest = z
     n: z.literal(1).nullish().openapi({ description: "Only one choice per request is supported." }),
     stream: z.boolean().nullish(),
     stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish().openapi({
+      description: "Up to four sequences; the answer ends just before the first one, with finish_reason `stop` (applied at the edge, streamed or not).",
+    }),
     seed: z.number().int().nullish(),
     user: z.string().nullish(),
     homeskillet: z

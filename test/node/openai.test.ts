@@ -21,6 +21,24 @@ describe("openai SDK against Homeskillet", () => {
     expect(res.usage!.total_tokens).toBe(res.usage!.prompt_tokens + res.usage!.completion_tokens);
   });
 
+  it("honours stop sequences, whole and streamed", async () => {
+    const ask = { model: "gemma-2b-it", temperature: 0, max_tokens: 40, messages: [{ role: "user" as const, content: "Describe a GPU pool." }] };
+    const full = (await client().chat.completions.create(ask)).choices[0]!.message.content!;
+    const stop = ` ${full.split(" ")[4]}`;
+    const before = full.slice(0, full.indexOf(stop));
+    const whole = await client().chat.completions.create({ ...ask, stop: [stop] });
+    expect(whole.choices[0]!.message.content).toBe(before);
+    expect(whole.choices[0]!.finish_reason).toBe("stop");
+    let text = "";
+    let finish: string | null = null;
+    for await (const chunk of await client().chat.completions.create({ ...ask, stop, stream: true })) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(text).toBe(before);
+    expect(finish).toBe("stop");
+  });
+
   it("lets the covenant choose with model auto", async () => {
     const res = await client().chat.completions.create({ model: "auto", messages: [{ role: "user", content: "Hello there" }], max_tokens: 8 });
     expect(res.model.length).toBeGreaterThan(0);
