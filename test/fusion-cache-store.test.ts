@@ -138,4 +138,17 @@ describe("fused strikes and the durable cache, end to end", () => {
     expect(afresh.fusion!.fragments.map((f) => f.cache)).toEqual(["miss", "miss"]);
     await deleteCovenant(id);
   });
+
+  it("serves a re-typed repeat from the semantic cache where the covenant turns it on", async () => {
+    const { id } = await createCovenant({ fusion: { semantic_cache: true } });
+    const ask = async (prompt: string) => StrikeResponse.parse(await (await strike({ covenant_id: id, prompt, max_tokens: 12, fusion: { strategy: "split" } })).json());
+    const first = await ask(MULTI);
+    expect(first.fusion!.fragments.map((f) => f.cache)).toEqual(["miss", "miss"]);
+    // The first part re-punctuated (its exact hash differs, its model does not), the second as it was.
+    const retyped = await ask(MULTI.replace("Australia?", "Australia ?"));
+    expect(retyped.fusion!.fragments.map((f) => f.cache)).toEqual(["semantic", "hit"]);
+    expect(retyped.fusion!.fragments[0]!.similarity).toBeGreaterThanOrEqual(0.9);
+    expect(retyped.cost_usd).toBe(0);
+    await deleteCovenant(id);
+  });
 });

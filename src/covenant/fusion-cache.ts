@@ -88,16 +88,19 @@ export class SqlSemanticCache implements SemanticStore<FragmentSuccess> {
 
   lookup(tenant: string, scope: string, input: string, threshold: number): { value: FragmentSuccess; similarity: number } | undefined {
     if (input.length > SEMANTIC_MAX_CHARS) return undefined;
+    // Signatures first; only the best match's answer is read.
     const rows = this.sql
-      .exec<{ signature: ArrayBuffer; value: string }>(`SELECT signature, value FROM fusion_semantic WHERE scope_key = ? AND expires_at > ?`, tenantKey(tenant, scope), this.now())
+      .exec<{ id: number; signature: ArrayBuffer }>(`SELECT id, signature FROM fusion_semantic WHERE scope_key = ? AND expires_at > ?`, tenantKey(tenant, scope), this.now())
       .toArray();
     if (rows.length === 0) return undefined;
     const best = mostSimilar(
       minhash(input),
-      rows.map((r) => ({ signature: new Uint32Array(r.signature), value: r.value })),
+      rows.map((r) => ({ signature: new Uint32Array(r.signature), value: r.id })),
       threshold,
     );
-    return best && { value: JSON.parse(best.value) as FragmentSuccess, similarity: best.similarity };
+    if (!best) return undefined;
+    const row = this.sql.exec<{ value: string }>(`SELECT value FROM fusion_semantic WHERE id = ?`, best.value).one();
+    return { value: JSON.parse(row.value) as FragmentSuccess, similarity: best.similarity };
   }
 
   add(tenant: string, scope: string, input: string, value: FragmentSuccess, ttlMs?: number): void {
