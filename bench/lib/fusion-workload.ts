@@ -6,6 +6,10 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { FusionRequest } from "../../src/fusion";
 import type { TaskLabel } from "../../src/schema";
+import { mulberry32 } from "../../workers/shared/random";
+
+/** The benches' seeded generator: the emulators' own PRNG. */
+export const random = mulberry32;
 
 export const CORPUS = fileURLToPath(new URL("../../../shared/data/prompts/train.jsonl", import.meta.url));
 
@@ -23,16 +27,6 @@ export interface Item {
 export interface Workload {
   name: string;
   requests: { req: FusionRequest; label: TaskLabel }[];
-}
-
-/** A small seeded generator (mulberry32). */
-export function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 export function loadItems(path: string): Item[] {
