@@ -52,7 +52,7 @@ export const StrikeResponse = z
     object: z.literal("strike"),
     created: z.number().int(),
     covenant_id: z.string(),
-    model: z.string().openapi({ description: "The model that answered; for a fused strike, the one that wrote the fused answer (reduce or judge step), else the last part's." }),
+    model: z.string().openapi({ description: "The model that answered; for a fused strike, the one that wrote the fused answer (reduce or judge step), else the last fragment that answered." }),
     pool_id: z.string().openapi({ description: "The pool the strike ran on; `fused` for a fused strike, whose fragments name their own in `fusion.fragments`." }),
     allocation_id: z.string().openapi({ description: "The Hosted.AI allocation (or `local`); `fused` for a fused strike." }),
     classification: Classification.openapi({ description: "The edge classifier's reading of the request." }),
