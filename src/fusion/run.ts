@@ -26,7 +26,7 @@ export type FragmentSuccess = {
 
 export type FragmentResult = FragmentSuccess | { ok: false; status?: number; error: { type: string; message: string } };
 
-/** The covenant object's caches, kept in memory across requests; any of them may be left out. */
+/** The caches a plan runs with (in memory, or the covenant object's SQLite-backed ones); any may be left out. */
 export interface FusionCaches {
   results?: ResultStore<FragmentSuccess>;
   semantic?: SemanticStore<FragmentSuccess>;
