@@ -1,5 +1,5 @@
 import type { CovenantObject, TenantDirectory } from "./covenant";
-import type { McpSession } from "./mcp";
+import type { McpSession, McpTickets } from "./mcp";
 import type { MetricsIndex, TracingEnv } from "./telemetry";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
@@ -7,6 +7,8 @@ export interface Env extends TracingEnv {
   COVENANT: DurableObjectNamespace<CovenantObject>;
   TENANTS: DurableObjectNamespace<TenantDirectory>;
   MCP_SESSION: DurableObjectNamespace<McpSession>;
+  /** One per tenant: the tenant's unused MCP WebSocket tickets (src/mcp/tickets.ts). */
+  MCP_TICKETS: DurableObjectNamespace<McpTickets>;
   METRICS_INDEX: DurableObjectNamespace<MetricsIndex>;
   /** The built static assets (the operator dashboard's page); served before the worker runs. */
   ASSETS?: Fetcher;

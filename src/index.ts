@@ -3,7 +3,7 @@ import { createApp } from "./api";
 export { TenantDirectory } from "./covenant";
 // The covenant object with its spans (src/telemetry/traced-covenant.ts), bound as CovenantObject.
 export { TracedCovenantObject as CovenantObject } from "./telemetry/traced-covenant";
-export { McpSession } from "./mcp";
+export { McpSession, McpTickets } from "./mcp";
 export { MetricsIndex } from "./telemetry";
 
 const app = createApp();

@@ -1,14 +1,45 @@
 import { bearerToken, tenantForKey } from "../auth";
 import type { Env } from "../env";
+import { redeemTicket } from "./tickets";
 
 /**
- * The tenant of an MCP request: `Authorization: Bearer <key>`, or a `key` query parameter for
- * clients that cannot set headers on a WebSocket (browsers, the SDK's WebSocket transport).
- * The key is never logged: only the path reaches logs, and the URL handed on carries no query.
+ * The tenant of an MCP request, from one of:
+ * - `Authorization: Bearer <key>`, the way for every client that can set a header;
+ * - `?ticket=<ticket>` on the WebSocket upgrade: a short-lived, single-use ticket from
+ *   `POST /mcp/ticket`, the recommended way for clients that cannot set headers on a WebSocket
+ *   (browsers, the SDK's WebSocket transport); refused on Streamable HTTP, whose clients can set
+ *   headers and need a credential on every POST, which a single-use ticket cannot be;
+ * - `?key=<key>`, which still works for those clients but leaves the long-lived key wherever the
+ *   URL is recorded (proxy and CDN access logs, browser history).
+ * Neither key nor ticket is ever logged: only the path reaches logs, and the URL handed on carries
+ * no query. Error messages never repeat them.
  */
-export async function mcpTenant(env: Env, request: Request): Promise<string | Response> {
-  const key = bearerToken(request.headers.get("authorization")) ?? new URL(request.url).searchParams.get("key") ?? undefined;
-  if (!key) return unauthorized("missing API key: send `Authorization: Bearer <key>` or add `?key=<key>` to the URL");
+export async function mcpTenant(env: Env, request: Request, transport: "websocket" | "http"): Promise<string | Response> {
+  const params = new URL(request.url).searchParams;
+  const header = request.headers.get("authorization");
+  const ticket = params.get("ticket");
+  if (ticket !== null) {
+    if (transport === "http") {
+      return invalid(
+        "`ticket` opens WebSocket sessions only; on Streamable HTTP send `Authorization: Bearer <key>` with every POST",
+        "ticket",
+      );
+    }
+    if (header !== null || params.has("key")) return invalid("send one credential: a `ticket`, or an API key, not both", "ticket");
+    const redeemed = await redeemTicket(env, ticket);
+    if (redeemed.ok) return redeemed.tenant;
+    return unauthorized(
+      redeemed.reason === "malformed" ? "invalid ticket: use the `ticket` that POST /mcp/ticket returned, as it is" : "ticket already used or expired",
+    );
+  }
+  const key = bearerToken(header) ?? params.get("key") ?? undefined;
+  if (!key) {
+    return unauthorized(
+      transport === "websocket"
+        ? "missing credentials: send `Authorization: Bearer <key>`, or add `?ticket=<ticket>` (from POST /mcp/ticket) or `?key=<key>` to the URL"
+        : "missing API key: send `Authorization: Bearer <key>` or add `?key=<key>` to the URL",
+    );
+  }
   const tenant = await tenantForKey(env, key);
   return tenant ?? unauthorized("invalid API key");
 }
@@ -18,4 +49,8 @@ function unauthorized(message: string): Response {
     { error: { type: "unauthorized", message } },
     { status: 401, headers: { "www-authenticate": 'Bearer realm="homeskillet"' } },
   );
+}
+
+function invalid(message: string, param: string): Response {
+  return Response.json({ error: { type: "invalid_request", message, param } }, { status: 400 });
 }
