@@ -144,6 +144,22 @@ describe.each(Object.keys(transports) as (keyof typeof transports)[])("MCP SDK c
   });
 });
 
+describe("MCP over WebSocket with a ticket", () => {
+  it("connects the SDK client at /mcp?ticket=…, and the ticket works once", async () => {
+    const res = await fetch(`${gateway}/mcp/ticket`, { method: "POST", headers: { authorization: `Bearer ${keys.acme}` } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const { ticket } = (await res.json()) as { ticket: string };
+    const url = new URL(`${gateway.replace(/^http/, "ws")}/mcp?ticket=${ticket}`);
+    const client = new Client({ name: "ticket-test", version: "1.0.0" });
+    await client.connect(new WebSocketClientTransport(url));
+    clients.push(client);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toContain("strike");
+    const again = new Client({ name: "ticket-again", version: "1.0.0" });
+    await expect(again.connect(new WebSocketClientTransport(url))).rejects.toThrow();
+  });
+});
+
 describe("MCP over WebSocket, protocol details", () => {
   it("negotiates the mcp subprotocol and a current protocol version", async () => {
     const socket = new WebSocket(`${gateway.replace(/^http/, "ws")}/mcp`, "mcp", { headers: { authorization: `Bearer ${keys.dev}` } });
