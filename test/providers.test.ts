@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { UpstreamError } from "../src/providers/errors";
 import { HostedAiClient, isCapacityExhausted } from "../src/providers/hostedai";
+import { setLogSink } from "../src/telemetry/log";
 
 /** A scripted upstream: each call answers with the next response (or throws), and calls are recorded. */
 function scripted(...answers: Array<Response | Error | ((init?: RequestInit) => Promise<Response>)>) {
@@ -61,10 +62,21 @@ describe("Hosted.AI connector", () => {
     const e500 = await client(broken.fetcher).listPools().catch((x) => x);
     expect(e500).toBeInstanceOf(UpstreamError);
     expect(e500).toMatchObject({ status: 500, gatewayStatus: 502, type: "http_500" });
-    expect(e500.message).toContain("oops");
+    // A body that is not the upstream's JSON error (a proxy's page) is the operator's to read, not the tenant's.
+    expect(e500.message).not.toContain("oops");
+    expect(e500.detail).toContain("oops");
 
     const down = scripted(token("t"), new TypeError("connection refused"));
-    expect(await client(down.fetcher).listPools().catch((x) => x)).toMatchObject({ status: 0, type: "network_error", gatewayStatus: 502 });
+    const lines: Record<string, unknown>[] = [];
+    const restore = setLogSink((l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+    const eDown = await client(down.fetcher).listPools().catch((x) => x);
+    restore();
+    const logged = lines.find((l) => l.kind === "upstream" && l.error_type === "network_error");
+    expect(String(logged?.error_detail)).toMatch(/^https:\/\/hostedai-.*\.test\/.*connection refused/);
+    expect(eDown).toMatchObject({ status: 0, type: "network_error", gatewayStatus: 502, message: "hostedai unreachable" });
+    // The address tried and the runtime's words stay in `detail`, which only the upstream log line carries.
+    expect(eDown.detail).toContain(".test/");
+    expect(eDown.detail).toContain("connection refused");
 
     // Hangs until the connector gives up and aborts, as a real stalled connection would.
     const hang = (init?: RequestInit) =>

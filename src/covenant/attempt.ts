@@ -160,7 +160,7 @@ export async function attemptPool(
       // Expired, preempted or released under us: never use it again.
       deps.leases.finish(lease.leaseId, 0);
       deps.leases.drop(lease.leaseId);
-      throw new UpstreamError(err.provider, err.status, "allocation_gone", `${lease.allocationId}: ${err.message}`);
+      throw new UpstreamError(err.provider, err.status, "allocation_gone", `${lease.allocationId}: ${err.message}`, undefined, err.detail);
     }
     await giveBack(deps, lease, 0, ctx.ephemeral);
     throw err;

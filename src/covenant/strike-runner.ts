@@ -329,7 +329,7 @@ export class StrikeRunner {
     try {
       return await this.deps.leases.poolSnapshot();
     } catch (err) {
-      const e = err instanceof UpstreamError ? err : new UpstreamError("hostedai", 0, "network_error", String(err));
+      const e = err instanceof UpstreamError ? err : new UpstreamError("hostedai", 0, "network_error", "hostedai unreachable", undefined, String(err));
       attempts.push({ target: "hostedai", attempt: 0, outcome: "failed", status: e.status, type: e.type, message: `listing pools: ${e.message}` });
       this.deps.attemptFailed?.({ target: "hostedai", type: e.type });
       return [];

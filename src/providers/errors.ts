@@ -9,8 +9,11 @@ export class UpstreamError extends Error {
     readonly status: number,
     /** The upstream's own error type, or ours (`timeout`, `network_error`, `bad_response`). */
     readonly type: string,
+    /** Safe to show the tenant: never an address, a host or an upstream's raw body. */
     message: string,
     readonly retryAfterS?: number,
+    /** For the operator's log only: the address called, the runtime's own error, a raw body. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = "UpstreamError";
@@ -37,14 +40,17 @@ interface UpstreamErrorBody {
 export async function upstreamErrorFrom(provider: string, res: Response): Promise<UpstreamError> {
   let type = `http_${res.status}`;
   let message = `${provider} answered ${res.status} ${res.statusText}`.trim();
+  let detail: string | undefined;
   const text = await res.text().catch(() => "");
   try {
     const body = JSON.parse(text) as UpstreamErrorBody;
     if (typeof body.error?.type === "string") type = body.error.type;
     if (typeof body.error?.message === "string") message = body.error.message;
   } catch {
-    if (text) message = `${message}: ${text.slice(0, 200)}`;
+    // A body that is not the upstream's JSON error is often a proxy's or tunnel's page, which
+    // names internal hosts: the operator's log gets it, the tenant does not.
+    if (text) detail = text.slice(0, 200);
   }
   const retryAfter = Number(res.headers.get("retry-after"));
-  return new UpstreamError(provider, res.status, type, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
+  return new UpstreamError(provider, res.status, type, message, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined, detail);
 }

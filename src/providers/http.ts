@@ -60,7 +60,9 @@ function asUpstreamError(provider: string, err: unknown, what: string, url: stri
   if (name === "TimeoutError" || name === "AbortError") {
     return new UpstreamError(provider, 0, "timeout", `${provider} did not answer ${what}`);
   }
-  return new UpstreamError(provider, 0, "network_error", `${provider} unreachable at ${url}: ${(err as Error)?.message ?? err}`);
+  // The address and the runtime's words about it (a tunnel host, a private IP) are the operator's:
+  // they go to the upstream log line, never into an answer, an attempt or a breaker's last failure.
+  return new UpstreamError(provider, 0, "network_error", `${provider} unreachable`, undefined, `${url}: ${(err as Error)?.message ?? err}`);
 }
 
 /**

@@ -51,6 +51,8 @@ export interface UpstreamLine {
   status: number;
   outcome: Outcome;
   error_type?: string;
+  /** The operator's detail of a failure (the address called, the runtime's error): logs only, never an answer. */
+  error_detail?: string;
   duration_ms: number;
   prompt_tokens?: number;
   completion_tokens?: number;

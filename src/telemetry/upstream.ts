@@ -82,7 +82,7 @@ export class UpstreamCallRecord implements UpstreamCall {
   finish(error?: unknown, errorType?: string): void {
     if (this.done) return;
     this.done = true;
-    const e = error as { status?: unknown; type?: unknown } | undefined;
+    const e = error as { status?: unknown; type?: unknown; detail?: unknown } | undefined;
     let status = this.httpStatus;
     let outcome: Outcome;
     let type: string | undefined;
@@ -124,6 +124,7 @@ export class UpstreamCallRecord implements UpstreamCall {
       status,
       outcome,
       error_type: type,
+      ...(typeof e?.detail === "string" && { error_detail: e.detail }),
       duration_ms: Date.now() - this.started,
       prompt_tokens: r.promptTokens,
       completion_tokens: r.completionTokens,
