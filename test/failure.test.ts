@@ -51,6 +51,25 @@ describe("idempotency", () => {
   });
 });
 
+describe("idempotency records belong to their covenant", () => {
+  it("a covenant deleted and created again under the same id does not replay the deleted one's answer", async () => {
+    const { id } = await createCovenant({});
+    const key = `k-${crypto.randomUUID()}`;
+    const body = { covenant_id: id, model: "gemma-2b-it", prompt: "before the delete", max_tokens: 8 };
+    const first = StrikeResponse.parse(await (await strikeWithKey(body, key)).json());
+    await deleteCovenant(id);
+    await createCovenant({ id });
+    const again = await strikeWithKey(body, key);
+    expect(again.status).toBe(200);
+    expect(again.headers.get("idempotent-replayed")).toBeNull();
+    const second = StrikeResponse.parse(await again.json());
+    expect(second.id).not.toBe(first.id);
+    // It ran: the new covenant's ledger has it, and the emulator billed a second inference.
+    expect((await covenantUsage(id)).strikes).toBe(1);
+    await deleteCovenant(id);
+  });
+});
+
 describe("fallback chain", () => {
   it("runs on the local node when the covenant lists it first", async () => {
     const { id } = await createCovenant({ fallback: ["local"], models: ["mistral-7b"] });

@@ -188,6 +188,7 @@ export class CovenantObject extends DurableObject<Env> {
     const pending = this.store.pendingReleases().length;
     this.store.wipe();
     this.fusion.forget();
+    this.idempotency.forget();
     this.owned = undefined;
     // Releases that failed stay due: keep them so the alarm finishes the job.
     if (pending > 0) await this.wakeAt(Date.now());
