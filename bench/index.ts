@@ -40,6 +40,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "strikes with tracing (OTLP to a local receiver) and metrics on vs off, against the floor (--levels, --rounds, --duration, --mode)",
     run: async (args) => (await import("./telemetry")).run(args),
   },
+  scrape: {
+    describe: "what a /metrics scrape costs per live covenant, and after the covenants are deleted (--covenants, --scrapes)",
+    run: async (args) => (await import("./scrape")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

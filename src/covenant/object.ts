@@ -98,6 +98,7 @@ export class CovenantObject extends DurableObject<Env> {
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
+      retire: (name, final) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).retire(name, final),
       recording: metricsRecording(env),
       gauges: () => {
         if (!this.owned) return null;
@@ -190,8 +191,9 @@ export class CovenantObject extends DurableObject<Env> {
     this.fusion.forget();
     this.idempotency.forget();
     this.owned = undefined;
-    // Releases that failed stay due: keep them so the alarm finishes the job.
-    if (pending > 0) await this.wakeAt(Date.now());
+    const metricsRetired = await this.metrics.retire();
+    // Releases that failed stay due, and so does an unfinished metrics hand-over: the alarm finishes both.
+    if (pending > 0 || !metricsRetired) await this.wakeAt(Date.now() + (pending > 0 ? 0 : RECONCILE_DELAY_MS));
     return { ok: true, value: { released: leases.length } };
   }
 
@@ -313,8 +315,10 @@ export class CovenantObject extends DurableObject<Env> {
     if (contract) {
       await this.maintain(contract);
     } else {
-      // A deleted covenant still owes the releases that failed: keep waking until they are done.
-      const next = Math.min(...this.store.pendingReleases().map((p) => p.due_at));
+      // A deleted covenant still owes the releases that failed, and perhaps its metrics' hand-over
+      // to the index: keep waking until both are done.
+      const handedOver = await this.metrics.finishRetirement();
+      const next = Math.min(...this.store.pendingReleases().map((p) => p.due_at), handedOver ? Infinity : Date.now() + RECONCILE_DELAY_MS);
       if (Number.isFinite(next)) await this.wakeAt(next);
     }
   }

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import { validationError } from "../api/errors";
 import type { Env } from "../env";
 import { DashboardSummaryQuery } from "../schema";
-import { collect, METRICS_INDEX_NAME, READING_RETENTION_MS, requireOperator, storeReading } from "../telemetry";
+import { collectDeployment, METRICS_INDEX_NAME, READING_RETENTION_MS, requireOperator, storeReading } from "../telemetry";
 import { readingsNeededFrom } from "./history";
 import { buildSummary } from "./summary";
 
@@ -23,8 +23,7 @@ dashboardRoutes.get(SUMMARY_PATH, requireOperator, async (c) => {
   const since = query.data.since;
 
   const index = c.env.METRICS_INDEX.getByName(METRICS_INDEX_NAME);
-  const names = await index.list();
-  const { snapshot, failed } = await collect(names, (name) => c.env.COVENANT.getByName(name));
+  const { snapshot, failed, names } = await collectDeployment(index, (name) => c.env.COVENANT.getByName(name));
   const now = Date.now();
   const from = since === undefined ? now - READING_RETENTION_MS : readingsNeededFrom(since);
   const stored = await storeReading(index, failed.length === 0 ? snapshot : undefined, now, from);

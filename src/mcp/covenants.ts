@@ -2,6 +2,7 @@
 // `<tenant>:<id>`, and the tenant here is always the authenticated one, so no argument can name
 // another tenant's covenant.
 import { covenantStub, directoryStub } from "../api/stubs";
+import { findLimit } from "../concurrency";
 import { DEFAULT_COVENANT_ID } from "../policy";
 import type { CovenantStatus } from "../schema";
 import type { SessionContext } from "./context";
@@ -23,16 +24,20 @@ export interface HeldAllocation {
   lease: CovenantStatus["leases"][number];
 }
 
+/** Covenants asked at once when a tool searches all of a tenant's covenants. */
+export const COVENANT_FAN_OUT = 8;
+
 /**
  * The lease through which one of the tenant's covenants holds `allocationId`, or undefined.
- * Asked of the covenants themselves, so an allocation id seen elsewhere opens nothing.
+ * Asked of the covenants themselves, so an allocation id seen elsewhere opens nothing; at most
+ * COVENANT_FAN_OUT at a time, stopping once found, so a tenant with many covenants costs one
+ * search a bounded number of calls in flight.
  */
 export async function findHeldAllocation(ctx: SessionContext, allocationId: string, covenantId?: string): Promise<HeldAllocation | undefined> {
   const ids = covenantId === undefined ? await covenantIds(ctx) : [covenantId];
-  const statuses = await Promise.all(ids.map(async (id) => ({ id, status: await covenantStatus(ctx, id) })));
-  for (const { id, status } of statuses) {
+  return findLimit(ids, COVENANT_FAN_OUT, async (id) => {
+    const status = await covenantStatus(ctx, id);
     const lease = status.ok ? status.value.leases.find((l) => l.allocation_id === allocationId) : undefined;
-    if (lease) return { covenantId: id, lease };
-  }
-  return undefined;
+    return lease ? { covenantId: id, lease } : undefined;
+  });
 }

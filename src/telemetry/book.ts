@@ -5,7 +5,7 @@
  * (live leases, queue depth, breakers) are read from the object when a snapshot is taken.
  */
 import { BREAKER_PHASE_VALUE, M } from "./metrics";
-import { emptySnapshot, inc, metricOf, observe, set, type MetricDef, type SeriesValue, type Snapshot } from "./registry";
+import { emptySnapshot, inc, merge, metricOf, observe, set, type MetricDef, type SeriesValue, type Snapshot } from "./registry";
 
 export interface StrikeFinished {
   tenant: string;
@@ -58,6 +58,8 @@ export interface MetricsBookOptions {
   objectName: () => string | undefined;
   /** Announces this object to the deployment's MetricsIndex; called until it succeeds once. */
   register: (objectName: string) => Promise<void>;
+  /** Takes this object off the MetricsIndex, handing over its final counters (see `retire`). */
+  retire?: (objectName: string, final: Snapshot) => Promise<unknown>;
   /** false: events are not counted (the operator turned metrics off); gauges are still read. */
   recording?: boolean;
 }
@@ -84,8 +86,14 @@ CREATE TABLE IF NOT EXISTS metric_series (metric TEXT NOT NULL, labels TEXT NOT 
 CREATE TABLE IF NOT EXISTS metric_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
+interface PendingRetirement {
+  name: string;
+  final: Snapshot;
+}
+
 export class MetricsBook {
   private readonly snap: Snapshot = emptySnapshot();
+  private pending: PendingRetirement | undefined;
   private registered: boolean;
   private registering: Promise<void> | undefined;
   private readonly recording: boolean;
@@ -103,6 +111,48 @@ export class MetricsBook {
       metricOf(this.snap, def).series[row.labels] = JSON.parse(row.value) as SeriesValue;
     }
     this.registered = sql.exec(`SELECT 1 FROM metric_meta WHERE key = 'registered'`).toArray().length > 0;
+    const pending = sql.exec<{ value: string }>(`SELECT value FROM metric_meta WHERE key = 'retiring'`).toArray()[0];
+    this.pending = pending ? (JSON.parse(pending.value) as PendingRetirement) : undefined;
+  }
+
+  /**
+   * The covenant was deleted. Its counters leave this object at once (a covenant created again
+   * under the same id starts from zero) and go to the MetricsIndex, which keeps their share of
+   * deployment-wide series and stops asking this object. Until the index has them they stay in
+   * this object's snapshot, so no scrape in between sees a total fall. False when the index could
+   * not be reached: `retirementPending` stays true and `finishRetirement` tries again.
+   */
+  async retire(): Promise<boolean> {
+    await this.registering;
+    const name = this.sql.exec<{ value: string }>(`SELECT value FROM metric_meta WHERE key = 'registered'`).toArray()[0]?.value;
+    if (name !== undefined && !this.pending) {
+      this.pending = { name, final: structuredClone(this.snap) };
+      this.sql.exec(`INSERT OR REPLACE INTO metric_meta (key, value) VALUES ('retiring', ?)`, JSON.stringify(this.pending));
+    }
+    this.sql.exec(`DELETE FROM metric_series; DELETE FROM metric_meta WHERE key = 'registered'`);
+    for (const metric of Object.keys(this.snap.metrics)) delete this.snap.metrics[metric];
+    this.registered = false;
+    return this.finishRetirement();
+  }
+
+  get retirementPending(): boolean {
+    return this.pending !== undefined;
+  }
+
+  async finishRetirement(): Promise<boolean> {
+    const pending = this.pending;
+    if (!pending) return true;
+    try {
+      await this.opts.retire?.(pending.name, pending.final);
+    } catch {
+      return false;
+    }
+    this.pending = undefined;
+    this.sql.exec(`DELETE FROM metric_meta WHERE key = 'retiring'`);
+    // A covenant created again meanwhile registered before the index dropped the name: again.
+    this.registered = false;
+    if (Object.keys(this.snap.metrics).length > 0) this.ensureRegistered(pending.name);
+    return true;
   }
 
   strikeFinished(e: StrikeFinished): void {
@@ -157,7 +207,7 @@ export class MetricsBook {
 
   /** Stored counters and histograms plus gauges read now: what `metricsSnapshot()` returns. */
   snapshot(): Snapshot {
-    const out = structuredClone(this.snap);
+    const out = this.pending ? merge(this.snap, this.pending.final).snapshot : structuredClone(this.snap);
     const g = this.opts.gauges();
     if (!g) return out;
     const who = { tenant: g.tenant, covenant: g.covenant };

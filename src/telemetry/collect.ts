@@ -2,8 +2,14 @@
  * The edge's half of aggregation: ask every registered covenant object for its snapshot, merge
  * them, and say how many answered. Holds no metric state of its own, so which isolate serves a
  * scrape makes no difference.
+ *
+ * Cost: two RPCs to the MetricsIndex plus one per live covenant object, at most FAN_OUT at a
+ * time. Deleted covenants leave the index (src/telemetry/metrics-index.ts), so a scrape's cost
+ * follows the covenants that exist, not every covenant that ever did.
  */
+import { mapLimit } from "../concurrency";
 import { EDGE } from "./metrics";
+import type { MetricsSources } from "./metrics-index";
 import { emptySnapshot, merge, set, type Snapshot } from "./registry";
 
 export interface MetricsSource {
@@ -11,7 +17,32 @@ export interface MetricsSource {
 }
 
 /** Objects asked at once: enough to keep a scrape short, few enough not to flood the runtime. */
-const FAN_OUT = 32;
+export const FAN_OUT = 32;
+
+export interface SourceIndex {
+  sources(): Promise<MetricsSources> | MetricsSources;
+  epoch(): Promise<number> | number;
+}
+
+export interface CollectedDeployment extends Collected {
+  /** The live covenant objects asked. */
+  names: string[];
+}
+
+/**
+ * The deployment's merged metrics: live objects plus what deleted ones left behind. A covenant
+ * deleted while the scrape ran could be counted twice or not at all, so the scrape checks the
+ * index's retirement epoch at the end and asks again once if it moved; if it moved again, the
+ * answer says so by counting the scrape as failed (a gap, not a false reset).
+ */
+export async function collectDeployment(index: SourceIndex, source: (name: string) => MetricsSource): Promise<CollectedDeployment> {
+  for (let attempt = 0; ; attempt++) {
+    const { names, retired, epoch } = await index.sources();
+    const got = await collect(names, source, retired);
+    if ((await index.epoch()) === epoch) return { ...got, names };
+    if (attempt >= 1) return { ...got, names, failed: [...got.failed, "(covenants deleted during the scrape)"] };
+  }
+}
 
 export interface Collected {
   snapshot: Snapshot;
@@ -19,8 +50,8 @@ export interface Collected {
   failed: string[];
 }
 
-export async function collect(names: readonly string[], source: (name: string) => MetricsSource): Promise<Collected> {
-  let total = emptySnapshot();
+export async function collect(names: readonly string[], source: (name: string) => MetricsSource, base: Snapshot = emptySnapshot()): Promise<Collected> {
+  let total = structuredClone(base);
   let ok = 0;
   const failed: string[] = [];
   let conflicts = 0;
@@ -32,19 +63,16 @@ export async function collect(names: readonly string[], source: (name: string) =
       return await source(n).metricsSnapshot();
     }
   };
-  for (let i = 0; i < names.length; i += FAN_OUT) {
-    const slice = names.slice(i, i + FAN_OUT);
-    const batch = await Promise.allSettled(slice.map(ask));
-    for (const [j, r] of batch.entries()) {
-      if (r.status === "rejected") {
-        failed.push(slice[j]!);
-        continue;
-      }
-      ok++;
-      const merged = merge(total, r.value);
-      total = merged.snapshot;
-      conflicts += merged.conflicts.length;
+  const answers = await mapLimit(names, FAN_OUT, (n) => ask(n).then((s) => ({ ok: true as const, s }), () => ({ ok: false as const })));
+  for (const [i, r] of answers.entries()) {
+    if (!r.ok) {
+      failed.push(names[i]!);
+      continue;
     }
+    ok++;
+    const merged = merge(total, r.s);
+    total = merged.snapshot;
+    conflicts += merged.conflicts.length;
   }
   // A source that did not answer lowers the sums: these make a partial scrape visible.
   set(total, EDGE.sources, { result: "ok" }, ok);

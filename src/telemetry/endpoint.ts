@@ -5,7 +5,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bearerToken, sha256Hex } from "../auth";
 import type { Env } from "../env";
-import { collect } from "./collect";
+import { collectDeployment } from "./collect";
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 import { METRICS_INDEX_NAME } from "./metrics-index";
 import { storeReading } from "./readings";
@@ -39,8 +39,7 @@ export const metricsRoutes = new Hono<{ Bindings: Env }>();
 
 metricsRoutes.get("/metrics", requireOperator, async (c) => {
   const index = c.env.METRICS_INDEX.getByName(METRICS_INDEX_NAME);
-  const names = await index.list();
-  const { snapshot, failed } = await collect(names, (name) => c.env.COVENANT.getByName(name));
+  const { snapshot, failed, names } = await collectDeployment(index, (name) => c.env.COVENANT.getByName(name));
   // Without a source its counters would drop out of the sums, and Prometheus would read the drop
   // as a counter reset and the return as a burst. A failed scrape leaves a gap instead; an
   // operator who wants what did answer asks with `?partial=1`.

@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { emptySnapshot, merge, type Snapshot } from "./registry";
+import { outlivesCovenant } from "./retire";
 
 /** The one MetricsIndex of a deployment: every scrape asks this instance. */
 export const METRICS_INDEX_NAME = "deployment";
@@ -21,11 +23,23 @@ export interface ReadingsAnswer {
   readings: { t: number; body: string }[];
 }
 
+/** What a scrape asks of the index first: whom to ask, and what retired covenants left behind. */
+export interface MetricsSources {
+  names: string[];
+  /** Deployment-wide series (by pool, model, target) of covenants deleted so far, summed. */
+  retired: Snapshot;
+  /** Changes with every retirement: a scrape that saw it change answers again (see collect.ts). */
+  epoch: number;
+}
+
 /**
  * Lists the covenant objects that have recorded metrics, so a scrape can ask each of them without
- * scanning Durable Objects (which cannot be enumerated). A covenant registers once; the list only
- * grows, because a retired covenant's counters stay in its object and must keep being summed, or
- * the deployment's totals would go backwards.
+ * scanning Durable Objects (which cannot be enumerated). A covenant registers once and leaves the
+ * list when it is deleted, so a scrape asks only live covenants. A deleted covenant's own series
+ * (labelled with it) end there; its share of the deployment-wide series (allocation and inference
+ * times by pool, GPU time, upstream failures) is folded into `retired`, so those totals never go
+ * backwards, which Prometheus would read as a counter reset. Their label sets are bounded by
+ * pools, models and targets, so `retired` stays small however many covenants come and go.
  *
  * It also keeps a short, bounded ring of readings of the merged metrics (opaque JSON here; the
  * dashboard defines them), so a page opened later still has recent history to draw. There is one
@@ -36,6 +50,7 @@ export class MetricsIndex extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS sources (name TEXT PRIMARY KEY, registered_at INTEGER NOT NULL)`);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS readings (t INTEGER PRIMARY KEY, body TEXT NOT NULL)`);
+    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS retired (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL, body TEXT NOT NULL)`);
   }
 
   register(name: string): void {
@@ -44,6 +59,32 @@ export class MetricsIndex extends DurableObject<Env> {
 
   list(): string[] {
     return this.ctx.storage.sql.exec<{ name: string }>(`SELECT name FROM sources ORDER BY name`).toArray().map((r) => r.name);
+  }
+
+  sources(): MetricsSources {
+    return { names: this.list(), ...this.retiredTotals() };
+  }
+
+  epoch(): number {
+    return this.retiredTotals().epoch;
+  }
+
+  /**
+   * A covenant was deleted: it leaves the list, and what its counters added to deployment-wide
+   * series stays in `retired`. One synchronous step, so no scrape sees half of it.
+   */
+  retire(name: string, final: Snapshot): MetricsSources {
+    const sql = this.ctx.storage.sql;
+    const current = this.retiredTotals();
+    const body = merge(current.retired, outlivesCovenant(final)).snapshot;
+    sql.exec(`INSERT OR REPLACE INTO retired (id, epoch, body) VALUES (1, ?, ?)`, current.epoch + 1, JSON.stringify(body));
+    sql.exec(`DELETE FROM sources WHERE name = ?`, name);
+    return this.sources();
+  }
+
+  private retiredTotals(): { retired: Snapshot; epoch: number } {
+    const row = this.ctx.storage.sql.exec<{ epoch: number; body: string }>(`SELECT epoch, body FROM retired WHERE id = 1`).toArray()[0];
+    return row ? { retired: JSON.parse(row.body) as Snapshot, epoch: row.epoch } : { retired: emptySnapshot(), epoch: 0 };
   }
 
   /**
