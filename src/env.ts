@@ -24,8 +24,13 @@ export interface Env extends TracingEnv {
   HOMESKILLET_TENANT_KEYS?: string;
   /** A key for the tenant `dev`, for local development. */
   HOMESKILLET_DEV_KEY?: string;
-  /** Key for operator routes (`GET /metrics`, the dashboard); when unset, HOMESKILLET_DEV_KEY serves. */
+  /**
+   * Key for operator routes (`GET /metrics`, the dashboard). Must differ from every tenant key.
+   * When unset, HOMESKILLET_DEV_KEY serves in local development only; elsewhere the routes are off.
+   */
   HOMESKILLET_OPERATOR_KEY?: string;
+  /** `development` for the local config; anything else (or unset) is a deployment with its stricter rules. */
+  HOMESKILLET_ENV?: string;
   /** `off` stops the covenant objects recording metrics (an operator switch, e.g. to measure their cost). */
   HOMESKILLET_METRICS?: string;
 }

@@ -12,6 +12,10 @@ export interface AuthVariables {
 // without a new isolate), keyed by the raw settings so tests with other settings stay correct.
 let cached: { source: string; table: Promise<KeyTable> } | undefined;
 
+export function tenantKeyTable(env: Env): Promise<KeyTable> {
+  return keyTable(env);
+}
+
 function keyTable(env: Env): Promise<KeyTable> {
   const source = `${env.HOMESKILLET_TENANT_KEYS ?? ""}\u0000${env.HOMESKILLET_DEV_KEY ?? ""}`;
   if (cached?.source !== source) cached = { source, table: buildKeyTable(env.HOMESKILLET_TENANT_KEYS, env.HOMESKILLET_DEV_KEY) };

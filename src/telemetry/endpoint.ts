@@ -3,7 +3,7 @@
  * Prometheus server holding the operator key), never for tenants.
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import { bearerToken, sha256Hex } from "../auth";
+import { bearerToken, sha256Hex, tenantKeyTable } from "../auth";
 import type { Env } from "../env";
 import { collectDeployment } from "./collect";
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
@@ -17,18 +17,42 @@ function unauthorized(message: string): Response {
   );
 }
 
-/** The operator key: HOMESKILLET_OPERATOR_KEY, or the development key when that is unset. */
-export function operatorKey(env: Env): string | undefined {
-  return env.HOMESKILLET_OPERATOR_KEY?.trim() || env.HOMESKILLET_DEV_KEY?.trim() || undefined;
+/** `HOMESKILLET_ENV=development` (the local config's value) is the only place the dev key may be the operator's. */
+export function isDevelopment(env: Pick<Env, "HOMESKILLET_ENV">): boolean {
+  return env.HOMESKILLET_ENV?.trim().toLowerCase() === "development";
+}
+
+export type OperatorKey = { ok: true; key: string } | { ok: false; message: string };
+
+/**
+ * The operator key: HOMESKILLET_OPERATOR_KEY; in local development only, the development key when
+ * that is unset. Anywhere else a deployment without a distinct operator key has no operator
+ * routes, and an operator key that is also a tenant's key is refused, since a tenant holding it
+ * would read every tenant's metrics.
+ */
+export async function operatorKey(env: Env): Promise<OperatorKey> {
+  const configured = env.HOMESKILLET_OPERATOR_KEY?.trim();
+  if (!configured) {
+    const dev = env.HOMESKILLET_DEV_KEY?.trim();
+    if (dev && isDevelopment(env)) return { ok: true, key: dev };
+    return { ok: false, message: "operator routes are off: set HOMESKILLET_OPERATOR_KEY to a key no tenant holds" };
+  }
+  const table = await tenantKeyTable(env).catch(() => new Map<string, string>());
+  if (table.has(await sha256Hex(configured))) {
+    return { ok: false, message: "operator routes are off: HOMESKILLET_OPERATOR_KEY is also a tenant's key; give the operator a key of its own" };
+  }
+  return { ok: true, key: configured };
 }
 
 /** Compares digests, not keys, so the time taken says nothing about how much of a key matched. */
 export const requireOperator: MiddlewareHandler<{ Bindings: Env }> = async (c, next) => {
-  const expected = operatorKey(c.env);
-  if (!expected) return unauthorized("no operator key is configured: set HOMESKILLET_OPERATOR_KEY");
+  const expected = await operatorKey(c.env);
+  if (!expected.ok) {
+    return Response.json({ error: { type: "operator_key_not_configured", message: expected.message } }, { status: 503, headers: { "cache-control": "no-store" } });
+  }
   const presented = bearerToken(c.req.header("authorization"));
   if (!presented) return unauthorized("missing operator key: send `Authorization: Bearer <operator key>`");
-  const [a, b] = await Promise.all([sha256Hex(presented), sha256Hex(expected)]);
+  const [a, b] = await Promise.all([sha256Hex(presented), sha256Hex(expected.key)]);
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   if (diff !== 0) return unauthorized("invalid operator key");

@@ -15,7 +15,7 @@ export { addHistograms, bucketsOf, histogramsBy, rowsOf, sumBy } from "./snapsho
 export type { Row } from "./snapshot-read";
 export { OTHER, parseReadings, READING_RETENTION_MS, READING_SPACING_MS, READING_VERSION, readingOf, SPLIT_KEYS, storeReading } from "./readings";
 export type { HistogramReading, Reading } from "./readings";
-export { metricsRoutes, operatorKey, requireOperator } from "./endpoint";
+export { isDevelopment, metricsRoutes, operatorKey, requireOperator } from "./endpoint";
 export { annotate, annotateRequest, CONTENT_LOG_LIMIT, emit, logStrikeContent, newSpanId, outcomeOf, requestLogger, setLogSink, traceFrom, traceOf, traceparent } from "./log";
 export type { Outcome, RequestLine, StrikeContentLine, TraceContext, UpstreamLine } from "./log";
 export { activeTraceparent, configureTracing, flushSpans, tracingEnabled, type TracingEnv } from "./tracing";
