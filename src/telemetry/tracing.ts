@@ -24,7 +24,7 @@ import {
 } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from "@opentelemetry/sdk-trace";
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type Sampler } from "@opentelemetry/sdk-trace";
 import { VERSION } from "../version";
 import { ExportOnFlushProcessor, OtlpJsonExporter, parseOtlpHeaders } from "./otlp";
 import { newSpanId, randomHex, traceFrom } from "./trace-context";
@@ -40,7 +40,13 @@ export interface TracingEnv {
   OTEL_EXPORTER_OTLP_TRACES_HEADERS?: string;
   /** `service.name` of the exported spans; `homeskillet` by default. */
   OTEL_SERVICE_NAME?: string;
-  /** Share (0..1) of new traces recorded; a client's sampled flag is followed. 1 by default. */
+  /**
+   * Which traces are recorded, with OpenTelemetry's names: `always_on`, `always_off`,
+   * `traceidratio` (the default), or `parentbased_` before any of them. Only a parent-based
+   * sampler lets a caller's sampled flag decide; by default the deployment decides alone.
+   */
+  OTEL_TRACES_SAMPLER?: string;
+  /** The ratio (0..1) for `traceidratio` samplers; 1 by default. */
   OTEL_TRACES_SAMPLER_ARG?: string;
   /** Ms spans wait for others to share an export (1000 by default). */
   OTEL_BSP_SCHEDULE_DELAY?: string;
@@ -83,7 +89,6 @@ export function configureTracing(env: TracingEnv): void {
   configured = true;
   const url = tracesUrl(env);
   if (!url) return;
-  const ratio = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
   const headers = { ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_HEADERS), ...parseOtlpHeaders(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS) };
   processor = new ExportOnFlushProcessor(new OtlpJsonExporter({ url, headers }), {
     delayMs: positive(env.OTEL_BSP_SCHEDULE_DELAY),
@@ -92,11 +97,27 @@ export function configureTracing(env: TracingEnv): void {
   });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": env.OTEL_SERVICE_NAME?.trim() || "homeskillet", "service.version": VERSION }),
-    // A client's sampled flag is followed; new traces are kept at the configured ratio.
-    sampler: new ParentBasedSampler({ root: ratio >= 1 || !Number.isFinite(ratio) ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(Math.max(0, ratio)) }),
+    sampler: samplerFrom(env),
     spanProcessors: [processor],
   });
   trace.setGlobalTracerProvider(provider);
+}
+
+/**
+ * The sampler `OTEL_TRACES_SAMPLER` names. A client's `traceparent` always gives its trace id (so
+ * its trace continues), but whether we record and export is ours to decide: a caller that sets
+ * the sampled flag on every request must not be able to switch on recording for a deployment that
+ * samples 1 %. Parent-based sampling is there for operators who want it and say so.
+ */
+export function samplerFrom(env: Pick<TracingEnv, "OTEL_TRACES_SAMPLER" | "OTEL_TRACES_SAMPLER_ARG">): Sampler {
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase() || "traceidratio";
+  const raw = Number(env.OTEL_TRACES_SAMPLER_ARG ?? "1");
+  const ratio = Number.isFinite(raw) ? Math.min(1, Math.max(0, raw)) : 1;
+  const parentBased = name.startsWith("parentbased_");
+  const root = parentBased ? name.slice("parentbased_".length) : name;
+  const base: Sampler =
+    root === "always_off" ? new AlwaysOffSampler() : root === "always_on" || ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio);
+  return parentBased ? new ParentBasedSampler({ root: base }) : base;
 }
 
 function positive(raw: string | undefined): number | undefined {
