@@ -13,6 +13,7 @@
  *    persona prompt ("Act as …"), and any prompt with a second list (a specification);
  *  - lettered items (a), (B) … are not considered at all: they are usually answer options.
  */
+import { hasWordAt, isSpace, isWordChar, skipSpace } from "./chars";
 
 export interface SubTasks {
   kind: "list" | "also";
@@ -31,7 +32,25 @@ const TASK_START =
 const LEANS_ON_ANOTHER =
   /\b(?:the above|above (?:question|answer|text|list|code|example|passage|task)s?|the below|previous|preceding|earlier (?:question|answer|part|task)s?|aforementioned|step\s*\d+|(?:question|part|item|task|point)\s*#?\d+|the results? (?:of|from) (?:the|that|this|part|step|question)|the answers? (?:to|from|of) (?:the|that|this|part|step|question))\b|^(?:then|next|afterwards|after that|finally|lastly|now,|and)\b/i;
 
-const PRONOUN_START = /^(?:\S+\s+){0,3}?(?:it|its|this|that|these|those|them|they|your|such|same)\b/i;
+const PRONOUNS = ["it", "its", "this", "that", "these", "those", "them", "they", "your", "such", "same"];
+
+/**
+ * Whether one of the first four words is a pronoun that points elsewhere ("Then explain it",
+ * "Why is that so"): a word that starts with one of PRONOUNS followed by a word boundary, as
+ * /^(?:\S+\s+){0,3}?(?:it|its|…|same)\b/i matched — scanned by hand, since that expression
+ * cannot be proved linear.
+ */
+function pronounStart(s: string): boolean {
+  let at = 0;
+  for (let word = 0; ; word++) {
+    if (PRONOUNS.some((p) => hasWordAt(s, at, p) && !(at + p.length < s.length && isWordChar(s.charCodeAt(at + p.length))))) return true;
+    if (word === 3 || at >= s.length || isSpace(s.charCodeAt(at))) return false;
+    let end = at;
+    while (end < s.length && !isSpace(s.charCodeAt(end))) end++;
+    if (end === s.length) return false;
+    at = skipSpace(s, end);
+  }
+}
 
 /** Openings of a constraint on the answer ("Make sure to …", "Use …"), not a task of its own. */
 const CONSTRAINT_START = /^(?:make sure|be sure|ensure|remember|note|do not|don't|avoid|keep|use|include|wrap|format|your (?:answer|response|entire)|the (?:answer|response))\b/i;
@@ -42,7 +61,65 @@ const ASKING_PREAMBLE = /[:?]\s*$|\b(?:answer|questions?|tasks?|respond|reply)\b
 const ONE_TASK_PREAMBLE =
   /\b(?:steps?|step[- ]by[- ]step|in order|in sequence|sequence of|procedure|algorithm|in turn|one by one|workflow|your task is|you will|you are (?:tasked|responsible|required)|requirements?|rules?|constraints?|guidelines?|features?|criteria|principles|must (?:include|contain|have|cover)|make sure)\b|^\s*(?:act as|i want you to (?:act|be)|pretend|imagine you are|you are an?)\b/i;
 
-const ALSO = /(?:(?<=[.?!])\s+|\n+)(?:and also|also|additionally|in addition|separately|as well),?\s+|,?\s+and also\s+/gi;
+const ALSO_WORDS = ["and also", "also", "additionally", "in addition", "separately", "as well"];
+
+/**
+ * `text.split(/(?:(?<=[.?!])\s+|\n+)(?:and also|also|additionally|in addition|separately|as well),?\s+|,?\s+and also\s+/i)`
+ * — a sentence or line that opens with "also" (or the like), or ", and also" inside a sentence —
+ * scanned by hand: tried at each position of a run of spaces, that expression read the rest of
+ * the run every time. Here every run's end is known in advance, so each position costs O(1).
+ */
+function splitAtAlso(text: string): string[] {
+  const n = text.length;
+  // spaceEnd[i] / lfEnd[i]: where the run of \s / of LF that starts at i ends (i itself if none does).
+  const spaceEnd = new Int32Array(n + 1).fill(n);
+  const lfEnd = new Int32Array(n + 1).fill(n);
+  for (let i = n - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    spaceEnd[i] = isSpace(c) ? spaceEnd[i + 1]! : i;
+    lfEnd[i] = c === 0x0a ? lfEnd[i + 1]! : i;
+  }
+  const spaceAt = (i: number) => i < n && isSpace(text.charCodeAt(i));
+  // `,?\s+` from t: its end, or -1.
+  const commaSpaces = (t: number) => (t < n && text.charCodeAt(t) === 0x2c ? (spaceAt(t + 1) ? spaceEnd[t + 1]! : -1) : spaceAt(t) ? spaceEnd[t]! : -1);
+  // `(?:and also|also|…|as well),?\s+` from r: its end, or -1.
+  const opening = (r: number) => {
+    for (const w of ALSO_WORDS) {
+      if (!hasWordAt(text, r, w)) continue;
+      const end = commaSpaces(r + w.length);
+      if (end >= 0) return end;
+    }
+    return -1;
+  };
+  const matchAt = (q: number): number => {
+    const c = text.charCodeAt(q);
+    if (q > 0 && ".?!".includes(text.charAt(q - 1)) && isSpace(c)) {
+      const end = opening(spaceEnd[q]!);
+      if (end >= 0) return end;
+    }
+    if (c === 0x0a) {
+      const end = opening(lfEnd[q]!);
+      if (end >= 0) return end;
+    }
+    // `,?\s+and also\s+`
+    const r = c === 0x2c ? (spaceAt(q + 1) ? spaceEnd[q + 1]! : -1) : isSpace(c) ? spaceEnd[q]! : -1;
+    return r >= 0 && hasWordAt(text, r, "and also") && spaceAt(r + 8) ? spaceEnd[r + 8]! : -1;
+  };
+  // String.prototype.split's own algorithm, for a separator that never matches empty.
+  const parts: string[] = [];
+  let p = 0;
+  for (let q = 0; q < n; ) {
+    const end = matchAt(q);
+    if (end < 0) {
+      q++;
+      continue;
+    }
+    parts.push(text.slice(p, q));
+    p = q = end;
+  }
+  parts.push(text.slice(p));
+  return parts;
+}
 
 const quick = /(?:^|\n)[ \t]{0,3}(?:\d{1,2}[.)]|\(\d{1,2}\)|[-*•‣◦]|(?:Q|Question|Task|Part)[ \t]?\d{1,2}[:.)])[ \t]|\b(?:also|additionally|in addition|separately)\b/i;
 
@@ -53,7 +130,14 @@ export function mightHaveSubTasks(text: string): boolean {
 
 const ALSO_MAX_CHARS = 1_000;
 
-const lastSentence = (s: string) => s.trim().split(/(?<=[.!?])\s+/).pop() ?? "";
+/** What `s.trim().split(/(?<=[.!?])\s+/).pop()` gave: the text after the last whitespace that follows ".", "!" or "?". */
+function lastSentence(text: string): string {
+  const s = text.trim();
+  for (let i = s.length - 1; i > 0; i--) {
+    if (isSpace(s.charCodeAt(i)) && ".!?".includes(s.charAt(i - 1))) return s.slice(skipSpace(s, i));
+  }
+  return s;
+}
 
 const words = (s: string) => s.split(/\s+/).filter((w) => w.length > 0).length;
 
@@ -78,7 +162,7 @@ function isAlsoTask(segment: string, first: boolean): boolean {
 function independent(s: string, first: boolean): boolean {
   if (CONSTRAINT_START.test(s)) return false;
   if (LEANS_ON_ANOTHER.test(s)) return false;
-  return first || !PRONOUN_START.test(s.replace(/^(?:please[ ,]+|can you |could you )/i, ""));
+  return first || !pronounStart(s.replace(/^(?:please[ ,]+|can you |could you )/i, ""));
 }
 
 function markerKind(m: RegExpMatchArray): "number" | "bullet" | "label" {
@@ -126,8 +210,7 @@ function findList(text: string): SubTasks | null {
 }
 
 function findAlso(text: string): SubTasks | null {
-  const parts = text
-    .split(ALSO)
+  const parts = splitAtAlso(text)
     .map((s) => s.trim())
     .filter((s) => s.length > 0)
     .map((s) => s.charAt(0).toUpperCase() + s.slice(1));

@@ -52,7 +52,8 @@ export function normaliseAnswer(text: string): string {
   s = s.replace(/[*_`#>]+/g, " ").trim();
   const option = s.match(/^\(?([A-Ea-e])\)?(?:[.):]|\s|$)/);
   if (option?.[1] && (s.length <= 3 || /^\(?[A-Ea-e]\)/.test(s) || /^[A-Ea-e][.:]\s/.test(s))) return `option:${option[1].toLowerCase()}`;
-  const number = s.replace(/,(?=\d{3}\b)/g, "").match(/^[$€£]?\s*(-?\d+(?:\.\d+)?)\s*%?\s*[.!]?$/);
+  // Spaces around a "%" are one run, read once: `\s*%?\s*` split a long run of them every possible way.
+  const number = s.replace(/,(?=\d{3}\b)/g, "").match(/^[$€£]?\s*(-?\d+(?:\.\d+)?)\s*(?:%\s*)?[.!]?$/);
   if (number?.[1]) return `number:${Number(number[1])}`;
   return s.toLowerCase().replace(/[^\p{L}\p{N}\s]+/gu, " ").replace(/\s+/g, " ").trim();
 }
