@@ -4,6 +4,7 @@ import type { StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome } from "../
 import { modelCatalogue } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { Env } from "../env";
+import type { Principal } from "../auth";
 import { mightHaveSubTasks } from "../fusion";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
@@ -52,10 +53,12 @@ export function precheck(ask: StrikeAsk): StrikeAnswer | undefined {
 export interface Caller {
   env: Env;
   tenant: string;
+  /** The key asking: its scopes, narrowing and limits (src/auth/principal.ts). */
+  principal: Principal;
 }
 
 export function callerOf(c: Context<AppEnv>): Caller {
-  return { env: c.env, tenant: c.get("tenant") };
+  return { env: c.env, tenant: c.get("tenant"), principal: c.get("principal") };
 }
 
 /** The request analysed at the edge, as the covenant object takes it. */

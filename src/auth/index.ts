@@ -1,11 +1,14 @@
 import type { MiddlewareHandler } from "hono";
 import type { Env } from "../env";
 import { bearerToken, buildKeyTable, sha256Hex, type KeyTable } from "./keys";
+import { configuredPrincipal, type Principal } from "./principal";
 
 export { bearerToken, buildKeyTable, KeyConfigError, sha256Hex } from "./keys";
+export { ALL_SCOPES, configuredPrincipal, exceedsParent, hasScope, mayUseCovenant, mayUseModel, type KeyGrant, type Principal } from "./principal";
 
 export interface AuthVariables {
   tenant: string;
+  principal: Principal;
 }
 
 // The key table is derived from configuration once per isolate (configuration cannot change
@@ -43,5 +46,6 @@ export const requireTenant: MiddlewareHandler<{ Bindings: Env; Variables: AuthVa
   const tenant = table.get(await sha256Hex(key));
   if (!tenant) return unauthorized("invalid API key");
   c.set("tenant", tenant);
+  c.set("principal", configuredPrincipal(tenant));
   await next();
 };

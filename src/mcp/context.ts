@@ -1,10 +1,12 @@
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Principal } from "../auth";
 import type { Env } from "../env";
 
-/** What every tool and resource runs with: the worker's bindings and the authenticated tenant. */
+/** What every tool and resource runs with: the worker's bindings, the authenticated tenant and key. */
 export interface SessionContext {
   env: Env;
   tenant: string;
+  principal: Principal;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { configuredPrincipal } from "../auth";
 import { newRouter } from "../api/app-types";
 import type { Env } from "../env";
 import { mcpTenant } from "./auth";
@@ -17,7 +18,7 @@ export const mcpRoutes = newRouter()
     if (request.method !== "POST" && !upgrade) return methodNotAllowed();
     if (!upgrade) {
       const tenant = await mcpTenant(c.env, request, "http");
-      return tenant instanceof Response ? tenant : handleStreamableHttp(request, { env: c.env, tenant });
+      return tenant instanceof Response ? tenant : handleStreamableHttp(request, { env: c.env, tenant, principal: configuredPrincipal(tenant) });
     }
     // Refused before authenticating, so a bad offer never uses up a ticket.
     const offered = request.headers.get("sec-websocket-protocol");

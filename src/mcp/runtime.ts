@@ -1,3 +1,4 @@
+import { configuredPrincipal } from "../auth";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import {
   ErrorCode,
@@ -40,7 +41,7 @@ export class SessionRuntime {
     env: Env,
     private readonly store: SessionStore,
   ) {
-    this.server = createMcpServer({ env, tenant: attachment.tenant });
+    this.server = createMcpServer({ env, tenant: attachment.tenant, principal: configuredPrincipal(attachment.tenant) });
     this.transport = new HibernatableWebSocketTransport(socket, attachment.sessionId, {
       admit: (m) => this.admit(m),
       beforeSend: (m) => this.beforeSend(m),

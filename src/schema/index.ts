@@ -8,3 +8,4 @@ export * from "./classification";
 export * from "./openai";
 export * from "./fusion";
 export * from "./dashboard";
+export * from "./tenancy";

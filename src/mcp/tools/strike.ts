@@ -27,7 +27,7 @@ export function registerStrike(server: McpServer, ctx: SessionContext): void {
       const progress = strikeProgress(extra);
       const covenantId = req.covenant_id ?? "default";
       const answer = await watchStrike(
-        { env: ctx.env, tenant: ctx.tenant },
+        { env: ctx.env, tenant: ctx.tenant, principal: ctx.principal },
         {
           covenantId,
           model: req.model,
