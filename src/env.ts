@@ -1,4 +1,5 @@
-import type { CovenantObject, TenantDirectory } from "./covenant";
+import type { CovenantObject } from "./covenant";
+import type { TenantDirectory, TenantRegistry } from "./tenancy";
 import type { McpSession, McpTickets } from "./mcp";
 import type { MetricsIndex, TracingEnv } from "./telemetry";
 
@@ -6,6 +7,8 @@ import type { MetricsIndex, TracingEnv } from "./telemetry";
 export interface Env extends TracingEnv {
   COVENANT: DurableObjectNamespace<CovenantObject>;
   TENANTS: DurableObjectNamespace<TenantDirectory>;
+  /** The deployment's tenant list and audit log (one object, `deployment`). */
+  TENANT_REGISTRY: DurableObjectNamespace<TenantRegistry>;
   MCP_SESSION: DurableObjectNamespace<McpSession>;
   /** One per tenant: the tenant's unused MCP WebSocket tickets (src/mcp/tickets.ts). */
   MCP_TICKETS: DurableObjectNamespace<McpTickets>;
@@ -31,6 +34,12 @@ export interface Env extends TracingEnv {
   HOMESKILLET_OPERATOR_KEY?: string;
   /** `development` for the local config; anything else (or unset) is a deployment with its stricter rules. */
   HOMESKILLET_ENV?: string;
+  /** Days audit entries are kept (400 by default). */
+  HOMESKILLET_AUDIT_RETENTION_DAYS?: string;
+  /** Seconds an isolate may keep using what it learned of an issued key (5 by default): the bound on revocation. */
+  HOMESKILLET_KEY_CACHE_S?: string;
+  /** Origins browsers may call the API from, comma-separated; unset: CORS off. `*` allows any. */
+  HOMESKILLET_CORS_ORIGINS?: string;
   /** `off` stops the covenant objects recording metrics (an operator switch, e.g. to measure their cost). */
   HOMESKILLET_METRICS?: string;
 }

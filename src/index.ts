@@ -1,6 +1,6 @@
 import { createApp } from "./api";
 
-export { TenantDirectory } from "./covenant";
+export { TenantDirectory, TenantRegistry } from "./tenancy";
 // The covenant object with its spans (src/telemetry/traced-covenant.ts), bound as CovenantObject.
 export { TracedCovenantObject as CovenantObject } from "./telemetry/traced-covenant";
 export { McpSession, McpTickets } from "./mcp";

@@ -1,6 +1,7 @@
 // Single-use tickets for the MCP WebSocket (POST /mcp/ticket, then /mcp?ticket=…): the way for
 // clients that cannot set headers to connect without the API key in the URL.
 import { env, runInDurableObject, SELF } from "cloudflare:test";
+import { configuredPrincipal, recordOf } from "../src/auth";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../src/auth";
 import { MAX_OUTSTANDING_TICKETS } from "../src/mcp/tickets";
@@ -100,7 +101,7 @@ describe("POST /mcp/ticket", () => {
 
   it("refuses with 429 while the tenant holds the most unused tickets it may", async () => {
     const stub = ticketsOf("globex");
-    for (let i = 0; i < MAX_OUTSTANDING_TICKETS; i++) expect((await stub.issue(`filler-${i}`, 60_000)).ok).toBe(true);
+    for (let i = 0; i < MAX_OUTSTANDING_TICKETS; i++) expect((await stub.issue(`filler-${i}`, 60_000, recordOf(configuredPrincipal("globex")))).ok).toBe(true);
     try {
       const res = await call("/mcp/ticket", { method: "POST", key: KEYS.globex });
       expect(res.status).toBe(429);
@@ -116,7 +117,7 @@ describe("POST /mcp/ticket", () => {
 
   it("sweeps expired tickets when it issues one", async () => {
     const stub = ticketsOf("globex");
-    await stub.issue("stale-1", 60_000);
+    await stub.issue("stale-1", 60_000, recordOf(configuredPrincipal("globex")));
     await runInDurableObject(stub, (_instance, state) => {
       state.storage.sql.exec(`UPDATE tickets SET expires_at = 0 WHERE hash = 'stale-1'`);
     });

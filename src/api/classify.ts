@@ -27,7 +27,7 @@ export const classifyRoute = createRoute({
   method: "post",
   path: "/v1/classify",
   summary: "Classify a request as the edge does before a strike: task, complexity, token estimates, latency class",
-  security: [{ bearer: [] }],
+  security: [{ bearer: ["strike"] }],
   middleware: [limitBody, requireJson, requireUtf8] as const,
   request: { body: { required: true, content: { "application/json": { schema: ClassifyRequest } } } },
   responses: {

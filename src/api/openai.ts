@@ -19,7 +19,7 @@ const chatRoute = createRoute({
   method: "post",
   path: "/v1/chat/completions",
   summary: "OpenAI-compatible chat completions, run as a strike",
-  security: [{ bearer: [] }],
+  security: [{ bearer: ["strike"] }],
   middleware: [limitBody, requireJson] as const,
   request: { body: { required: true, content: { "application/json": { schema: ChatCompletionRequest } } } },
   responses: {

@@ -10,7 +10,7 @@ export const strikeRoute = createRoute({
   method: "post",
   path: "/v1/strikes",
   summary: "Run one strike: allocate a vGPU slice, infer, release",
-  security: [{ bearer: [] }],
+  security: [{ bearer: ["strike"] }],
   middleware: [limitBody, requireJson] as const,
   request: {
     headers: z.object({

@@ -1,51 +1,73 @@
 import type { MiddlewareHandler } from "hono";
 import type { Env } from "../env";
-import { bearerToken, buildKeyTable, sha256Hex, type KeyTable } from "./keys";
-import { configuredPrincipal, type Principal } from "./principal";
+import { bearerToken } from "./keys";
+import type { Principal } from "./principal";
+import { resolveKey } from "./resolve";
+import type { RouteScopes } from "./route-scopes";
 
 export { bearerToken, buildKeyTable, KeyConfigError, sha256Hex } from "./keys";
-export { ALL_SCOPES, configuredPrincipal, exceedsParent, hasScope, mayUseCovenant, mayUseModel, type KeyGrant, type Principal } from "./principal";
+export {
+  ALL_SCOPES,
+  configuredPrincipal,
+  exceedsParent,
+  hasScope,
+  mayUseCovenant,
+  mayUseModel,
+  principalOf,
+  recordOf,
+  type KeyGrant,
+  type Principal,
+  type PrincipalRecord,
+} from "./principal";
+export { forgetKey, forgetTenant, ISSUED_KEY_PREFIX, KEY_CACHE_S, keyCacheMs, resolveKey, tenantKeyTable, type Resolved } from "./resolve";
+export { RouteScopes, type RouteAuth } from "./route-scopes";
+export { newTaggedSecret, taggedTenant } from "./tagged-secret";
 
 export interface AuthVariables {
   tenant: string;
   principal: Principal;
 }
 
-// The key table is derived from configuration once per isolate (configuration cannot change
-// without a new isolate), keyed by the raw settings so tests with other settings stay correct.
-let cached: { source: string; table: Promise<KeyTable> } | undefined;
-
-export function tenantKeyTable(env: Env): Promise<KeyTable> {
-  return keyTable(env);
-}
-
-function keyTable(env: Env): Promise<KeyTable> {
-  const source = `${env.HOMESKILLET_TENANT_KEYS ?? ""}\u0000${env.HOMESKILLET_DEV_KEY ?? ""}`;
-  if (cached?.source !== source) cached = { source, table: buildKeyTable(env.HOMESKILLET_TENANT_KEYS, env.HOMESKILLET_DEV_KEY) };
-  return cached.table;
-}
-
-/** The tenant a key belongs to, or undefined. */
-export async function tenantForKey(env: Env, key: string): Promise<string | undefined> {
-  return (await keyTable(env)).get(await sha256Hex(key));
-}
-
-function unauthorized(message: string): Response {
+export function unauthorized(message: string): Response {
   return Response.json(
     { error: { type: "unauthorized", message } },
     { status: 401, headers: { "www-authenticate": 'Bearer realm="homeskillet"' } },
   );
 }
 
-/** Every API route runs behind this: `Authorization: Bearer <tenant key>` or 401. */
-export const requireTenant: MiddlewareHandler<{ Bindings: Env; Variables: AuthVariables }> = async (c, next) => {
-  const key = bearerToken(c.req.header("authorization"));
+/** The tenant a key belongs to, or undefined (expired, revoked and unknown keys alike). */
+export async function tenantForKey(env: Env, key: string): Promise<string | undefined> {
+  const r = await resolveKey(env, key);
+  return r.ok ? r.principal.tenant : undefined;
+}
+
+/** The principal of a bearer secret, or the 401 to answer. */
+export async function principalFor(env: Env, key: string | undefined): Promise<Principal | Response> {
   if (!key) return unauthorized("missing API key: send `Authorization: Bearer <key>`");
-  const table = await keyTable(c.env);
-  if (table.size === 0) return unauthorized("no tenant keys are configured: set HOMESKILLET_TENANT_KEYS or HOMESKILLET_DEV_KEY");
-  const tenant = table.get(await sha256Hex(key));
-  if (!tenant) return unauthorized("invalid API key");
-  c.set("tenant", tenant);
-  c.set("principal", configuredPrincipal(tenant));
-  await next();
-};
+  const r = await resolveKey(env, key);
+  if (r.ok) return r.principal;
+  return unauthorized(r.reason === "expired" ? "this API key has expired" : "invalid API key");
+}
+
+/**
+ * Every tenant route runs behind this: `Authorization: Bearer <key>` or 401, and the scopes the
+ * route's OpenAPI `security` names or 403. Operator routes check the operator key themselves.
+ */
+export function requireTenant(routes: RouteScopes): MiddlewareHandler<{ Bindings: Env; Variables: AuthVariables }> {
+  return async (c, next) => {
+    const auth = routes.lookup(c.req.method, c.req.path);
+    if (auth?.kind === "operator" || auth?.kind === "public" || c.req.method === "OPTIONS") return next();
+    const principal = await principalFor(c.env, bearerToken(c.req.header("authorization")));
+    if (principal instanceof Response) return principal;
+    const missing = auth?.scopes.filter((s) => !principal.scopes.has(s)) ?? [];
+    if (missing.length > 0) {
+      return Response.json(
+        { error: { type: "insufficient_scope", message: `this key lacks the scope ${missing.join(", ")} that ${c.req.method} ${c.req.path} needs`, required_scopes: auth!.kind === "tenant" ? auth!.scopes : [] } },
+        { status: 403 },
+      );
+    }
+    c.set("tenant", principal.tenant);
+    c.set("principal", principal);
+    await next();
+  };
+}

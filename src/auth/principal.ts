@@ -21,6 +21,25 @@ export interface Principal {
 
 export const ALL_SCOPES: ReadonlySet<Scope> = new Set(SCOPES);
 
+/** A Principal as plain data, for Durable Object RPC, storage and WebSocket attachments. */
+export interface PrincipalRecord {
+  tenant: string;
+  keyId: string;
+  scopes: Scope[];
+  covenants: string[] | null;
+  models: string[] | null;
+  limits: Limits | null;
+  expiresAt: number | null;
+}
+
+export function principalOf(r: PrincipalRecord): Principal {
+  return { ...r, scopes: new Set(r.scopes) };
+}
+
+export function recordOf(p: Principal): PrincipalRecord {
+  return { ...p, scopes: [...p.scopes], covenants: p.covenants ? [...p.covenants] : null, models: p.models ? [...p.models] : null };
+}
+
 /** A key from configuration (HOMESKILLET_TENANT_KEYS, the dev key): every scope, no narrowing, no limits. */
 export function configuredPrincipal(tenant: string): Principal {
   return { tenant, keyId: `config:${tenant}`, scopes: ALL_SCOPES, covenants: null, models: null, limits: null, expiresAt: null };

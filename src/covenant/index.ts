@@ -1,8 +1,3 @@
 export { CovenantObject } from "./object";
-export { TenantDirectory } from "./directory";
+export { covenantObjectName } from "./naming";
 export type { FailureBody, Result, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess, WatchOptions } from "./types";
-
-/** The Durable Object name of a tenant's covenant: tenant scoping is part of the identity. */
-export function covenantObjectName(tenant: string, covenantId: string): string {
-  return `${tenant}:${covenantId}`;
-}

@@ -1,4 +1,4 @@
-import { bearerToken, tenantForKey } from "../auth";
+import { bearerToken, principalFor, unauthorized, type Principal } from "../auth";
 import type { Env } from "../env";
 import { redeemTicket } from "./tickets";
 
@@ -14,7 +14,7 @@ import { redeemTicket } from "./tickets";
  * Neither key nor ticket is ever logged: only the path reaches logs, and the URL handed on carries
  * no query. Error messages never repeat them.
  */
-export async function mcpTenant(env: Env, request: Request, transport: "websocket" | "http"): Promise<string | Response> {
+export async function mcpPrincipal(env: Env, request: Request, transport: "websocket" | "http"): Promise<Principal | Response> {
   const params = new URL(request.url).searchParams;
   const header = request.headers.get("authorization");
   const ticket = params.get("ticket");
@@ -27,7 +27,7 @@ export async function mcpTenant(env: Env, request: Request, transport: "websocke
     }
     if (header !== null || params.has("key")) return invalid("send one credential: a `ticket`, or an API key, not both", "ticket");
     const redeemed = await redeemTicket(env, ticket);
-    if (redeemed.ok) return redeemed.tenant;
+    if (redeemed.ok) return redeemed.principal;
     return unauthorized(
       redeemed.reason === "malformed" ? "invalid ticket: use the `ticket` that POST /mcp/ticket returned, as it is" : "ticket already used or expired",
     );
@@ -40,16 +40,9 @@ export async function mcpTenant(env: Env, request: Request, transport: "websocke
         : "missing API key: send `Authorization: Bearer <key>` or add `?key=<key>` to the URL",
     );
   }
-  const tenant = await tenantForKey(env, key);
-  return tenant ?? unauthorized("invalid API key");
+  return principalFor(env, key);
 }
 
-function unauthorized(message: string): Response {
-  return Response.json(
-    { error: { type: "unauthorized", message } },
-    { status: 401, headers: { "www-authenticate": 'Bearer realm="homeskillet"' } },
-  );
-}
 
 function invalid(message: string, param: string): Response {
   return Response.json({ error: { type: "invalid_request", message, param } }, { status: 400 });

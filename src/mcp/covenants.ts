@@ -2,6 +2,7 @@
 // `<tenant>:<id>`, and the tenant here is always the authenticated one, so no argument can name
 // another tenant's covenant.
 import { covenantStub, directoryStub } from "../api/stubs";
+import { mayUseCovenant } from "../auth";
 import { findLimit } from "../concurrency";
 import { DEFAULT_COVENANT_ID } from "../policy";
 import type { CovenantStatus } from "../schema";
@@ -9,14 +10,20 @@ import type { SessionContext } from "./context";
 
 export type Found<T> = { ok: true; value: T } | { ok: false; error: { type: string; message: string; param?: string } };
 
-export function covenantStatus(ctx: SessionContext, covenantId: string): Promise<Found<CovenantStatus>> {
-  return covenantStub(ctx.env, ctx.tenant, covenantId).status(ctx.tenant, covenantId);
+/** A key narrowed to some covenants finds the others as if they did not exist. */
+export function notVisible(ctx: SessionContext, covenantId: string): Found<never> | undefined {
+  return mayUseCovenant(ctx.principal, covenantId) ? undefined : { ok: false, error: { type: "covenant_not_found", message: `no covenant ${covenantId}` } };
 }
 
-/** The tenant's covenant ids; `default` always exists. */
+export async function covenantStatus(ctx: SessionContext, covenantId: string): Promise<Found<CovenantStatus>> {
+  return notVisible(ctx, covenantId) ?? covenantStub(ctx.env, ctx.tenant, covenantId).status(ctx.tenant, covenantId);
+}
+
+/** The tenant's covenant ids this key may use; `default` always exists. */
 export async function covenantIds(ctx: SessionContext): Promise<string[]> {
   const listed = (await directoryStub(ctx.env, ctx.tenant).list()).map((c) => c.id);
-  return listed.includes(DEFAULT_COVENANT_ID) ? listed : [DEFAULT_COVENANT_ID, ...listed];
+  const all = listed.includes(DEFAULT_COVENANT_ID) ? listed : [DEFAULT_COVENANT_ID, ...listed];
+  return all.filter((id) => mayUseCovenant(ctx.principal, id));
 }
 
 export interface HeldAllocation {

@@ -3,6 +3,7 @@ import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import { CovenantId } from "../schema";
 import { covenantIds, covenantStatus } from "./covenants";
 import type { SessionContext } from "./context";
+import { RESOURCE_SCOPE } from "./scopes";
 
 /** The spec's code for a resource that does not exist. */
 const RESOURCE_NOT_FOUND = -32002;
@@ -13,7 +14,7 @@ export function registerCovenantResources(server: McpServer, ctx: SessionContext
     "covenant",
     new ResourceTemplate("covenant://{id}", {
       list: async () => ({
-        resources: (await covenantIds(ctx)).map((id) => ({
+        resources: (ctx.principal.scopes.has(RESOURCE_SCOPE) ? await covenantIds(ctx) : []).map((id) => ({
           uri: `covenant://${id}`,
           name: id,
           title: `Covenant ${id}`,
@@ -25,7 +26,7 @@ export function registerCovenantResources(server: McpServer, ctx: SessionContext
     { title: "Covenant", description: "A covenant's contract with its live leases, queue depth and spend today", mimeType: "application/json" },
     async (uri, { id }) => {
       const parsed = CovenantId.safeParse(id);
-      const status = parsed.success ? await covenantStatus(ctx, parsed.data) : undefined;
+      const status = parsed.success && ctx.principal.scopes.has(RESOURCE_SCOPE) ? await covenantStatus(ctx, parsed.data) : undefined;
       if (!status?.ok) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: ${uri.href}`, { uri: uri.href });
       return { contents: [{ uri: uri.href, mimeType: "application/json", text: JSON.stringify(status.value, null, 2) }] };
     },

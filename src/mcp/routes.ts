@@ -1,9 +1,9 @@
-import { configuredPrincipal } from "../auth";
+import { recordOf, type Principal } from "../auth";
 import { newRouter } from "../api/app-types";
 import type { Env } from "../env";
-import { mcpTenant } from "./auth";
+import { mcpPrincipal } from "./auth";
 import { handleStreamableHttp, methodNotAllowed } from "./http";
-import { MCP_SUBPROTOCOL, TENANT_HEADER } from "./session";
+import { MCP_SUBPROTOCOL, PRINCIPAL_HEADER } from "./session";
 import { mcpTicketRoutes } from "./ticket-route";
 
 /**
@@ -17,8 +17,8 @@ export const mcpRoutes = newRouter()
     const upgrade = request.method === "GET" && request.headers.get("upgrade")?.toLowerCase() === "websocket";
     if (request.method !== "POST" && !upgrade) return methodNotAllowed();
     if (!upgrade) {
-      const tenant = await mcpTenant(c.env, request, "http");
-      return tenant instanceof Response ? tenant : handleStreamableHttp(request, { env: c.env, tenant, principal: configuredPrincipal(tenant) });
+      const principal = await mcpPrincipal(c.env, request, "http");
+      return principal instanceof Response ? principal : handleStreamableHttp(request, { env: c.env, tenant: principal.tenant, principal });
     }
     // Refused before authenticating, so a bad offer never uses up a ticket.
     const offered = request.headers.get("sec-websocket-protocol");
@@ -28,14 +28,20 @@ export const mcpRoutes = newRouter()
         { status: 400 },
       );
     }
-    const tenant = await mcpTenant(c.env, request, "websocket");
-    return tenant instanceof Response ? tenant : openWebSocketSession(c.env, offered, tenant);
+    const principal = await mcpPrincipal(c.env, request, "websocket");
+    return principal instanceof Response ? principal : openWebSocketSession(c.env, offered, principal);
   });
 
-function openWebSocketSession(env: Env, offered: string | null, tenant: string): Promise<Response> {
-  // A fresh object per session. Only what the session needs is handed on: never the key or ticket.
-  const headers = new Headers({ upgrade: "websocket", [TENANT_HEADER]: tenant });
+async function openWebSocketSession(env: Env, offered: string | null, principal: Principal): Promise<Response> {
+  // A fresh object per session, counted against the tenant's session quota (the object gives the
+  // count back when its socket closes). Only what the session needs is handed on: never the key or ticket.
+  const id = env.MCP_SESSION.newUniqueId();
+  const counted = await env.TENANTS.getByName(principal.tenant).openMcpSession(id.toString());
+  if (!counted.ok) {
+    const { ok: _ok, status, ...error } = counted;
+    return Response.json({ error }, { status });
+  }
+  const headers = new Headers({ upgrade: "websocket", [PRINCIPAL_HEADER]: JSON.stringify(recordOf(principal)) });
   if (offered) headers.set("sec-websocket-protocol", MCP_SUBPROTOCOL);
-  const stub = env.MCP_SESSION.get(env.MCP_SESSION.newUniqueId());
-  return stub.fetch("https://mcp-session.internal/", { headers });
+  return env.MCP_SESSION.get(id).fetch("https://mcp-session.internal/", { headers });
 }

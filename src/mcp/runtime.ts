@@ -1,4 +1,4 @@
-import { configuredPrincipal } from "../auth";
+import { configuredPrincipal, type Principal } from "../auth";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import {
   ErrorCode,
@@ -20,6 +20,8 @@ export interface SessionStore {
   saveAttachment(attachment: SessionAttachment): void;
   saveInitialize(params: InitializeRequestParams): void;
   loadInitialize(): InitializeRequestParams | undefined;
+  /** The key the session was opened with (its scopes and limits apply to every tool). */
+  loadPrincipal(): Principal | undefined;
 }
 
 /** The id of the `initialize` replayed into a rebuilt server; its answer never leaves. */
@@ -41,7 +43,7 @@ export class SessionRuntime {
     env: Env,
     private readonly store: SessionStore,
   ) {
-    this.server = createMcpServer({ env, tenant: attachment.tenant, principal: configuredPrincipal(attachment.tenant) });
+    this.server = createMcpServer({ env, tenant: attachment.tenant, principal: store.loadPrincipal() ?? configuredPrincipal(attachment.tenant) });
     this.transport = new HibernatableWebSocketTransport(socket, attachment.sessionId, {
       admit: (m) => this.admit(m),
       beforeSend: (m) => this.beforeSend(m),

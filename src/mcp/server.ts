@@ -2,6 +2,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv-provider.js";
 import { VERSION } from "../version";
 import type { SessionContext } from "./context";
+import { guardTools } from "./scopes";
 import { registerCovenantResources } from "./resources";
 import { registerCatalogue } from "./tools/catalogue";
 import { registerCovenantTools } from "./tools/covenants";
@@ -21,7 +22,7 @@ const validator = new AjvJsonSchemaValidator();
  * transport builds its own: per HTTP request, and per WebSocket after every wake from hibernation.
  */
 export function createMcpServer(ctx: SessionContext): McpServer {
-  const server = new McpServer({ name: "homeskillet", title: "Homeskillet", version: VERSION }, { instructions: INSTRUCTIONS, jsonSchemaValidator: validator });
+  const server = guardTools(new McpServer({ name: "homeskillet", title: "Homeskillet", version: VERSION }, { instructions: INSTRUCTIONS, jsonSchemaValidator: validator }), ctx);
   registerStrike(server, ctx);
   registerCatalogue(server, ctx);
   registerCovenantTools(server, ctx);

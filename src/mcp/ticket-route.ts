@@ -1,8 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import { requireTenant } from "../auth";
-import { errorResponse } from "../api/errors";
-import { limitBody } from "../api/middleware";
+import { limitBody, optionalJson } from "../api/middleware";
 import { newRouter } from "../api/app-types";
 import { ErrorBody } from "../schema";
 import { issueTicket, MAX_OUTSTANDING_TICKETS, TICKET_TTL_DEFAULT_S, TICKET_TTL_MAX_S } from "./tickets";
@@ -29,22 +26,6 @@ export const McpTicket = z
   .openapi("McpTicket");
 
 const errorContent = { "application/json": { schema: ErrorBody } };
-const JSON_TYPE = /^application\/([\w.+-]*\+)?json\b/i;
-
-/** The body is optional; when there is one it must be JSON, refused in the one error shape otherwise. */
-const jsonIfAny: MiddlewareHandler = async (c, next) => {
-  const type = c.req.header("content-type");
-  const other = type ? !JSON_TYPE.test(type) : c.req.raw.body !== null && (await c.req.arrayBuffer()).byteLength > 0;
-  if (other) {
-    return errorResponse(415, {
-      type: "unsupported_media_type",
-      message: "send no body, or a JSON object with `Content-Type: application/json`",
-      param: "content-type",
-    });
-  }
-  await next();
-};
-
 export const mcpTicketRoute = createRoute({
   method: "post",
   path: "/mcp/ticket",
@@ -53,12 +34,13 @@ export const mcpTicketRoute = createRoute({
     `For clients that cannot set headers on a WebSocket. The ticket works once, for the tenant of the key that asked for it, ` +
     `for ttl_s seconds (default ${TICKET_TTL_DEFAULT_S}, at most ${TICKET_TTL_MAX_S}). Streamable HTTP (POST /mcp) takes no tickets.`,
   security: [{ bearer: [] }],
-  middleware: [requireTenant, limitBody, jsonIfAny] as const,
+  middleware: [limitBody, optionalJson] as const,
   request: { body: { required: false, content: { "application/json": { schema: McpTicketRequest } } } },
   responses: {
     201: { description: "The ticket", content: { "application/json": { schema: McpTicket } } },
     400: { description: "Invalid request (the error names the field)", content: errorContent },
     401: { description: "Missing or invalid API key", content: errorContent },
+    403: { description: "The tenant holds as many MCP sessions as its quota allows", content: errorContent },
     413: { description: "Body too large", content: errorContent },
     415: { description: "A body that is not JSON", content: errorContent },
     429: { description: "The tenant holds as many unused tickets as it may; retry after the Retry-After seconds", content: errorContent },
@@ -73,10 +55,10 @@ function urlHint(requestUrl: string, ticket: string): string {
   return url.toString();
 }
 
-/** `POST /mcp/ticket`: authenticated here (it is not under /v1), with the header only, never `?key=`. */
+/** `POST /mcp/ticket`: authenticated by the API's own middleware, with the header only, never `?key=`. */
 export const mcpTicketRoutes = newRouter().openapi(mcpTicketRoute, async (c) => {
   const ttlS = c.req.valid("json").ttl_s ?? TICKET_TTL_DEFAULT_S;
-  const issued = await issueTicket(c.env, c.get("tenant"), ttlS);
+  const issued = await issueTicket(c.env, c.get("principal"), ttlS);
   if (!issued.ok) {
     const retryAfter = String(Math.max(1, Math.ceil(issued.retryAfterMs / 1000)));
     return c.json(

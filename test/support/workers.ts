@@ -52,6 +52,8 @@ export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE
         HOSTEDAI_API_KEY: TEST_KEYS.hostedai,
         HOMESKILLET_DEV_KEY: TEST_KEYS.dev,
         HOMESKILLET_TENANT_KEYS: JSON.stringify(TEST_KEYS.tenants),
+        // A short key cache, so revocation's bound can be waited out in a test.
+        HOMESKILLET_KEY_CACHE_S: "1",
       },
       serviceBindings: { HOSTEDAI: "hostedai-emulator", LOCAL_NODE: "local-node-emulator" },
       workers: auxiliaryWorkers(latencyScale),

@@ -3,7 +3,7 @@ import { covenantStub } from "../../api/stubs";
 import { DEFAULT_COVENANT_ID } from "../../policy";
 import { CovenantStatus, CovenantUsage } from "../../schema";
 import { AllocationMetricsArgs, AllocationMetricsView, CovenantStatusArgs, UsageArgs } from "../../schema/mcp";
-import { covenantStatus, findHeldAllocation } from "../covenants";
+import { covenantStatus, findHeldAllocation, notVisible } from "../covenants";
 import { jsonResult, toolError, type SessionContext } from "../context";
 import { hostedAi } from "../upstream";
 import { upstreamFailure } from "./catalogue";
@@ -71,6 +71,8 @@ export function registerCovenantTools(server: McpServer, ctx: SessionContext): v
     },
     async ({ covenant_id, from, to }) => {
       const id = covenant_id ?? DEFAULT_COVENANT_ID;
+      const hidden = notVisible(ctx, id);
+      if (hidden && !hidden.ok) return toolError(hidden.error);
       const usage = await covenantStub(ctx.env, ctx.tenant, id).usage(ctx.tenant, id, from ? Date.parse(from) : undefined, to ? Date.parse(to) : undefined);
       return usage.ok ? jsonResult(usage.value) : toolError(usage.error);
     },
