@@ -13,6 +13,7 @@
  * inputs loosely.
  */
 import { canonicalJson, normaliseInput } from "./normalise";
+import { MAX_FUSION_TEXT_CHARS } from "./request";
 
 const utf8 = new TextEncoder();
 
@@ -39,8 +40,13 @@ export interface FragmentIdentity {
   scope: string;
 }
 
+/**
+ * Past MAX_FUSION_TEXT_CHARS an input is not normalised but digested as sent, after a line break:
+ * a normalised text never starts with one (normalisation trims), so the two kinds of fingerprint
+ * can never coincide.
+ */
 export function fingerprintOf(input: string): Promise<string> {
-  return sha256Hex(normaliseInput(input));
+  return sha256Hex(input.length > MAX_FUSION_TEXT_CHARS ? `\n${input}` : normaliseInput(input));
 }
 
 export function scopeOf(parts: Omit<IdentityParts, "input">): Promise<string> {
@@ -48,7 +54,8 @@ export function scopeOf(parts: Omit<IdentityParts, "input">): Promise<string> {
     canonicalJson({
       v: 1,
       model: parts.model,
-      system: parts.system === null ? null : normaliseInput(parts.system),
+      // A system prompt past the cap is kept as sent, as an object no normalised string equals.
+      system: parts.system === null ? null : parts.system.length > MAX_FUSION_TEXT_CHARS ? { as_sent: parts.system } : normaliseInput(parts.system),
       tools: parts.tools ?? null,
       // Named parameters win over the same keys in `sampling`, as they do when the strike is sent.
       params: { ...parts.sampling, max_tokens: parts.max_tokens, temperature: parts.temperature },

@@ -18,7 +18,7 @@ import { buildEnsemble } from "./plan-ensemble";
 import { buildMapReduce } from "./plan-map";
 import { buildSplit } from "./plan-split";
 import { checkModel, specOf, type BuildResult } from "./plan-common";
-import { requestText, type FusionRequest, type RequestText } from "./request";
+import { fusionTextChars, MAX_FUSION_TEXT_CHARS, requestText, type FusionRequest, type RequestText } from "./request";
 import type { DraftPlan, FusionPlan, PlanContext, PlanResult } from "./types";
 
 type Requested = "auto" | FusionStrategy;
@@ -116,6 +116,10 @@ export function draftPlan(req: FusionRequest, classification: Classification, ct
   if (requested === "single") return stayWhole("requested");
   if (requested === "auto" && !ctx.policy.auto) return stayWhole("auto: the covenant's fusion policy turns decomposition off");
   if (text.turns > 1 && requested !== "ensemble") return stayWhole(`${requested === "auto" ? "auto" : `${requested} requested`}: a conversation with earlier turns is not decomposed`);
+  // Nothing past this point may read the text unless it is within the cap (request.ts).
+  if (fusionTextChars(text) > MAX_FUSION_TEXT_CHARS) {
+    return stayWhole(`${requested === "auto" ? "auto" : `${requested} requested`}: over ${MAX_FUSION_TEXT_CHARS} characters, a request is not decomposed`);
+  }
   // Builders see the policy without stale model choices; a request that stays whole never needs it.
   let pruned: PlanContext | undefined;
   const builderCtx = () => (pruned ??= withAllowedPolicy(ctx));

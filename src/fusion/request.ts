@@ -2,6 +2,26 @@
 // text a strike sends.
 import type { ChatMessage, FusionOptions } from "../schema";
 
+/**
+ * The longest text, in UTF-16 units (system prompt and input together), that fusion decomposes or
+ * normalises. A longer request is planned as one plain strike, whatever strategy it asks for, and
+ * its identity digests the text as sent (see fingerprintOf) — nothing scans it beyond a hash.
+ *
+ * 256 Ki characters is at least 64 Ki tokens at the edge's estimate of four UTF-8 bytes a token:
+ * twice the largest context in the catalogue (32,768), ten times the default map-reduce
+ * threshold (6,000), eight default fragments of 8 Ki tokens each. That is the range map-reduce is
+ * for — a document a few times what one model reads — with room to spare. Every scan fusion makes
+ * of a text is linear, so the cap is not what keeps a request cheap; it bounds what one request
+ * can cost a covenant object (which serialises its tenant's strikes) whatever a later change
+ * does, far below the 1 MiB body limit the edge accepts.
+ */
+export const MAX_FUSION_TEXT_CHARS = 256 * 1024;
+
+/** Characters of a request that fusion would read: its system prompt and its input. */
+export function fusionTextChars(text: Pick<RequestText, "system" | "input">): number {
+  return text.input.length + (text.system?.length ?? 0);
+}
+
 export interface FusionRequest {
   prompt?: string;
   messages?: readonly ChatMessage[];
