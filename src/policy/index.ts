@@ -13,3 +13,4 @@ export * from "./breaker";
 export * from "./retry";
 export * from "./targets";
 export * from "./routing";
+export * from "./limits";
