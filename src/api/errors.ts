@@ -17,7 +17,9 @@ export function errorResponse(status: ContentfulStatusCode, fields: ErrorFields,
 /** The first zod issue as a field-level error: which field, and what is wrong with it. */
 export function validationError(error: z.ZodError): Response {
   const issue = error.issues[0];
-  const param = issue && issue.path.length > 0 ? issue.path.map(String).join(".") : undefined;
+  // An unknown field is named itself, not the object that holds it.
+  const path = issue ? [...issue.path, ...(issue.code === "unrecognized_keys" ? issue.keys.slice(0, 1) : [])] : [];
+  const param = path.length > 0 ? path.map(String).join(".") : undefined;
   const message = issue ? (param ? `${param}: ${issue.message}` : issue.message) : "invalid request";
   return errorResponse(400, {
     type: "invalid_request",

@@ -1,4 +1,4 @@
-import { recordOf, type Principal } from "../auth";
+import { recordOf, unauthorized, type Principal } from "../auth";
 import { newRouter } from "../api/app-types";
 import type { Env } from "../env";
 import { mcpPrincipal } from "./auth";
@@ -15,7 +15,11 @@ export const mcpRoutes = newRouter()
   .all("/mcp", async (c) => {
     const request = c.req.raw;
     const upgrade = request.method === "GET" && request.headers.get("upgrade")?.toLowerCase() === "websocket";
-    if (request.method !== "POST" && !upgrade) return methodNotAllowed();
+    if (request.method !== "POST" && !upgrade) {
+      // Credentials are checked before the method, as on every other route: no key, no hints.
+      const credentials = request.headers.has("authorization") || new URL(request.url).searchParams.has("key") || new URL(request.url).searchParams.has("ticket");
+      return credentials ? methodNotAllowed() : unauthorized("missing API key: send `Authorization: Bearer <key>`");
+    }
     if (!upgrade) {
       const principal = await mcpPrincipal(c.env, request, "http");
       return principal instanceof Response ? principal : handleStreamableHttp(request, { env: c.env, tenant: principal.tenant, principal });

@@ -25,6 +25,8 @@ export interface RequestLine {
   outcome: Outcome;
   duration_ms: number;
   tenant?: string;
+  /** The key that asked (`key_…` or `config:<tenant>`): who, never the secret. */
+  key_id?: string;
   covenant?: string;
   strike_id?: string;
   error_type?: string;
@@ -234,6 +236,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
     if (!c.res.headers.has("x-homeskillet-trace-id")) echoTraceId(c, trace.traceId);
   } finally {
     const tenant = fields.tenant ?? (c.get("tenant") as string | undefined);
+    const keyId = (c.get("principal") as { keyId?: string } | undefined)?.keyId;
     const errorType = fields.error_type ?? (status >= 400 ? await errorTypeOf(c.res) : undefined);
     const route = routeOf(c);
     span.updateName(`${c.req.method} ${route}`);
@@ -241,6 +244,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
       "http.route": route,
       "http.response.status_code": status,
       ...(tenant && { "homeskillet.tenant": tenant }),
+      ...(keyId && { "homeskillet.key_id": keyId }),
       ...(fields.covenant && { "homeskillet.covenant": fields.covenant }),
       ...(fields.strike_id && { "homeskillet.strike_id": fields.strike_id }),
       ...(errorType && { "error.type": errorType }),
@@ -258,6 +262,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
       outcome: outcomeOf(status),
       duration_ms: Date.now() - started,
       tenant,
+      key_id: keyId,
       covenant: fields.covenant,
       strike_id: fields.strike_id,
       error_type: errorType,

@@ -151,7 +151,9 @@ export class KeyStore {
 
   /** Revokes every key (a deleted tenant); returns how many were live. */
   revokeAll(now: number): number {
-    return this.sql.exec(`UPDATE keys SET revoked_at = ?, prev_hash = NULL, prev_expires_at = NULL WHERE revoked_at IS NULL`, now).rowsWritten;
+    const live = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM keys WHERE revoked_at IS NULL`).one().n;
+    this.sql.exec(`UPDATE keys SET revoked_at = ?, prev_hash = NULL, prev_expires_at = NULL WHERE revoked_at IS NULL`, now);
+    return live;
   }
 
   /** A new secret; the old one keeps working for `graceS` seconds, then never. */

@@ -157,4 +157,31 @@ describe("traces exported over OTLP/HTTP", () => {
     }
     expect(covenant.attributes).toMatchObject({ "homeskillet.fusion.strategy": "split", "homeskillet.cache_hits": 0 });
   });
+
+  it("never puts an issued key in a span: issuing, using and revoking one", async () => {
+    const issued = await post("/v1/keys", { name: "traced", scopes: ["strike", "keys"] });
+    expect(issued.status).toBe(201);
+    const { key, id } = (await issued.json()) as { key: string; id: string };
+    const traceIds = [hex(16), hex(16), hex(16)];
+    const strikeRes = await fetch(`${system.gateway}/v1/strikes`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", traceparent: `00-${traceIds[0]}-${hex(8)}-01` },
+      body: JSON.stringify({ covenant_id: COVENANT, model: "gemma-2b-it", prompt: "trace my key?", max_tokens: 4 }),
+    });
+    expect(strikeRes.status).toBe(200);
+    const revoke = await fetch(`${system.gateway}/v1/keys/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${key}`, traceparent: `00-${traceIds[1]}-${hex(8)}-01` } });
+    expect(revoke.status).toBe(200);
+    const refused = await fetch(`${system.gateway}/v1/models`, { headers: { authorization: `Bearer ${key}`, traceparent: `00-${traceIds[2]}-${hex(8)}-01` } });
+    expect(refused.status).toBe(401);
+    const spans = [
+      ...(await receiver.waitForTrace(traceIds[0]!, hasAll(["POST /v1/strikes", "hostedai infer"]))),
+      ...(await receiver.waitForTrace(traceIds[1]!, (ss) => ss.length > 0)),
+      ...(await receiver.waitForTrace(traceIds[2]!, (ss) => ss.length > 0)),
+    ];
+    const raw = JSON.stringify(spans, (_k, v) => (typeof v === "bigint" ? String(v) : v));
+    // Who asked is there, by key id.
+    expect(spans.find((x) => x.name === "POST /v1/strikes")?.attributes["homeskillet.key_id"]).toBe(id);
+    expect(raw).not.toContain(key);
+    expect(raw).not.toContain(key.slice(key.indexOf(".") + 1));
+  });
 });
