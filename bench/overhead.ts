@@ -25,6 +25,12 @@ export interface OverheadOptions {
   timeoutS: number;
   /** how long strikes cut off at the end of a run get to release their allocations */
   leakGraceS: number;
+  /**
+   * Which key the strike paths use: the configured dev key, an issued key (`POST /v1/keys`, no
+   * limits), or an issued key with limits far above what the bench can reach (its checks run, they
+   * never refuse).
+   */
+  key: "dev" | "issued" | "limited";
   /** replace workers' configs (used to exercise the bench itself against stand-ins) */
   configs?: StartOptions["configs"];
 }
@@ -106,6 +112,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     },
   });
 
+  const strikeKey = await keyFor(system.gateway!, system.devKey, opts.key);
   const inference = JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 });
   const upstreamHeaders = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   const targets: Record<PathName, LoadTarget> = {
@@ -114,13 +121,13 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     strike: {
       url: `${system.gateway}/v1/strikes`,
       method: "POST",
-      headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" },
       body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
     },
     seed: {
       url: `${system.gateway}/v1/strikes`,
       method: "POST",
-      headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" },
       body: JSON.stringify({ covenant_id: SEED_COVENANT, model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
     },
   };
@@ -326,7 +333,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
     flags.set(m[1]!, value);
   }
   for (const key of flags.keys()) {
-    if (!["modes", "levels", "duration", "timeout", "leak-grace"].includes(key)) throw new Error(`unknown option --${key}`);
+    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key"].includes(key)) throw new Error(`unknown option --${key}`);
   }
   const pick = (flag: string, envName: string, fallback: string) => flags.get(flag) ?? env[envName] ?? fallback;
   const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -341,7 +348,22 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
   if (!(durationS > 0) || !(timeoutS > 0)) throw new Error(`--duration and --timeout must be positive seconds`);
   if (!(leakGraceS >= 0)) throw new Error(`--leak-grace must be seconds >= 0`);
   if (!modes.length) throw new Error(`--modes is empty`);
-  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS };
+  const key = pick("key", "BENCH_KEY", "dev");
+  if (key !== "dev" && key !== "issued" && key !== "limited") throw new Error(`--key must be dev, issued or limited`);
+  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key };
+}
+
+/** The key the strike paths send: the dev key itself, or one it issues. */
+async function keyFor(gateway: string, devKey: string, kind: OverheadOptions["key"]): Promise<string> {
+  if (kind === "dev") return devKey;
+  const limits = kind === "limited" ? { requests_per_minute: 1_000_000, tokens_per_minute: 1_000_000_000, max_concurrent: 100_000 } : undefined;
+  const res = await fetch(`${gateway}/v1/keys`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${devKey}`, "content-type": "application/json" },
+    body: JSON.stringify({ name: `bench-${kind}`, scopes: ["strike", "covenants:write"], ...(limits && { limits }) }),
+  });
+  if (res.status !== 201) throw new Error(`issuing the bench's key: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { key: string }).key;
 }
 
 function progress(line: string): void {
