@@ -22,10 +22,17 @@ export const EXPOSED_HEADERS = [
 
 let built: { source: string; handler: MiddlewareHandler | undefined } | undefined;
 
+/** `origin` without trailing slashes, by a scan (test/audit: /\/+$/ is quadratic in a run of them). */
+function withoutTrailingSlashes(origin: string): string {
+  let end = origin.length;
+  while (end > 0 && origin.charCodeAt(end - 1) === 0x2f) end--;
+  return origin.slice(0, end);
+}
+
 function handlerFor(source: string | undefined): MiddlewareHandler | undefined {
   const raw = source?.trim() ?? "";
   if (built?.source === raw) return built.handler;
-  const origins = raw.split(",").map((o) => o.trim().replace(/\/+$/, "")).filter((o) => o.length > 0);
+  const origins = raw.split(",").map((o) => withoutTrailingSlashes(o.trim())).filter((o) => o.length > 0);
   const handler =
     origins.length === 0
       ? undefined

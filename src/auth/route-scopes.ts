@@ -32,7 +32,7 @@ function authOf(security: Record<string, string[]>[] | undefined): RouteAuth {
 }
 
 function patternOf(path: string): RegExp {
-  const escaped = path.split(/\{[^}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, "\\$&"));
+  const escaped = path.split(/\{[^{}]+\}/).map((part) => part.replace(/[.*+?^$()|[\]\\]/g, "\\$&"));
   return new RegExp(`^${escaped.join("[^/]+")}$`);
 }
 

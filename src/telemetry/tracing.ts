@@ -70,7 +70,10 @@ let configured = false;
 export function tracesUrl(env: TracingEnv): string | undefined {
   const explicit = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
   const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
-  const url = explicit || (base ? `${base.replace(/\/+$/, "")}/v1/traces` : "");
+  // Trailing slashes go by a scan (test/audit: /\/+$/ is quadratic in a run of slashes).
+  let end = base?.length ?? 0;
+  while (end > 0 && base!.charCodeAt(end - 1) === 0x2f) end--;
+  const url = explicit || (base ? `${base.slice(0, end)}/v1/traces` : "");
   if (!url) return undefined;
   try {
     const parsed = new URL(url);
