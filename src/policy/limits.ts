@@ -322,7 +322,7 @@ export function formatResetDuration(ms: number): string {
   const h = Math.floor(total / 3_600_000);
   const m = Math.floor((total % 3_600_000) / 60_000);
   const sMs = total % 60_000;
-  const s = sMs % 1000 === 0 ? String(sMs / 1000) : (sMs / 1000).toFixed(3).replace(/0+$/, "");
+  const s = sMs % 1000 === 0 ? String(sMs / 1000) : (sMs / 1000).toFixed(3).replace(/0{1,3}$/, ""); // toFixed(3) writes at most three zeros (test/audit: /0+$/ is quadratic)
   if (h > 0) return `${h}h${m}m${s}s`;
   if (m > 0) return `${m}m${s}s`;
   return `${s}s`;
