@@ -7,6 +7,6 @@ import { onConsoleLog } from "./test/support/console.ts";
 export default defineConfig({
   test: {
     onConsoleLog,
-    projects: ["vitest.gateway.config.ts", "vitest.chaos.config.ts", "vitest.node.config.ts", "workers/*/vitest.config.ts"],
+    projects: ["vitest.gateway.config.ts", "vitest.chaos.config.ts", "vitest.node.config.ts", "vitest.audit.config.ts", "workers/*/vitest.config.ts"],
   },
 });

@@ -11,7 +11,7 @@ export default defineConfig({
   test: {
     name: "gateway",
     include: ["test/**/*.test.ts"],
-    exclude: ["test/node/**", "test/chaos/**"],
+    exclude: ["test/node/**", "test/chaos/**", "test/audit/**"],
     testTimeout: 60_000,
   },
 });
