@@ -2,6 +2,7 @@ import type { CovenantObject } from "./covenant";
 import type { TenantDirectory, TenantRegistry } from "./tenancy";
 import type { McpSession, McpTickets } from "./mcp";
 import type { MetricsIndex, TracingEnv } from "./telemetry";
+import type { KeyLimiter } from "./limits";
 
 /** Bindings and configuration of the gateway worker (see wrangler.toml). */
 export interface Env extends TracingEnv {
@@ -13,6 +14,8 @@ export interface Env extends TracingEnv {
   /** One per tenant: the tenant's unused MCP WebSocket tickets (src/mcp/tickets.ts). */
   MCP_TICKETS: DurableObjectNamespace<McpTickets>;
   METRICS_INDEX: DurableObjectNamespace<MetricsIndex>;
+  /** One per limited key (`<tenant>:<key id>`): the key's rate, concurrency and dollar limits (src/limits). */
+  KEY_LIMITER: DurableObjectNamespace<KeyLimiter>;
   /** The built static assets (the operator dashboard's page); served before the worker runs. */
   ASSETS?: Fetcher;
   HOSTEDAI_BASE_URL: string;

@@ -5,6 +5,7 @@ export { TenantDirectory, TenantRegistry } from "./tenancy";
 export { TracedCovenantObject as CovenantObject } from "./telemetry/traced-covenant";
 export { McpSession, McpTickets } from "./mcp";
 export { MetricsIndex } from "./telemetry";
+export { KeyLimiter } from "./limits";
 
 const app = createApp();
 

@@ -3,7 +3,9 @@ import type { MiddlewareHandler } from "hono";
 /** OpenAI's error `type` for a Homeskillet status. */
 export function openAiType(status: number): string {
   if (status === 400 || status === 404 || status === 409 || status === 422) return "invalid_request_error";
+  if (status === 401) return "authentication_error";
   if (status === 402) return "insufficient_quota";
+  if (status === 403) return "permission_error";
   if (status === 429) return "rate_limit_error";
   return "server_error";
 }

@@ -9,6 +9,8 @@ interface Started {
   model: string;
   first: StrikeEvent;
   rest: AsyncIterable<StrikeEvent>;
+  /** The response's own headers: a limited key's or covenant's `x-ratelimit-*`. */
+  headers?: Record<string, string>;
 }
 
 const encoder = new TextEncoder();
@@ -61,7 +63,7 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
           controller.enqueue(sse({ ...chunk({}, null), choices: [], homeskillet: { fusion_progress: line.progress } }));
           return true;
         }
-        if (line.event === "placed") return true;
+        if (line.event === "placed" || line.event === "limits") return true;
         if (line.event === "done") {
           const s = line.strike;
           model = s.model;
@@ -106,6 +108,6 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
     },
   });
   return new Response(body, {
-    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-homeskillet-strike-id": started.strikeId },
+    headers: { ...started.headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-homeskillet-strike-id": started.strikeId },
   });
 }

@@ -8,7 +8,7 @@ import { chatStream } from "./openai-stream";
 import { cutAtStop, stopSequences } from "./stop-sequences";
 
 export { openAiErrors };
-import { callerOf, runStrike, retryAfterHeader, startStreamedStrike } from "./strike-service";
+import { callerOf, runStrike, startStreamedStrike } from "./strike-service";
 
 /** Which covenant an OpenAI-style request runs under, when it does not want the default. */
 export const COVENANT_HEADER = "x-homeskillet-covenant";
@@ -25,11 +25,13 @@ const chatRoute = createRoute({
   responses: {
     200: { description: "An OpenAI chat.completion", content: { "application/json": { schema: ChatCompletion } } },
     400: { description: "Invalid request", content: openAiError },
+    401: { description: "Missing, invalid or revoked API key", content: openAiError },
+    403: { description: "The key may not use this model", content: openAiError },
     402: { description: "A cost limit was hit", content: openAiError },
     404: { description: "No such covenant", content: openAiError },
     409: { description: "Conflict", content: openAiError },
     422: { description: "Cannot be served", content: openAiError },
-    429: { description: "Rate limited", content: openAiError },
+    429: { description: "A limit of the key or the covenant was reached: `retry-after`, `retry-after-ms` and the `x-ratelimit-*` headers say when to retry", content: openAiError },
     502: { description: "Upstream failed", content: openAiError },
     503: { description: "No capacity or upstream unavailable", content: openAiError },
     504: { description: "Upstream timed out", content: openAiError },
@@ -93,13 +95,14 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
   };
   if (req.stream) {
     const started = await startStreamedStrike(callerOf(c), ask);
-    if (!started.ok) return c.json(toOpenAiError(started.status, started.error), started.status, retryAfterHeader(started.error));
+    if (!started.ok) return c.json(toOpenAiError(started.status, started.error), started.status, started.headers);
     return chatStream(started, { includeUsage: req.stream_options?.include_usage === true, stops: stopSequences(req.stop) }) as never;
   }
   const answer = await runStrike(callerOf(c), ask);
-  if (!answer.ok) return c.json(toOpenAiError(answer.status, answer.error), answer.status, retryAfterHeader(answer.error));
+  if (!answer.ok) return c.json(toOpenAiError(answer.status, answer.error), answer.status, answer.headers);
   const body = withStops(toChatCompletion(answer.body), stopSequences(req.stop));
   return c.json(body, 200, {
+    ...answer.headers,
     "x-homeskillet-strike-id": answer.body.id,
     "x-homeskillet-pool": answer.body.pool_id,
     "x-homeskillet-allocation": answer.body.allocation_id,

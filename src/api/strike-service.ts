@@ -1,10 +1,11 @@
 import type { Context } from "hono";
 import { analyseRequest } from "../classify";
-import type { StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome } from "../covenant";
-import { modelCatalogue } from "../policy";
+import type { FailureBody, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome } from "../covenant";
+import { mergeViews, modelCatalogue, rateLimitHeaders, type RateView } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { Env } from "../env";
-import type { Principal } from "../auth";
+import { mayUseCovenant, mayUseModel, type Principal } from "../auth";
+import { admitForKey, settleKeyHold } from "../limits";
 import { mightHaveSubTasks } from "../fusion";
 import type { AppEnv } from "./app-types";
 import { covenantStub } from "./stubs";
@@ -30,21 +31,32 @@ export interface StrikeAsk {
   idempotencyKey?: string;
 }
 
+/**
+ * The edge's answer. `headers` go on the response whatever its status: the `x-ratelimit-*` headers
+ * of a limited key or covenant, and on a refusal when (and whether) to retry.
+ */
 export type StrikeAnswer =
-  | { ok: true; body: StrikeResponse; replayed: boolean }
-  | { ok: false; status: StrikeFailure["status"]; error: StrikeFailure["error"] & { strike_id?: string } };
+  | { ok: true; body: StrikeResponse; replayed: boolean; headers: Record<string, string> }
+  | { ok: false; status: StrikeFailure["status"]; error: StrikeFailure["error"] & { strike_id?: string }; headers: Record<string, string> };
 
-/** Checks what the edge can check alone, before any Durable Object is involved. */
-export function precheck(ask: StrikeAsk): StrikeAnswer | undefined {
+/**
+ * Checks what the edge can check alone, before any Durable Object is involved: the model exists,
+ * the Idempotency-Key is well formed, and — for a key narrowed to some covenants or models — that
+ * it may use these (a covenant it may not use does not exist, as far as it can tell).
+ */
+export function precheck(ask: StrikeAsk, principal?: Principal): Extract<StrikeAnswer, { ok: false }> | undefined {
+  const refused = (status: StrikeFailure["status"], error: FailureBody) => ({ ok: false as const, status, error, headers: {} });
+  if (principal && !mayUseCovenant(principal, ask.covenantId)) {
+    return refused(404, { type: "covenant_not_found", message: `no covenant ${ask.covenantId}`, param: "covenant_id" });
+  }
   if (ask.model !== undefined && !models.has(ask.model)) {
-    return {
-      ok: false,
-      status: 400,
-      error: { type: "unknown_model", message: `unknown model ${JSON.stringify(ask.model)}; available: ${[...models.keys()].join(", ")}`, param: "model" },
-    };
+    return refused(400, { type: "unknown_model", message: `unknown model ${JSON.stringify(ask.model)}; available: ${[...models.keys()].join(", ")}`, param: "model" });
+  }
+  if (principal && ask.model !== undefined && !mayUseModel(principal, ask.model)) {
+    return refused(403, { type: "model_not_allowed", message: `this key may not use ${ask.model}; it may use ${principal.models!.join(", ")}`, param: "model" });
   }
   if (ask.idempotencyKey !== undefined && !/^[\x21-\x7e]{1,255}$/.test(ask.idempotencyKey)) {
-    return { ok: false, status: 400, error: { type: "invalid_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters", param: "idempotency-key" } };
+    return refused(400, { type: "invalid_request", message: "Idempotency-Key must be 1 to 255 visible ASCII characters", param: "idempotency-key" });
   }
   return undefined;
 }
@@ -87,16 +99,53 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     ...(fusion ? { fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
     traceparent: activeTraceparent(),
+    // A key narrowed to some models: a strike that names none is routed among those only.
+    ...(caller.principal.models ? { models: [...caller.principal.models] } : {}),
   };
 }
 
-/** The covenant object's outcome as the edge answers it: classification and edge timings added. */
-function answerOf(outcome: StrikeOutcome, input: StrikeInput, receivedAt: number, classifyMs: number): StrikeAnswer {
-  if (!outcome.ok) return { ok: false, status: outcome.status, error: { ...outcome.error, strike_id: input.strikeId } };
+/** What a strike reserves of a tokens_per_minute limit: its prompt plus all it may generate. */
+const reservedTokens = (input: StrikeInput) => input.promptTokens + input.maxTokens;
+
+/**
+ * The strike admitted under its key's limits (one RPC, and only for a key that has limits), or the
+ * refusal to answer with. An admitted strike carries its hold to the covenant, which settles it.
+ */
+async function admitKey(caller: Caller, input: StrikeInput): Promise<{ view: RateView | undefined } | Extract<StrikeAnswer, { ok: false }>> {
+  const key = await admitForKey(caller.env, caller.principal, input.strikeId, reservedTokens(input));
+  if (!key) return { view: undefined };
+  if (!key.ok) return { ok: false, status: key.status, error: { ...key.error, strike_id: input.strikeId }, headers: { ...rateLimitHeaders(key.view), ...key.headers } };
+  if (key.hold) input.keyHold = key.hold;
+  return { view: key.view };
+}
+
+/** The covenant never answered (its RPC failed): end the key's hold here, keeping what it reserved. */
+async function abandonKeyHold(caller: Caller, input: StrikeInput): Promise<void> {
+  if (input.keyHold) await settleKeyHold(caller.env, input.keyHold, { tokens: reservedTokens(input), usd: 0 }).catch(() => {});
+}
+
+/** When, and whether, a client should retry a refusal. */
+export function retryHeaders(error: FailureBody): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (error.retry_after_s !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(error.retry_after_s)));
+  if (error.retry_after_ms !== undefined) headers["retry-after-ms"] = String(Math.max(0, Math.ceil(error.retry_after_ms)));
+  // A request larger than a whole tokens_per_minute limit never fits: the openai SDKs obey this.
+  if (error.type === "rate_limited" && error.param === "max_tokens") headers["x-should-retry"] = "false";
+  return headers;
+}
+
+/**
+ * The covenant object's outcome as the edge answers it: classification and edge timings added, and
+ * the rate-limit headers of the key (`keyView`) and the covenant (tighter of the two, per limit).
+ */
+function answerOf(outcome: StrikeOutcome, input: StrikeInput, receivedAt: number, classifyMs: number, keyView: RateView | undefined): StrikeAnswer {
+  const limits = rateLimitHeaders(mergeViews(keyView, outcome.rateLimit));
+  if (!outcome.ok) return { ok: false, status: outcome.status, error: { ...outcome.error, strike_id: input.strikeId }, headers: { ...limits, ...retryHeaders(outcome.error) } };
   const { strike } = outcome;
   return {
     ok: true,
     replayed: outcome.replayed === true,
+    headers: limits,
     body: {
       id: outcome.strikeId,
       object: "strike",
@@ -118,13 +167,22 @@ export async function runStrike(
   onSent?: (strikeId: string, promptTokens: number) => Promise<void>,
 ): Promise<StrikeAnswer> {
   const receivedAt = Date.now();
-  const refused = precheck(ask);
+  const refused = precheck(ask, caller.principal);
   if (refused) return refused;
   const input = strikeInput(caller, ask);
   const classifyMs = Date.now() - receivedAt;
-  const pending = covenantStub(caller.env, input.tenant, ask.covenantId).strike(input);
-  await onSent?.(input.strikeId, input.promptTokens);
-  return answerOf(await pending, input, receivedAt, classifyMs);
+  const key = await admitKey(caller, input);
+  if ("ok" in key) return key;
+  let outcome: StrikeOutcome;
+  try {
+    const pending = covenantStub(caller.env, input.tenant, ask.covenantId).strike(input);
+    await onSent?.(input.strikeId, input.promptTokens);
+    outcome = await pending;
+  } catch (err) {
+    await abandonKeyHold(caller, input);
+    throw err;
+  }
+  return answerOf(outcome, input, receivedAt, classifyMs, key.view);
 }
 
 /** What a watcher hears while a strike runs (see watchStrike). */
@@ -140,22 +198,32 @@ export async function watchStrike(
   on: { sent?: (strikeId: string, promptTokens: number) => Promise<void>; event: (e: StrikeWatchEvent) => Promise<void> },
 ): Promise<StrikeAnswer> {
   const receivedAt = Date.now();
-  const refused = precheck(ask);
+  const refused = precheck(ask, caller.principal);
   if (refused) return refused;
   const input = strikeInput(caller, ask);
   const classifyMs = Date.now() - receivedAt;
-  const body = await covenantStub(caller.env, input.tenant, ask.covenantId).strikeStream(input, { tokens: false });
+  const key = await admitKey(caller, input);
+  if ("ok" in key) return key;
+  const body = await covenantStub(caller.env, input.tenant, ask.covenantId)
+    .strikeStream(input, { tokens: false })
+    .catch(async (err: unknown) => {
+      await abandonKeyHold(caller, input);
+      throw err;
+    });
   await on.sent?.(input.strikeId, input.promptTokens);
-  for await (const line of ndjsonLines(body)) {
-    if (line.event === "done") return answerOf({ ok: true, strikeId: line.strike_id, strike: line.strike }, input, receivedAt, classifyMs);
-    if (line.event === "error") return answerOf({ ok: false, status: line.status, error: line.error }, input, receivedAt, classifyMs);
+  let covenantView: RateView | undefined;
+  for await (const line of ndjsonLines(body, () => abandonKeyHold(caller, input))) {
+    if (line.event === "limits") covenantView = line.rate_limit;
+    if (line.event === "done") return answerOf({ ok: true, strikeId: line.strike_id, strike: line.strike, rateLimit: covenantView }, input, receivedAt, classifyMs, key.view);
+    if (line.event === "error") return answerOf({ ok: false, status: line.status, error: line.error, rateLimit: covenantView }, input, receivedAt, classifyMs, key.view);
     if (line.event === "progress" || line.event === "placed") await on.event(line);
   }
-  return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the strike without an answer", strike_id: input.strikeId } };
-}
-
-export function retryAfterHeader(error: { retry_after_s?: number }): Record<string, string> {
-  return error.retry_after_s !== undefined ? { "retry-after": String(Math.ceil(error.retry_after_s)) } : {};
+  return {
+    ok: false,
+    status: 502,
+    error: { type: "stream_interrupted", message: "the covenant ended the strike without an answer", strike_id: input.strikeId },
+    headers: rateLimitHeaders(mergeViews(key.view, covenantView)),
+  };
 }
 
 /**
@@ -167,31 +235,60 @@ export async function startStreamedStrike(
   caller: Caller,
   ask: StrikeAsk,
 ): Promise<
-  | { ok: true; strikeId: string; receivedAt: number; model: string; first: StrikeEvent; rest: AsyncIterable<StrikeEvent> }
+  | { ok: true; strikeId: string; receivedAt: number; model: string; first: StrikeEvent; rest: AsyncIterable<StrikeEvent>; headers: Record<string, string> }
   | Extract<StrikeAnswer, { ok: false }>
 > {
   const receivedAt = Date.now();
-  const refused = precheck(ask);
-  if (refused && !refused.ok) return refused;
+  const refused = precheck(ask, caller.principal);
+  if (refused) return refused;
   const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
-  const body = await covenantStub(caller.env, input.tenant, ask.covenantId).strikeStream(input, { tokens: true });
-  const lines = ndjsonLines(body)[Symbol.asyncIterator]();
-  const first = await lines.next();
-  if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId } };
+  const key = await admitKey(caller, input);
+  if ("ok" in key) return key;
+  const body = await covenantStub(caller.env, input.tenant, ask.covenantId)
+    .strikeStream(input, { tokens: true })
+    .catch(async (err: unknown) => {
+      await abandonKeyHold(caller, input);
+      throw err;
+    });
+  const lines = ndjsonLines(body, () => abandonKeyHold(caller, input))[Symbol.asyncIterator]();
+  let first = await lines.next();
+  // A limited covenant says first where its limits stand: headers, not a chunk.
+  let covenantView: RateView | undefined;
+  if (!first.done && first.value.event === "limits") {
+    covenantView = first.value.rate_limit;
+    first = await lines.next();
+  }
+  const headers = rateLimitHeaders(mergeViews(key.view, covenantView));
+  if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId }, headers };
   const line = first.value;
-  if (line.event === "error") return { ok: false, status: line.status, error: { ...line.error, strike_id: input.strikeId } };
-  return { ok: true, strikeId: input.strikeId, receivedAt, model: ask.model ?? "auto", first: line, rest: { [Symbol.asyncIterator]: () => lines } };
+  if (line.event === "error") return { ok: false, status: line.status, error: { ...line.error, strike_id: input.strikeId }, headers: { ...headers, ...retryHeaders(line.error) } };
+  return { ok: true, strikeId: input.strikeId, receivedAt, model: ask.model ?? "auto", first: line, rest: { [Symbol.asyncIterator]: () => lines }, headers };
 }
 
-async function* ndjsonLines(body: ReadableStream<Uint8Array>): AsyncGenerator<StrikeEvent> {
+/**
+ * The covenant's NDJSON lines. `onBroken` hears when the stream broke or ended without its final
+ * line (the covenant object is gone, and with it whoever would settle the key's hold); a reader
+ * that simply stops reading is not a break: the covenant settles when it notices.
+ */
+async function* ndjsonLines(body: ReadableStream<Uint8Array>, onBroken?: () => Promise<void>): AsyncGenerator<StrikeEvent> {
   let buffered = "";
-  for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-    buffered += chunk;
-    let newline: number;
-    while ((newline = buffered.indexOf("\n")) >= 0) {
-      const text = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (text) yield JSON.parse(text) as StrikeEvent;
+  let ended = false;
+  try {
+    for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
+      buffered += chunk;
+      let newline: number;
+      while ((newline = buffered.indexOf("\n")) >= 0) {
+        const text = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        if (!text) continue;
+        const line = JSON.parse(text) as StrikeEvent;
+        if (line.event === "done" || line.event === "error") ended = true;
+        yield line;
+      }
     }
+  } catch (err) {
+    if (!ended) await onBroken?.();
+    throw err;
   }
+  if (!ended) await onBroken?.();
 }

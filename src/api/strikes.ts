@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
-import { callerOf, retryAfterHeader, runStrike } from "./strike-service";
+import { callerOf, runStrike } from "./strike-service";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 
@@ -21,14 +21,19 @@ export const strikeRoute = createRoute({
   responses: {
     200: { description: "The completion, its cost and where its time went", content: { "application/json": { schema: StrikeResponse } } },
     400: { description: "Invalid request (the error names the field)", content: errorContent },
-    401: { description: "Missing or invalid API key", content: errorContent },
+    401: { description: "Missing, invalid or revoked API key", content: errorContent },
+    403: { description: "The key may not use this model", content: errorContent },
     413: { description: "Body too large", content: errorContent },
     415: { description: "Body is not JSON", content: errorContent },
-    402: { description: "A cost limit of the covenant was hit (the error names the budget, its limit, the spend and when it resets)", content: errorContent },
+    402: { description: "A cost limit of the covenant or a dollar limit of the key was hit (the error names the budget, its limit, the spend and when it resets)", content: errorContent },
     404: { description: "No such covenant", content: errorContent },
     409: { description: "Conflicts with the covenant's state", content: errorContent },
     422: { description: "The covenant cannot serve this request", content: errorContent },
-    429: { description: "Rate limited", content: errorContent },
+    429: {
+      description:
+        "A limit of the key or the covenant was reached (the error names it, its scope and when to retry; `retry-after` and the `x-ratelimit-*` headers say the same)",
+      content: errorContent,
+    },
     502: { description: "The upstream failed", content: errorContent },
     503: { description: "No capacity, or the upstream is unavailable", content: errorContent },
     504: { description: "The upstream timed out", content: errorContent },
@@ -49,6 +54,6 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     fusion: req.fusion,
     idempotencyKey: c.req.header("idempotency-key"),
   });
-  if (!answer.ok) return c.json({ error: answer.error }, answer.status, retryAfterHeader(answer.error));
-  return c.json(answer.body, 200, answer.replayed ? { "idempotent-replayed": "true" } : {});
+  if (!answer.ok) return c.json({ error: answer.error }, answer.status, answer.headers);
+  return c.json(answer.body, 200, answer.replayed ? { ...answer.headers, "idempotent-replayed": "true" } : answer.headers);
 });

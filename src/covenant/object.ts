@@ -8,15 +8,18 @@ import {
   DEFAULT_COVENANT_ID,
   idleReleaseAt,
   modelCatalogue,
+  narrowToModels,
   normalizeContract,
   planMaintenance,
 } from "../policy";
+import { renewKeyHold, settleKeyHold } from "../limits/edge";
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
 import { metricsRecording } from "../telemetry/book";
 import { BreakerBook } from "./breakers";
 import { FusionDesk } from "./fusion-desk";
 import { IdempotencyBook } from "./idempotency";
+import { CovenantLimiter, type Gate } from "./limits";
 import { PartitionQueue } from "./partition-queue";
 import type { CovenantContract, CovenantCreate, CovenantPatch, CovenantStatus, CovenantUsage } from "../schema";
 import { Ledger } from "./ledger";
@@ -47,6 +50,7 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly fusion: FusionDesk;
   private readonly breakers: BreakerBook;
   private readonly idempotency: IdempotencyBook;
+  private readonly limits: CovenantLimiter;
   private readonly local: LocalNodeClient | undefined;
   private readonly metrics: MetricsBook;
   private localModels: { models: Set<string>; at: number } | undefined;
@@ -72,6 +76,11 @@ export class CovenantObject extends DurableObject<Env> {
     this.ledger = new Ledger(this.store, () => this.leases.list());
     this.breakers = new BreakerBook(ctx.storage.sql);
     this.idempotency = new IdempotencyBook(ctx.storage.sql);
+    this.limits = new CovenantLimiter(ctx.storage.sql, {
+      settle: (ref, used) => settleKeyHold(env, ref, used),
+      renew: (ref) => renewKeyHold(env, ref),
+      waitUntil: (work) => ctx.waitUntil(work),
+    });
     this.local =
       env.LOCAL_NODE_URL || env.LOCAL_NODE
         ? new LocalNodeClient({
@@ -190,6 +199,7 @@ export class CovenantObject extends DurableObject<Env> {
     this.store.wipe();
     this.fusion.forget();
     this.idempotency.forget();
+    this.limits.forget();
     this.owned = undefined;
     const metricsRetired = await this.metrics.retire();
     // Releases that failed stay due, and so does an unfinished metrics hand-over: the alarm finishes both.
@@ -200,11 +210,39 @@ export class CovenantObject extends DurableObject<Env> {
   // ---- RPC: strikes --------------------------------------------------------------------------
 
   strike(input: StrikeInput): Promise<StrikeOutcome> {
-    const contract = this.contractFor(input.tenant, input.covenantId);
-    if (!contract) return Promise.resolve(notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id"));
+    const admitted = this.admit(input);
+    if (!("gate" in admitted)) return Promise.resolve(admitted);
+    const { contract, gate } = admitted;
     const run = (i: StrikeInput) => this.runMetered(i, contract);
     const key = input.idempotencyKey;
-    return key ? this.idempotency.run({ ...input, idempotencyKey: key }, run) : run(input);
+    const pending = key ? this.idempotency.run({ ...input, idempotencyKey: key }, run) : run(input);
+    return pending.then(
+      (outcome) => {
+        gate.close(outcome);
+        return gate.view ? { ...outcome, rateLimit: gate.view } : outcome;
+      },
+      (err: unknown) => {
+        gate.close(undefined);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * The contract as this strike's key may see it, and the strike admitted under the covenant's
+   * limits — or the answer that refuses it. Whatever the answer, the key's hold is settled.
+   */
+  private admit(input: StrikeInput): { contract: CovenantContract; gate: Gate } | StrikeOutcome {
+    const found = this.contractFor(input.tenant, input.covenantId);
+    const contract = found && narrowToModels(found, input.models);
+    if (!contract) {
+      this.limits.settleKey(input, { tokens: 0, usd: 0 });
+      return found
+        ? notOk(403, "model_not_allowed", `this key may use none of covenant ${input.covenantId}'s models (${found.models.join(", ")})`, "model")
+        : notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
+    }
+    const gate = this.limits.open(contract.limits, input);
+    return "close" in gate ? { contract, gate } : gate;
   }
 
   /** Compares held leases with what the upstream says this covenant holds; releases orphans. */
@@ -229,7 +267,7 @@ export class CovenantObject extends DurableObject<Env> {
     const gone = new AbortController();
     const line = (value: StrikeEvent) =>
       writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => gone.abort(new Error("the client went away")));
-    const contract = this.contractFor(input.tenant, input.covenantId);
+    const admitted = this.admit(input);
     const observers: Observers = {
       ...(watch.tokens ? { onToken: (text, model) => void line({ event: "token", text, model }) } : {}),
       // A token stream starts with its first token, so that failures before it keep a real status code.
@@ -237,14 +275,23 @@ export class CovenantObject extends DurableObject<Env> {
       onProgress: (progress) => void line({ event: "progress", progress }),
       signal: gone.signal,
     };
+    // A limited covenant's rate limits come first, so the edge can put them on the response's headers.
+    const view = "gate" in admitted ? admitted.gate.view : admitted.rateLimit;
+    if (view) void line({ event: "limits", rate_limit: view });
     void (async () => {
       let outcome: StrikeOutcome;
-      if (!contract) outcome = notOk(404, "covenant_not_found", `no covenant ${input.covenantId}`, "covenant_id");
+      if (!("gate" in admitted)) outcome = admitted;
       else {
+        const { contract, gate } = admitted;
         const run = (i: StrikeInput) => this.runMetered(i, contract, observers);
         // A progress-only watcher (MCP) keeps the Idempotency-Key's guarantees; token streams carry none.
         const key = watch.tokens ? undefined : input.idempotencyKey;
-        outcome = key ? await this.idempotency.run({ ...input, idempotencyKey: key }, run) : await run(input);
+        try {
+          outcome = key ? await this.idempotency.run({ ...input, idempotencyKey: key }, run) : await run(input);
+        } finally {
+          // The strike is over (answered, failed, or its reader gone): its slot and tokens settle now.
+          gate.close(outcome!);
+        }
       }
       if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
       else await line({ event: "error", status: outcome.status, error: outcome.error });
@@ -401,6 +448,6 @@ export class CovenantObject extends DurableObject<Env> {
   }
 }
 
-function notOk(status: 400 | 404 | 409, type: string, message: string, param?: string) {
+function notOk(status: 400 | 403 | 404 | 409, type: string, message: string, param?: string) {
   return { ok: false as const, status, error: { type, message, ...(param ? { param } : {}) } };
 }

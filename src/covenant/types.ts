@@ -1,5 +1,16 @@
 // What crosses the native RPC boundary between the edge worker and a covenant object.
+import type { RateView } from "../policy/limits";
 import type { ChatMessage, Classification, FusionGap, FusionOptions, FusionProgress, FusionReport, StrikeResponse } from "../schema";
+
+/**
+ * A strike admitted by its key's limiter (src/limits): the covenant object renews the hold while
+ * the strike runs and settles it with what the strike used when it ends.
+ */
+export interface KeyHoldRef {
+  /** The `KeyLimiter` object's name, `<tenant>:<key id>`. */
+  limiter: string;
+  holdId: string;
+}
 
 export interface StrikeInput {
   strikeId: string;
@@ -24,6 +35,10 @@ export interface StrikeInput {
   idempotencyKey?: string;
   /** The edge's W3C trace context: the covenant's spans continue the request's trace. */
   traceparent?: string;
+  /** The key is narrowed to these models: the covenant runs only those of its own that are among them. */
+  models?: string[];
+  /** The key's limiter admitted this strike: settle the hold when it ends. */
+  keyHold?: KeyHoldRef;
 }
 
 export type StrikeSuccess = {
@@ -32,6 +47,8 @@ export type StrikeSuccess = {
   strikeId: string;
   /** Answered from an earlier run of the same Idempotency-Key. */
   replayed?: boolean;
+  /** The covenant's rate limits as they stand after this strike was admitted (limited covenants only). */
+  rateLimit?: RateView;
   strike: Omit<StrikeResponse, "timings" | "object" | "id" | "created" | "classification"> & {
     timings: Omit<StrikeResponse["timings"], "classify_ms" | "total_ms">;
   };
@@ -49,6 +66,12 @@ export interface FailureBody {
   spent_usd?: number;
   requested_usd?: number;
   resets_at?: string | null;
+  /** Limit refusals (429, and a key's dollar budgets): whose limit — `key` or `covenant` — and which, with its value. */
+  scope?: "key" | "covenant";
+  limit?: string;
+  limit_value?: number;
+  retry_after_ms?: number;
+  requested_tokens?: number;
   /** For a fused strike that failed: what ran, what is missing, and why. */
   fusion?: FusionReport;
   /** For a fused strike that failed: the parts that did not arrive. */
@@ -68,19 +91,21 @@ export interface AttemptRecord {
   message: string;
 }
 
-export type FailureStatus = 400 | 402 | 404 | 409 | 422 | 429 | 502 | 503 | 504;
+export type FailureStatus = 400 | 401 | 402 | 403 | 404 | 409 | 422 | 429 | 502 | 503 | 504;
 
-export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBody; replayed?: boolean };
+export type StrikeFailure = { ok: false; status: FailureStatus; error: FailureBody; replayed?: boolean; rateLimit?: RateView };
 
 export type StrikeOutcome = StrikeSuccess | StrikeFailure;
 
 export type Result<T> = { ok: true; value: T } | StrikeFailure;
 
 /**
- * One line of a watched strike (`strikeStream`), as NDJSON: fusion progress, the moment capacity
- * was found, tokens (when streamed), then exactly one `done` or `error`.
+ * One line of a watched strike (`strikeStream`), as NDJSON: first, under a limited covenant, its
+ * rate limits as admission left them; then fusion progress, the moment capacity was found,
+ * tokens (when streamed), and exactly one `done` or `error`.
  */
 export type StrikeEvent =
+  | { event: "limits"; rate_limit: RateView }
   | { event: "progress"; progress: FusionProgress }
   | { event: "placed"; model: string; pool_id: string; allocation_id: string; lease_reused: boolean }
   | { event: "token"; text: string; model: string }

@@ -1,4 +1,4 @@
-import { COVENANT_DEFAULTS, type CovenantContract, type CovenantCreate, type CovenantPatch } from "../schema";
+import { COVENANT_DEFAULTS, type CovenantContract, type CovenantCreate, type CovenantLimits, type CovenantLimitsChange, type CovenantPatch } from "../schema";
 import { DEFAULT_MODEL_ID, type ModelCatalogue } from "./models";
 
 export const DEFAULT_COVENANT_ID = "default";
@@ -34,6 +34,33 @@ export function normalizeContract(stored: CovenantContract): CovenantContract {
   };
 }
 
+/**
+ * The `limits` section after a change: fields merge one by one, `null` removes a limit (and
+ * `limits: null` all of them); a covenant with no limit left has no section, so it costs nothing.
+ */
+function limitsSection(base: CovenantLimits | undefined, change: CovenantLimitsChange | null | undefined): { limits?: CovenantLimits } {
+  if (change === undefined) return base !== undefined ? { limits: base } : {};
+  if (change === null) return {};
+  const merged: Record<string, number> = { ...base };
+  for (const [field, value] of Object.entries(change)) {
+    if (value === null) delete merged[field];
+    else if (value !== undefined) merged[field] = value;
+  }
+  return Object.keys(merged).length > 0 ? { limits: merged as CovenantLimits } : {};
+}
+
+/**
+ * The contract a key narrowed to some models sees: only the models both allow, the default moved
+ * to the first of them when the covenant's own is not among them. Null when none is left.
+ */
+export function narrowToModels(contract: CovenantContract, allowed: readonly string[] | undefined): CovenantContract | null {
+  if (!allowed) return contract;
+  const models = contract.models.filter((m) => allowed.includes(m));
+  if (models.length === 0) return null;
+  if (models.length === contract.models.length) return contract;
+  return { ...contract, models, default_model: models.includes(contract.default_model) ? contract.default_model : models[0]! };
+}
+
 export type ContractResult = { ok: true; contract: CovenantContract } | { ok: false; param: string; message: string };
 
 /**
@@ -46,8 +73,9 @@ export function applyCovenantChange(
   catalogue: ModelCatalogue,
   nowIso: string,
 ): ContractResult {
+  const { limits: _replaced, ...unlimited } = base;
   const next: CovenantContract = {
-    ...base,
+    ...unlimited,
     models: change.models ?? base.models,
     default_model: change.default_model ?? base.default_model,
     resources: change.resources ? { ...base.resources, ...change.resources } : base.resources,
@@ -59,6 +87,7 @@ export function applyCovenantChange(
     ...(change.fusion !== undefined ? { fusion: { ...base.fusion, ...change.fusion } } : base.fusion !== undefined ? { fusion: base.fusion } : {}),
     ...(change.routes !== undefined ? { routes: change.routes } : base.routes !== undefined ? { routes: base.routes } : {}),
     ...(change.logging !== undefined ? { logging: { ...base.logging, ...change.logging } } : base.logging !== undefined ? { logging: base.logging } : {}),
+    ...limitsSection(base.limits, change.limits),
     updated_at: nowIso,
   };
   const unknown = next.models.findIndex((m) => !catalogue.has(m));

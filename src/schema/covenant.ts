@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ModelRoute } from "./classification";
 import { FusionPolicy } from "./fusion";
 import { CovenantId } from "./common";
+import { CovenantLimits } from "./tenancy";
 
 /** Fallback targets: a Hosted.AI pool id, or `local` for the tunnelled local node. */
 export const FallbackTarget = z
@@ -76,6 +77,26 @@ export const CovenantLogging = z
   })
   .strict();
 
+/**
+ * A covenant's limits as a create or patch body gives them: each field merges on its own, and
+ * `null` removes that limit (`"limits": null` removes them all). Requests and tokens are token
+ * buckets over a minute; `max_concurrent` counts strikes running at once (see README, Limits).
+ */
+export const CovenantLimitsChange = z
+  .object({
+    requests_per_minute: CovenantLimits.shape.requests_per_minute.unwrap().nullable().optional().openapi({
+      description: "Strikes per minute: a burst of this many, then this many per minute. `null` removes the limit.",
+    }),
+    tokens_per_minute: CovenantLimits.shape.tokens_per_minute.unwrap().nullable().optional().openapi({
+      description: "Prompt + max_tokens reserved per strike, settled to what it used. `null` removes the limit.",
+    }),
+    max_concurrent: CovenantLimits.shape.max_concurrent.unwrap().nullable().optional().openapi({
+      description: "Strikes running at once under this covenant. `null` removes the limit.",
+    }),
+  })
+  .strict();
+export type CovenantLimitsChange = z.infer<typeof CovenantLimitsChange>;
+
 const CovenantFields = {
   models: z.array(z.string().min(1).max(128)).min(1).max(64).optional().openapi({
     description: "Models this covenant may run; all known models when absent.",
@@ -93,6 +114,9 @@ const CovenantFields = {
     description: "How a strike that names no model is routed by its classification, first match wins; absent: Homeskillet's default routes; empty: always `default_model`.",
   }),
   logging: CovenantLogging.optional(),
+  limits: CovenantLimitsChange.nullable().optional().openapi({
+    description: "Rate and concurrency limits on every strike under this covenant, whoever sends it; none when absent.",
+  }),
   policy: z.enum(["homeskillet", "seed"]).optional().openapi({
     description: "Allocation policy: `homeskillet` (leases, warm pool, cheapest fitting pool) or `seed` (the baseline rule: a fresh allocation per strike).",
   }),
@@ -132,6 +156,7 @@ export const CovenantContract = z
     routes: z.array(ModelRoute).optional(),
     fusion: FusionPolicy.optional(),
     logging: z.object({ content: z.boolean().optional() }).optional(),
+    limits: CovenantLimits.optional(),
     policy: z.enum(["homeskillet", "seed"]),
     created_at: z.string(),
     updated_at: z.string(),

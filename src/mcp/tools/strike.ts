@@ -46,7 +46,9 @@ export function registerStrike(server: McpServer, ctx: SessionContext): void {
       );
       if (!answer.ok) {
         await progress.done(`strike failed: ${answer.error.type}`);
-        return toolError({ ...answer.error, status: answer.status });
+        // The HTTP API's headers too: a limit's `retry-after` and `x-ratelimit-*` are part of the answer.
+        const headers = Object.keys(answer.headers).length > 0 ? { headers: answer.headers } : {};
+        return toolError({ ...answer.error, status: answer.status, ...headers });
       }
       const body = answer.body;
       await progress.done(`${body.usage.completion_tokens} tokens, $${body.cost_usd.toFixed(6)}, ${body.timings.total_ms} ms`);
