@@ -37,6 +37,10 @@ export interface Env extends TracingEnv {
   HOMESKILLET_OPERATOR_KEY?: string;
   /** `development` for the local config; anything else (or unset) is a deployment with its stricter rules. */
   HOMESKILLET_ENV?: string;
+  /** Days a covenant keeps each strike's ledger row before it rolls up into hourly aggregates (7). */
+  HOMESKILLET_LEDGER_RAW_DAYS?: string;
+  /** Days hourly usage aggregates are kept (400). */
+  HOMESKILLET_LEDGER_AGGREGATE_DAYS?: string;
   /** Days audit entries are kept (400 by default). */
   HOMESKILLET_AUDIT_RETENTION_DAYS?: string;
   /** Seconds an isolate may keep using what it learned of an issued key (5 by default): the bound on revocation. */

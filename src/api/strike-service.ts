@@ -99,6 +99,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     ...(fusion ? { fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
     traceparent: activeTraceparent(),
+    keyId: caller.principal.keyId,
     // A key narrowed to some models: a strike that names none is routed among those only.
     ...(caller.principal.models ? { models: [...caller.principal.models] } : {}),
   };

@@ -26,10 +26,11 @@ import { Ledger } from "./ledger";
 import { LeaseManager, type AllocationOwner } from "./lease-manager";
 import { PoolCache } from "./pool-cache";
 import { Signal } from "./signal";
-import { CovenantStore } from "./storage";
+import { CovenantStore, type UsageHour } from "./storage";
 import { StrikeRunner, type Placed } from "./strike-runner";
 import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
+import { HOUR_MS, retentionFrom, type Retention } from "./usage";
 import { logStrikeContent, MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
 import type { Result, StrikeEvent, StrikeInput, StrikeOutcome, WatchOptions } from "./types";
 
@@ -57,10 +58,12 @@ export class CovenantObject extends DurableObject<Env> {
   private owned: { tenant: string; contract: CovenantContract } | undefined;
   private alarmAt: number | null = null;
   private needsReconcile = false;
+  private readonly retention: Retention;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.store = new CovenantStore(ctx.storage.sql);
+    this.store = new CovenantStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
+    this.retention = retentionFrom(env);
     const client = new HostedAiClient({ baseUrl: env.HOSTEDAI_BASE_URL, apiKey: env.HOSTEDAI_API_KEY ?? "", fetcher: env.HOSTEDAI });
     this.leases = new LeaseManager(
       client,
@@ -113,7 +116,7 @@ export class CovenantObject extends DurableObject<Env> {
         if (!this.owned) return null;
         const leases = this.leases.list().map((l) => ({ pool: l.poolId, inFlight: l.inFlight }));
         const breakers = this.breakers.all(Date.now()).map(({ target, breaker }) => ({ target, phase: breaker.phase }));
-        return { tenant: this.owned.tenant, covenant: this.owned.contract.id, leases, queueDepth: this.runner.queueDepth, breakers };
+        return { tenant: this.owned.tenant, covenant: this.owned.contract.id, leases, queueDepth: this.runner.queueDepth, breakers, storageBytes: ctx.storage.sql.databaseSize };
       },
     });
     const stored = this.store.contract();
@@ -186,6 +189,14 @@ export class CovenantObject extends DurableObject<Env> {
         by_pool: this.store.usageBy("pool_id", start, end),
       },
     };
+  }
+
+  /** Hour × model × pool × key lines in [from, to) for the usage export, from rows and roll-ups alike. */
+  usageHours(tenant: string, covenantId: string, from: number, to: number): Result<UsageHour[]> {
+    // Asking never creates the default covenant: one never used has nothing to export.
+    if (!this.owned) return covenantId === DEFAULT_COVENANT_ID ? { ok: true, value: [] } : notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    if (this.owned.tenant !== tenant) return notOk(404, "covenant_not_found", `no covenant ${covenantId}`);
+    return { ok: true, value: this.store.usageHours(from, to) };
   }
 
   /** Deletes the covenant: every lease is released first, then its records go. */
@@ -394,7 +405,9 @@ export class CovenantObject extends DurableObject<Env> {
       }
     }
     const pending = this.store.pendingReleases().map((p) => p.due_at);
-    const next = Math.min(plan.nextAt ?? Infinity, ...pending);
+    // Old ledger rows roll up into hourly aggregates here, in the alarm, never on a strike's path.
+    const rollUpAt = this.store.rollUp(Date.now(), this.retention) ?? Infinity;
+    const next = Math.min(plan.nextAt ?? Infinity, ...pending, rollUpAt);
     if (Number.isFinite(next)) await this.wakeAt(next);
   }
 
@@ -405,6 +418,8 @@ export class CovenantObject extends DurableObject<Env> {
 
   private async afterStrike(leaseUsed: boolean): Promise<void> {
     const contract = this.owned?.contract;
+    // Every ledger row is due to roll up one day: an object with no alarm at all arms one for it.
+    if (contract && this.alarmAt === null) await this.wakeAt(Date.now() + this.retention.rawMs + HOUR_MS);
     if (!contract || !leaseUsed) return;
     // The soonest any lease can go back: a strike's lease ended a use just now.
     const now = Date.now();

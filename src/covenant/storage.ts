@@ -4,6 +4,9 @@
  */
 import type { Lease } from "../policy";
 import type { CovenantContract } from "../schema";
+import { UsageBook, type Retention, type UsageHour, type UsageRow } from "./usage";
+
+export type { UsageHour, UsageRow } from "./usage";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS contract (
@@ -39,6 +42,7 @@ CREATE TABLE IF NOT EXISTS strikes (
   strike_id TEXT PRIMARY KEY,
   tenant TEXT NOT NULL,
   covenant_id TEXT NOT NULL,
+  key_id TEXT,
   model TEXT NOT NULL,
   pool_id TEXT,
   allocation_id TEXT,
@@ -69,6 +73,8 @@ export interface StrikeRecord {
   strike_id: string;
   tenant: string;
   covenant_id: string;
+  /** The key that asked, when known. */
+  key_id: string | null;
   model: string;
   pool_id: string | null;
   allocation_id: string | null;
@@ -80,15 +86,6 @@ export interface StrikeRecord {
   allocation_seconds: number;
   created_at: number;
   total_ms: number;
-}
-
-export interface UsageRow {
-  key: string;
-  strikes: number;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  allocation_seconds: number;
 }
 
 interface LeaseRow {
@@ -114,8 +111,14 @@ export interface StoredLease extends Lease {
 }
 
 export class CovenantStore {
-  constructor(private readonly sql: SqlStorage) {
+  private readonly usage: UsageBook;
+
+  constructor(
+    private readonly sql: SqlStorage,
+    transaction: <T>(fn: () => T) => T = (fn) => fn(),
+  ) {
     sql.exec(SCHEMA);
+    this.usage = new UsageBook(sql, transaction);
   }
 
   contract(): { tenant: string; contract: CovenantContract } | undefined {
@@ -193,10 +196,10 @@ export class CovenantStore {
 
   recordStrike(r: StrikeRecord): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO strikes (strike_id, tenant, covenant_id, model, pool_id, allocation_id, outcome, error_type,
+      `INSERT OR REPLACE INTO strikes (strike_id, tenant, covenant_id, key_id, model, pool_id, allocation_id, outcome, error_type,
          prompt_tokens, completion_tokens, cost_usd, allocation_seconds, created_at, total_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      r.strike_id, r.tenant, r.covenant_id, r.model, r.pool_id, r.allocation_id, r.outcome, r.error_type,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      r.strike_id, r.tenant, r.covenant_id, r.key_id, r.model, r.pool_id, r.allocation_id, r.outcome, r.error_type,
       r.prompt_tokens, r.completion_tokens, r.cost_usd, r.allocation_seconds, r.created_at, r.total_ms,
     );
   }
@@ -208,39 +211,28 @@ export class CovenantStore {
     );
   }
 
-  /** Settled spend in [from, to): strike shares plus lease remainders. */
+  /** Settled spend in [from, to): strike shares plus lease remainders, from rows and roll-ups alike. */
   spentBetween(from: number, to: number): number {
-    const row = this.sql
-      .exec<{ usd: number }>(
-        `SELECT (SELECT COALESCE(SUM(cost_usd), 0) FROM strikes WHERE created_at >= ?1 AND created_at < ?2)
-              + (SELECT COALESCE(SUM(cost_usd), 0) FROM lease_charges WHERE at >= ?1 AND at < ?2) AS usd`,
-        from, to,
-      )
-      .one();
-    return row.usd;
+    return this.usage.spentBetween(from, to);
   }
 
   /** Spend and tokens in [from, to) grouped by model or pool. Lease remainders count as cost and allocation time. */
   usageBy(column: "model" | "pool_id", from: number, to: number): UsageRow[] {
-    return this.sql
-      .exec<UsageRow & Record<string, SqlStorageValue>>(
-        `SELECT key, SUM(strikes) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
-                SUM(cost_usd) AS cost_usd, SUM(allocation_seconds) AS allocation_seconds
-         FROM (
-           SELECT ${column} AS key, COUNT(*) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
-                  SUM(cost_usd) AS cost_usd, 0 AS allocation_seconds
-           FROM strikes WHERE created_at >= ?1 AND created_at < ?2 AND ${column} IS NOT NULL AND outcome = 'ok' GROUP BY ${column}
-           UNION ALL
-           SELECT ${column} AS key, 0, 0, 0, SUM(cost_usd), SUM(billed_seconds)
-           FROM lease_charges WHERE at >= ?1 AND at < ?2 GROUP BY ${column}
-         ) GROUP BY key ORDER BY cost_usd DESC, key`,
-        from, to,
-      )
-      .toArray();
+    return this.usage.by(column, from, to);
   }
 
   strikeCount(from: number, to: number): number {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM strikes WHERE created_at >= ? AND created_at < ? AND outcome = 'ok'`, from, to).one().n;
+    return this.usage.strikeCount(from, to);
+  }
+
+  /** Hour × model × pool × key lines in [from, to), for the usage export. */
+  usageHours(from: number, to: number): UsageHour[] {
+    return this.usage.hours(from, to);
+  }
+
+  /** Rolls old ledger rows into hourly aggregates; when the next roll-up is due (null: nothing to roll). */
+  rollUp(now: number, retention: Retention): number | null {
+    return this.usage.rollUp(now, retention);
   }
 
   /**
@@ -249,5 +241,6 @@ export class CovenantStore {
    */
   wipe(): void {
     this.sql.exec(`DELETE FROM contract; DELETE FROM leases; DELETE FROM strikes; DELETE FROM lease_charges;`);
+    this.usage.wipe();
   }
 }

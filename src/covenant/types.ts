@@ -39,6 +39,8 @@ export interface StrikeInput {
   models?: string[];
   /** The key's limiter admitted this strike: settle the hold when it ends. */
   keyHold?: KeyHoldRef;
+  /** The key that asked (`key_…` or `config:<tenant>`): the ledger and the usage export name it. */
+  keyId?: string;
 }
 
 export type StrikeSuccess = {

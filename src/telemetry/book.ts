@@ -49,6 +49,8 @@ export interface GaugeReading {
   leases: { pool: string; inFlight: number }[];
   queueDepth: number;
   breakers: { target: string; phase: keyof typeof BREAKER_PHASE_VALUE }[];
+  /** The object's SQLite size in bytes. */
+  storageBytes?: number;
 }
 
 export interface MetricsBookOptions {
@@ -216,6 +218,7 @@ export class MetricsBook {
     for (const [pool, n] of perPool) set(out, M.liveLeases, { ...who, pool }, n);
     set(out, M.inFlight, who, g.leases.reduce((n, l) => n + l.inFlight, 0));
     set(out, M.queueDepth, who, g.queueDepth);
+    if (g.storageBytes !== undefined) set(out, M.storageBytes, who, g.storageBytes);
     for (const b of g.breakers) set(out, M.breakerState, { ...who, target: b.target }, BREAKER_PHASE_VALUE[b.phase]);
     return out;
   }

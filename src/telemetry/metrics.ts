@@ -101,6 +101,13 @@ export const M = {
     labels: ["tenant", "covenant"],
     merge: "sum",
   }),
+  storageBytes: defineMetric({
+    name: "homeskillet_covenant_storage_bytes",
+    help: "Bytes of SQLite storage a covenant object holds (ledger rows, aggregates, caches, idempotency records), by tenant and covenant.",
+    kind: "gauge",
+    labels: ["tenant", "covenant"],
+    merge: "sum",
+  }),
   breakerState: defineMetric({
     name: "homeskillet_breaker_state",
     help: "Circuit breaker phase per covenant and target: 0 closed, 1 half open, 2 open.",
