@@ -16,6 +16,7 @@ import { audit } from "./audit";
 import { corsFromEnv } from "./cors";
 import { documentOperatorRoutes } from "./documented";
 import { keys } from "./keys";
+import { usageExport } from "./usage-export";
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -57,6 +58,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.route("/", admin);
   app.route("/", keys);
   app.route("/", audit);
+  app.route("/", usageExport);
   app.route("/", strikes);
   app.route("/", classifications);
   app.route("/", models);
