@@ -44,6 +44,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "what a /metrics scrape costs per live covenant, and after the covenants are deleted (--covenants, --scrapes)",
     run: async (args) => (await import("./scrape")).run(args),
   },
+  soak: {
+    describe: "steady load with faults for --minutes (10): lost, duplicated, leaked, storage and runtime memory growth (--concurrency, --covenants, --error-rate)",
+    run: async (args) => (await import("./soak")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),
