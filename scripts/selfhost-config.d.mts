@@ -2,6 +2,10 @@
 export const SETTING_PREFIXES: string[];
 export const SCRIPT_SETTINGS: Set<string>;
 export function settingNames(env: Record<string, string | undefined>): string[];
+export function resolveFileSettings(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string,
+): { env: Record<string, string | undefined>; errors: string[] };
 export function uniqueKeyFor(className: string): string;
 export function capnpString(s: string): string;
 export function moduleType(file: string): "ESModule" | "CommonJS" | "CompiledWasm" | "Data" | "Text" | undefined;

@@ -15,12 +15,41 @@ export const SETTING_PREFIXES = ["HOMESKILLET_", "HOSTEDAI_", "LOCAL_NODE_", "OT
 /** Settings of the self-hosting script itself, not of the gateway. */
 export const SCRIPT_SETTINGS = new Set(["HOMESKILLET_DATA_DIR", "HOMESKILLET_ASSETS_DIR", "HOMESKILLET_SELFHOST_BUILD"]);
 
+const isSetting = (name) => SETTING_PREFIXES.some((p) => name.startsWith(p)) && !SCRIPT_SETTINGS.has(name) && /^[A-Z][A-Z0-9_]*$/.test(name);
+
 /** Which environment variables become the gateway's bindings (names only, sorted). */
 export function settingNames(env) {
   return Object.keys(env)
-    .filter((name) => SETTING_PREFIXES.some((p) => name.startsWith(p)) && !SCRIPT_SETTINGS.has(name) && /^[A-Z][A-Z0-9_]*$/.test(name))
-    .filter((name) => env[name] !== undefined)
+    .filter((name) => isSetting(name) && !name.endsWith("_FILE") && env[name] !== undefined)
     .sort();
+}
+
+/**
+ * Docker's and Kubernetes' convention for secrets mounted as files: `HOSTEDAI_API_KEY_FILE=/run/
+ * secrets/hostedai_api_key` sets HOSTEDAI_API_KEY to the file's content (one trailing newline
+ * dropped). Naming a setting both ways is an error, not a silent choice.
+ * @param {Record<string, string | undefined>} env
+ * @param {(path: string) => string} readFile
+ * @returns {{ env: Record<string, string | undefined>, errors: string[] }}
+ */
+export function resolveFileSettings(env, readFile) {
+  const out = { ...env };
+  const errors = [];
+  for (const [name, path] of Object.entries(env)) {
+    if (!name.endsWith("_FILE") || !isSetting(name) || !path) continue;
+    const target = name.slice(0, -"_FILE".length);
+    delete out[name];
+    if (env[target] !== undefined) {
+      errors.push(`${target} and ${name} are both set: keep one`);
+      continue;
+    }
+    try {
+      out[target] = readFile(path).replace(/\r?\n$/, "");
+    } catch (err) {
+      errors.push(`${name}: cannot read ${path} (${err.code ?? err.message})`);
+    }
+  }
+  return { env: out, errors };
 }
 
 /**

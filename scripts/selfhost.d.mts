@@ -13,4 +13,4 @@ export type Plan =
       configText(configDir: string): string;
     };
 export function plan(env?: Record<string, string | undefined>, out?: string): Plan;
-export function workerdBinary(): string;
+export function workerdBinary(out?: string): string;

@@ -25,7 +25,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { assetManifest, moduleType, settingNames, workerdConfig } from "./selfhost-config.mjs";
+import { assetManifest, moduleType, resolveFileSettings, settingNames, workerdConfig } from "./selfhost-config.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 /** Everything the self-hosted gateway runs from: the bundle, its description and the assets. */
@@ -75,10 +75,13 @@ export async function build() {
 
 /**
  * Everything a start needs, from the build and the environment, with no side effect but reading
- * the build: the configuration text, workerd's arguments and the environment workerd gets.
+ * the build (and the files `*_FILE` settings name): the configuration text and the environment
+ * workerd gets.
  */
-export function plan(env = process.env, out = OUT) {
-  const errors = [];
+export function plan(given = process.env, out = OUT) {
+  const resolved = resolveFileSettings(given, (path) => readFileSync(path, "utf8"));
+  const env = resolved.env;
+  const errors = [...resolved.errors];
   if (!existsSync(join(out, "worker.json"))) errors.push(`${out}/worker.json is missing: build first (node scripts/selfhost.mjs --build-only)`);
   if (!env.HOSTEDAI_BASE_URL) errors.push("HOSTEDAI_BASE_URL is not set: where the Hosted.AI API lives");
   if (!env.HOSTEDAI_API_KEY) errors.push("HOSTEDAI_API_KEY is not set: the credential exchanged for a Hosted.AI token");
@@ -142,8 +145,13 @@ function listFiles(dir, prefix = "") {
   );
 }
 
-/** The workerd binary of the npm package `workerd` (wrangler's own runtime). */
-export function workerdBinary() {
+/**
+ * The workerd binary: the one the container image copies beside the build, or else the npm
+ * package `workerd`'s (wrangler's own runtime, so a checkout already has it).
+ */
+export function workerdBinary(out = OUT) {
+  const beside = join(out, "workerd");
+  if (existsSync(beside)) return beside;
   return createRequire(import.meta.url)("workerd").default;
 }
 

@@ -8,7 +8,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { assetManifest, capnpString, moduleType, parseHeadersFile, settingNames, uniqueKeyFor, workerdConfig } from "../../scripts/selfhost-config.mjs";
+import { assetManifest, capnpString, moduleType, parseHeadersFile, resolveFileSettings, settingNames, uniqueKeyFor, workerdConfig } from "../../scripts/selfhost-config.mjs";
 import { plan, workerdBinary } from "../../scripts/selfhost.mjs";
 
 const dirs: string[] = [];
@@ -73,6 +73,26 @@ describe("settingNames", () => {
       "LOCAL_NODE_ACCESS_CLIENT_SECRET",
       "OTEL_EXPORTER_OTLP_HEADERS",
     ]);
+  });
+});
+
+describe("resolveFileSettings", () => {
+  const files: Record<string, string> = { "/run/secrets/hostedai": "hk-123\n", "/run/secrets/op": "op-456" };
+  const read = (path: string) => {
+    if (!(path in files)) throw Object.assign(new Error("missing"), { code: "ENOENT" });
+    return files[path]!;
+  };
+
+  it("reads a setting from the file its _FILE variable names, as Docker and Kubernetes secrets are mounted", () => {
+    const r = resolveFileSettings({ HOSTEDAI_API_KEY_FILE: "/run/secrets/hostedai", HOMESKILLET_OPERATOR_KEY_FILE: "/run/secrets/op", PATH_FILE: "/etc/x", PORT: "1" }, read);
+    expect(r.errors).toEqual([]);
+    expect(r.env).toEqual({ HOSTEDAI_API_KEY: "hk-123", HOMESKILLET_OPERATOR_KEY: "op-456", PATH_FILE: "/etc/x", PORT: "1" });
+    expect(settingNames(r.env)).toEqual(["HOMESKILLET_OPERATOR_KEY", "HOSTEDAI_API_KEY"]);
+  });
+
+  it("refuses a setting given both ways, and a file it cannot read", () => {
+    const r = resolveFileSettings({ HOSTEDAI_API_KEY: "a", HOSTEDAI_API_KEY_FILE: "/run/secrets/hostedai", HOMESKILLET_OPERATOR_KEY_FILE: "/nope" }, read);
+    expect(r.errors).toEqual(["HOSTEDAI_API_KEY and HOSTEDAI_API_KEY_FILE are both set: keep one", "HOMESKILLET_OPERATOR_KEY_FILE: cannot read /nope (ENOENT)"]);
   });
 });
 
