@@ -19,6 +19,9 @@ adminRoutes.use("*", async (c, next) => {
 
 adminRoutes.get("/allocations", async (c) => json(await cluster(c.env).adminView()));
 
+/** What each recent inference delivered and was billed (the newest 1000), oldest first. */
+adminRoutes.get("/inferences", async (c) => json({ inferences: await cluster(c.env).inferenceLog() }));
+
 /** The `traceparent` recent API requests arrived with (see trace-record.ts). */
 adminRoutes.get("/traceparents", (c) => json({ requests: tracedRequests() }));
 

@@ -17,7 +17,7 @@ import { RuntimeSettings } from "./settings";
 import { type AllocationRow, ClusterStore } from "./store";
 import { planInference } from "./throughput";
 import {
-  type AdminView, type AllocationView, type ConfigView, type InferenceReceipt, type MetricsView,
+  type AdminView, type AllocationView, type ConfigView, type InferenceBill, type InferenceReceipt, type InferenceRecordView, type MetricsView,
   type PoolView, type ReleaseView, allocationView, metricsView, poolView, roundTo,
 } from "./views";
 
@@ -26,6 +26,8 @@ export interface InferenceWork {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** A streamed answer: only these can meet an injected stream cut. */
+  stream?: boolean;
 }
 
 /** An in-flight record whose Worker never reported back is closed this long after its end. */
@@ -134,7 +136,11 @@ export class HostedAiCluster extends DurableObject<Env> {
         interTokenMs: timing.interTokenMs,
         completionTokens: timing.completionTokens,
       },
-      stream_cut_after_tokens: this.faults.config.stream_cut_after_tokens,
+      stream_cut_after_tokens: work.stream
+        ? this.faults.streamCut({ poolId: row.pool_id, metadata: JSON.parse(row.metadata) as Record<string, string> })
+        : null,
+      price_per_hour: row.price_per_hour,
+      time_scale: this.settings.timeScale,
     });
   }
 
@@ -146,13 +152,21 @@ export class HostedAiCluster extends DurableObject<Env> {
   async finishInference(
     inferenceId: string,
     allocationId: string,
-    how: { streamCut?: boolean } = {},
+    how: { streamCut?: boolean; bill?: InferenceBill } = {},
   ): Promise<{ preempted: boolean }> {
     if (how.streamCut) this.faults.count("stream_cut");
     const done = this.store.takeInflight(inferenceId);
     if (done) this.countInference(done.allocation_id, done.latency_ms);
     // Preemption drops the allocation's in-flight records, so a missing one means it was preempted.
-    return { preempted: !done && (await this.isPreempted(allocationId)) };
+    const preempted = !done && (await this.isPreempted(allocationId));
+    const allocation = how.bill ? this.store.allocation(allocationId) : undefined;
+    if (allocation && how.bill) {
+      // Taken away before it could answer: a JSON answer delivered nothing, a stream what it had sent.
+      const lost = preempted && how.bill.outcome === "done";
+      const bill = lost && !how.bill.stream ? { ...how.bill, completion_tokens: 0, cost_usd: 0, text: "" } : how.bill;
+      this.store.logInference(inferenceId, allocation, lost ? { ...bill, outcome: "preempted" } : bill, Date.now());
+    }
+    return { preempted };
   }
 
   /** Polled by a Worker sleeping through an inference on a preemptible allocation. */
@@ -203,7 +217,12 @@ export class HostedAiCluster extends DurableObject<Env> {
     };
   }
 
-  async getFaults(): Promise<FaultConfig> {
+  /** What each recent inference delivered and was billed, oldest first. */
+  async inferenceLog(): Promise<InferenceRecordView[]> {
+    return this.store.inferenceLog();
+  }
+
+    async getFaults(): Promise<FaultConfig> {
     return this.faults.config;
   }
 

@@ -4,7 +4,7 @@
 import { type Outcome, fail, invalidRequest, ok } from "./errors";
 import {
   FAULT_KINDS, type FaultConfig, FaultConfigSchema, type FaultKind, type GateVerdict, NO_FAULTS, type RequestFacts,
-  decideGate, namedPools,
+  type StreamFacts, decideGate, decideStreamCut, namedPools,
 } from "./faults";
 import { randomFor } from "./random";
 import { validate } from "./schemas";
@@ -46,7 +46,8 @@ export class FaultDesk {
     private readonly seed: string,
   ) {
     const saved = store.text(CONFIG_KEY);
-    this.current = saved === undefined ? NO_FAULTS : (JSON.parse(saved) as FaultConfig);
+    // Parsed again so a configuration saved before a field existed gains its default.
+    this.current = saved === undefined ? NO_FAULTS : FaultConfigSchema.parse(JSON.parse(saved));
   }
 
   get config(): FaultConfig {
@@ -83,6 +84,11 @@ export class FaultDesk {
     const verdict = decideGate(this.current, facts, this.tokenGeneration, () => this.draw());
     for (const kind of verdict.injected) this.count(kind);
     return verdict;
+  }
+
+  /** After how many tokens this streamed inference is cut (null: not at all). */
+  streamCut(facts: StreamFacts): number | null {
+    return decideStreamCut(this.current, facts, () => this.draw());
   }
 
   count(kind: FaultKind, by = 1): void {

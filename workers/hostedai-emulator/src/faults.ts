@@ -40,6 +40,18 @@ export const FaultConfigSchema = z.strictObject({
   // Spot capacity behaves this way, so it is on unless a run turns it off.
   preempt_under_pressure: z.boolean().default(true),
   stream_cut_after_tokens: z.number().int().min(0).max(MAX_TOKENS_LIMIT).nullable().default(null),
+  // Cuts aimed at some streams only: by pool, and by the allocation's metadata (entries it must have).
+  stream_cuts: z
+    .array(
+      z.strictObject({
+        pool: Match.pool,
+        metadata: z.record(z.string().max(128), z.string().max(1024)).default({}),
+        after_tokens: z.number().int().min(0).max(MAX_TOKENS_LIMIT),
+        rate: Rate.default(1),
+      }),
+    )
+    .max(MAX_RULES)
+    .default([]),
 });
 export type FaultConfig = z.infer<typeof FaultConfigSchema>;
 
@@ -54,7 +66,30 @@ export function namedPools(config: FaultConfig): { path: string; pool: string }[
     });
   }
   config.pools_down.forEach((pool, i) => named.push({ path: `pools_down.${i}`, pool }));
+  config.stream_cuts.forEach((rule, i) => {
+    if (rule.pool !== "*") named.push({ path: `stream_cuts.${i}.pool`, pool: rule.pool });
+  });
   return named;
+}
+
+/** What the cluster knows about a streamed inference when it decides whether to cut it. */
+export interface StreamFacts {
+  readonly poolId: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * After how many tokens a stream is cut, or null: the first `stream_cuts` rule that matches the
+ * allocation (and whose rate the next draw falls under), otherwise `stream_cut_after_tokens`.
+ * Each matching rule takes one draw, in order, so the same streams meet the same cuts.
+ */
+export function decideStreamCut(config: FaultConfig, facts: StreamFacts, draw: () => number): number | null {
+  for (const rule of config.stream_cuts) {
+    if (rule.pool !== "*" && rule.pool !== facts.poolId) continue;
+    if (!Object.entries(rule.metadata).every(([key, value]) => facts.metadata[key] === value)) continue;
+    if (draw() < rule.rate) return rule.after_tokens;
+  }
+  return config.stream_cut_after_tokens;
 }
 
 /** What the Worker knows about a request when it asks whether a fault applies. */

@@ -8,7 +8,11 @@ import { type AppContext, cluster, json, readJsonBody } from "./http";
 import { InferenceRequestSchema, validate } from "./schemas";
 import { type DoneEvent, inferenceStream } from "./stream";
 import { generateCompletion, promptTokens } from "./textgen";
+import type { InferenceBill, InferenceOutcome } from "./views";
 import { PreemptionWatch, sleepWatching } from "./watch";
+
+/** How much of a prompt an inference's bill keeps: enough to see how the prompt ended. */
+const PROMPT_TAIL_CHARS = 2048;
 
 export async function runInference(c: AppContext, allocationId: string): Promise<Response> {
   const body = await readJsonBody(c.req.raw);
@@ -30,6 +34,7 @@ export async function runInference(c: AppContext, allocationId: string): Promise
     model,
     promptTokens: usage.prompt_tokens,
     completionTokens: usage.completion_tokens,
+    stream: request.value.stream,
   });
   if (!begun.ok) return errorResponse(begun.error);
   const receipt = begun.value;
@@ -43,15 +48,29 @@ export async function runInference(c: AppContext, allocationId: string): Promise
     cost_usd: receipt.cost_usd,
   };
 
+  // What an ending reports to be billed: what was delivered.
+  const bill = (outcome: InferenceOutcome, delivered: number, text: string, cost: number): InferenceBill => ({
+    model,
+    stream: request.value.stream,
+    outcome,
+    prompt_tail: prompt.slice(-PROMPT_TAIL_CHARS),
+    prompt_tokens,
+    completion_tokens: delivered,
+    cost_usd: cost,
+    text,
+  });
   if (request.value.stream) {
-    return inferenceStream({ stub, allocationId, receipt, startedAt, words: completion.text.split(" "), done });
+    return inferenceStream({ stub, allocationId, receipt, startedAt, tokens: completion.tokens, done, bill });
   }
   const watch = receipt.preemptible ? new PreemptionWatch(() => stub.isPreempted(allocationId)) : undefined;
   let preempted = false;
   try {
     preempted = await sleepWatching(startedAt + receipt.latency_ms, watch);
   } finally {
-    const finished = await stub.finishInference(receipt.inference_id, allocationId);
+    // A preempted JSON answer delivers nothing; the bill is settled once it is known which.
+    const finished = await stub.finishInference(receipt.inference_id, allocationId, {
+      bill: preempted ? bill("preempted", 0, "", 0) : bill("done", usage.completion_tokens, completion.text, receipt.cost_usd),
+    });
     preempted ||= finished.preempted;
   }
   if (preempted) return errorResponse(allocationPreempted(allocationId));

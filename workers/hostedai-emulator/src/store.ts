@@ -3,6 +3,10 @@
 import type { PoolSpec, PoolStatus, PoolTier } from "./catalogue";
 import type { GpuCapacity } from "./placement";
 import type { AllocationStatus } from "./schemas";
+import type { InferenceBill, InferenceRecordView } from "./views";
+
+/** Billed inferences kept for GET /admin/inferences; older ones are dropped as new ones arrive. */
+export const INFERENCE_LOG_LIMIT = 1000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pools (
@@ -31,6 +35,13 @@ CREATE TABLE IF NOT EXISTS inflight (
   id TEXT PRIMARY KEY, allocation_id TEXT NOT NULL, latency_ms REAL NOT NULL, ends_at_real REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inflight_by_allocation ON inflight (allocation_id, ends_at_real);
+-- What each inference delivered and was billed, newest INFERENCE_LOG_LIMIT kept (GET /admin/inferences).
+CREATE TABLE IF NOT EXISTS inference_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, inference_id TEXT NOT NULL, allocation_id TEXT NOT NULL,
+  pool_id TEXT NOT NULL, owner TEXT NOT NULL, metadata TEXT NOT NULL, model TEXT NOT NULL,
+  stream INTEGER NOT NULL, outcome TEXT NOT NULL, prompt_tail TEXT NOT NULL, prompt_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL, cost_usd REAL NOT NULL, text TEXT NOT NULL, at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
@@ -258,10 +269,46 @@ export class ClusterStore {
     return this.sql.exec<Row>("SELECT * FROM inflight WHERE ends_at_real < ?", realMs).toArray() as unknown as InflightRow[];
   }
 
+  // ---- billed inferences ----
+
+  logInference(inferenceId: string, allocation: AllocationRow, bill: InferenceBill, at: number): void {
+    this.sql.exec(
+      `INSERT INTO inference_log (inference_id, allocation_id, pool_id, owner, metadata, model, stream, outcome,
+         prompt_tail, prompt_tokens, completion_tokens, cost_usd, text, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      inferenceId, allocation.id, allocation.pool_id, allocation.owner, allocation.metadata, bill.model, bill.stream ? 1 : 0,
+      bill.outcome, bill.prompt_tail, bill.prompt_tokens, bill.completion_tokens, bill.cost_usd, bill.text, at,
+    );
+    this.sql.exec("DELETE FROM inference_log WHERE seq <= (SELECT MAX(seq) FROM inference_log) - ?", INFERENCE_LOG_LIMIT);
+  }
+
+  /** Billed inferences, oldest first. */
+  inferenceLog(): InferenceRecordView[] {
+    return this.sql
+      .exec<Row>("SELECT * FROM inference_log ORDER BY seq")
+      .toArray()
+      .map((r) => ({
+        inference_id: r.inference_id as string,
+        allocation_id: r.allocation_id as string,
+        pool_id: r.pool_id as string,
+        owner: r.owner as string,
+        metadata: JSON.parse(r.metadata as string) as Record<string, string>,
+        model: r.model as string,
+        stream: r.stream === 1,
+        outcome: r.outcome as InferenceRecordView["outcome"],
+        prompt_tail: r.prompt_tail as string,
+        prompt_tokens: r.prompt_tokens as number,
+        completion_tokens: r.completion_tokens as number,
+        cost_usd: r.cost_usd as number,
+        text: r.text as string,
+        at: r.at as number,
+      }));
+  }
+
   // ---- everything ----
 
   clear(): void {
-    for (const table of ["pools", "gpus", "allocations", "inflight", "kv", "settings"]) this.sql.exec(`DELETE FROM ${table}`);
+    for (const table of ["pools", "gpus", "allocations", "inflight", "inference_log", "kv", "settings"]) this.sql.exec(`DELETE FROM ${table}`);
   }
 }
 

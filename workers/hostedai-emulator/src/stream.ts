@@ -1,11 +1,14 @@
 // Streamed inference as server-sent events: `token` events paced by the token schedule, then one
 // `done` event — or an `error` event if the allocation is preempted mid-stream. An injected
-// stream cut ends the body after n tokens with neither, as a dropped upstream would.
+// stream cut ends the body after n tokens with neither, as a dropped upstream would. Every token
+// event carries the usage and cost so far, so a caller whose stream breaks knows what it was
+// billed; the bill is what was delivered, however the stream ended.
 import type { HostedAiCluster } from "./cluster";
 import { errorBody } from "./errors";
 import { allocationPreempted } from "./faults";
+import { costUsd } from "./billing";
 import { tokenSchedule } from "./throughput";
-import type { InferenceReceipt } from "./views";
+import type { InferenceBill, InferenceOutcome, InferenceReceipt } from "./views";
 import { PreemptionWatch, sleepWatching } from "./watch";
 
 /** The `done` event's data: the non-streaming answer without its text. */
@@ -24,9 +27,16 @@ export interface StreamRun {
   receipt: InferenceReceipt;
   /** Epoch ms the token schedule counts from. */
   startedAt: number;
-  /** One word per token; streamed texts joined give exactly the non-streaming `text`. */
-  words: readonly string[];
+  /** The text of each token; joined they give exactly the non-streaming `text`. */
+  tokens: readonly string[];
   done: DoneEvent;
+  /** The bill for an ending: what was delivered (tokens, their text) and what that cost. */
+  bill: (outcome: InferenceOutcome, delivered: number, text: string, costUsd: number) => InferenceBill;
+}
+
+/** What the answer cost up to the end of token `index`: its emulated time on the slice. */
+export function costThrough(receipt: InferenceReceipt, atMs: number): number {
+  return costUsd((atMs * receipt.time_scale) / 1000, receipt.price_per_hour);
 }
 
 export function sseEvent(event: "token" | "done" | "error", data: unknown): string {
@@ -44,31 +54,37 @@ async function* events(run: StreamRun): AsyncGenerator<string, void, undefined> 
   const watch = receipt.preemptible ? new PreemptionWatch(() => stub.isPreempted(allocationId)) : undefined;
   const cutAfter = receipt.stream_cut_after_tokens;
   const preemptedEvent = () => sseEvent("error", errorBody(allocationPreempted(allocationId)));
+  const prompt = run.done.usage.prompt_tokens;
   let finished = false;
-  const finish = (how: { streamCut?: boolean } = {}) => {
+  let sent = 0;
+  let cost = 0;
+  const finish = (outcome: InferenceOutcome, how: { streamCut?: boolean } = {}) => {
     finished = true;
-    return stub.finishInference(receipt.inference_id, allocationId, how);
+    const bill = run.bill(outcome, sent, run.tokens.slice(0, sent).join(""), outcome === "done" ? run.done.cost_usd : cost);
+    return stub.finishInference(receipt.inference_id, allocationId, { ...how, bill });
   };
   try {
     for (const { index, atMs } of tokenSchedule(receipt.schedule)) {
       if (cutAfter !== null && index >= cutAfter) break;
       if (await sleepWatching(run.startedAt + atMs, watch)) {
-        await finish();
+        await finish("preempted");
         yield preemptedEvent();
         return;
       }
-      const last = index === run.words.length - 1;
-      yield sseEvent("token", { text: last ? run.words[index] : `${run.words[index]} `, index });
+      sent = index + 1;
+      cost = costThrough(receipt, atMs);
+      const usage = { prompt_tokens: prompt, completion_tokens: sent, total_tokens: prompt + sent };
+      yield sseEvent("token", { text: run.tokens[index], index, usage, cost_usd: cost });
     }
     if (cutAfter !== null) {
-      await finish({ streamCut: true });
+      await finish("cut", { streamCut: true });
       return;
     }
-    const outcome = await finish();
+    const outcome = await finish("done");
     yield outcome.preempted ? preemptedEvent() : sseEvent("done", run.done);
   } finally {
     // The reader went away mid-stream: the inference still leaves the in-flight set.
-    if (!finished) await finish();
+    if (!finished) await finish("abandoned");
   }
 }
 

@@ -22,6 +22,8 @@ const VOCABULARY = [
 
 const utf8 = new TextEncoder();
 
+const ROLES = ["system", "user", "assistant", "tool"] as const;
+
 /** Prompt tokens are estimated the usual way: about four bytes of UTF-8 per token. */
 export function promptTokens(prompt: string): number {
   return Math.ceil(utf8.encode(prompt).byteLength / 4);
@@ -37,8 +39,32 @@ export interface CompletionInput {
 
 export interface Completion {
   readonly text: string;
+  /** The text as it is streamed, one entry per token: `tokens.join("")` is `text`. */
+  readonly tokens: readonly string[];
   readonly completionTokens: number;
   readonly finishReason: "stop" | "length";
+}
+
+/**
+ * How a prompt leaves off. A prompt whose last line is an assistant's turn in a role-prefixed
+ * transcript (`assistant: …`, the shape every chat prompt arrives in) ends inside that answer: a
+ * model carries on from where it stops instead of starting a new one — mid-sentence unless the
+ * answer so far ends one, after a space unless it ends with one.
+ */
+export function openAnswer(prompt: string): { midSentence: boolean; needsSpace: boolean } | undefined {
+  // The last turn begins at the last line that starts with a role (an answer may span lines).
+  let at = prompt.length;
+  let role: string | undefined;
+  while (role === undefined && at > 0) {
+    const lineStart = prompt.lastIndexOf("\n", at - 1) + 1;
+    role = ROLES.find((r) => prompt.startsWith(`${r}: `, lineStart));
+    at = role === undefined ? lineStart - 1 : lineStart;
+  }
+  if (role !== "assistant") return undefined;
+  const sofar = prompt.slice(at + "assistant: ".length);
+  const trimmed = sofar.trimEnd();
+  if (trimmed === "") return { midSentence: false, needsSpace: false };
+  return { midSentence: !".!?".includes(trimmed.at(-1)!), needsSpace: trimmed === sofar };
 }
 
 export function generateCompletion(input: CompletionInput): Completion {
@@ -48,13 +74,16 @@ export function generateCompletion(input: CompletionInput): Completion {
   const completionTokens = Math.max(1, Math.min(input.maxTokens, wanted));
   const finishReason = wanted >= input.maxTokens ? "length" : "stop";
 
+  const open = openAnswer(input.prompt);
   const words: string[] = [];
   let sentenceLeft = 0;
   for (let i = 0; i < completionTokens; i++) {
     const startsSentence = sentenceLeft === 0;
     if (startsSentence) sentenceLeft = 5 + Math.floor(random() * 10);
     let word: string = VOCABULARY[Math.floor(random() * VOCABULARY.length)] ?? "the";
-    if (startsSentence) word = word.charAt(0).toUpperCase() + word.slice(1);
+    // A continued answer carries on the sentence it was in.
+    const continues = i === 0 && open?.midSentence === true;
+    if (startsSentence && !continues) word = word.charAt(0).toUpperCase() + word.slice(1);
     sentenceLeft--;
     // A stopped completion ends its sentence; a cut-off one stops wherever it was.
     const last = i === completionTokens - 1;
@@ -64,5 +93,7 @@ export function generateCompletion(input: CompletionInput): Completion {
     }
     words.push(word);
   }
-  return { text: words.join(" "), completionTokens, finishReason };
+  // Each token carries the space after it; the first of a continuation also the one it needs before.
+  const tokens = words.map((word, i) => `${i === 0 && open?.needsSpace ? " " : ""}${word}${i < words.length - 1 ? " " : ""}`);
+  return { text: tokens.join(""), tokens, completionTokens, finishReason };
 }

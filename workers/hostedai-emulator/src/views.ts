@@ -62,6 +62,37 @@ export interface InferenceReceipt {
   schedule: TokenTiming;
   /** An injected fault: a streamed answer ends abruptly after this many tokens. */
   stream_cut_after_tokens: number | null;
+  /** What a part of the answer costs: emulated time (real ms × time_scale) at this hourly price. */
+  price_per_hour: number;
+  time_scale: number;
+}
+
+/** How an inference ended, as its bill records it. */
+export type InferenceOutcome = "done" | "cut" | "preempted" | "abandoned";
+
+/** What the Worker reports when an inference ends: what was delivered, and so billed. */
+export interface InferenceBill {
+  model: string;
+  stream: boolean;
+  outcome: InferenceOutcome;
+  /** The prompt's last characters (enough to see how it ended). */
+  prompt_tail: string;
+  prompt_tokens: number;
+  completion_tokens: number;
+  cost_usd: number;
+  /** The text delivered. */
+  text: string;
+}
+
+/** One billed inference, as GET /admin/inferences lists it. */
+export interface InferenceRecordView extends InferenceBill {
+  inference_id: string;
+  allocation_id: string;
+  pool_id: string;
+  owner: string;
+  metadata: Record<string, string>;
+  /** Real epoch ms the inference ended. */
+  at: number;
 }
 
 export interface AdminView {

@@ -25,6 +25,7 @@ describe("fault configuration", () => {
       partition: null,
       preempt_under_pressure: true,
       stream_cut_after_tokens: null,
+      stream_cuts: [],
     });
     const slice = await allocateOk(token);
     for (let i = 0; i < 5; i++) expect((await infer(token, slice.allocation_id, { max_tokens: 4 })).status).toBe(200);
@@ -57,6 +58,9 @@ describe("fault configuration", () => {
     [{ partition: "sideways" }, "partition"],
     [{ preempt_under_pressure: "yes" }, "preempt_under_pressure"],
     [{ stream_cut_after_tokens: -1 }, "stream_cut_after_tokens"],
+    [{ stream_cuts: [{ after_tokens: 3, pool: "atlantis" }] }, "stream_cuts.0.pool"],
+    [{ stream_cuts: [{ pool: "premium-us-east" }] }, "stream_cuts.0.after_tokens"],
+    [{ stream_cuts: [{ after_tokens: 3, metadata: { covenant: 7 } }] }, "stream_cuts.0.metadata.covenant"],
     [{ error: [] }, "error"],
     [[], "body"],
   ])("refuses %j with 400 naming %s, keeping the configuration in force", async (config, param) => {

@@ -6,7 +6,7 @@ import { DEFAULT_POOLS, MODELS, poolCatalogue } from "../src/catalogue";
 import { emulatedAt, realAt, rescaleClock, startClock } from "../src/clock";
 import { placeSlice } from "../src/placement";
 import { PROVISIONING_MS, provisioningDelayMs } from "../src/provisioning";
-import { generateCompletion, promptTokens } from "../src/textgen";
+import { generateCompletion, openAnswer, promptTokens } from "../src/textgen";
 import { planInference, tokenSchedule } from "../src/throughput";
 
 const mistral = MODELS["mistral-7b"]!;
@@ -114,6 +114,32 @@ describe("completions", () => {
       expect(c.text.split(" ")).toHaveLength(c.completionTokens);
       expect(c.finishReason === "length").toBe(c.completionTokens === 100);
     }
+  });
+
+  it("streams as tokens that join to the text, each with the space after it", () => {
+    const c = generateCompletion(input);
+    expect(c.tokens).toHaveLength(c.completionTokens);
+    expect(c.tokens.join("")).toBe(c.text);
+    expect(c.tokens.slice(0, -1).every((t) => /^\S+ $/.test(t))).toBe(true);
+  });
+
+  it("carries on an answer the prompt leaves open, mid-sentence and without a gap or a double space", () => {
+    const asked = "user: Tell me a story.";
+    expect(openAnswer(asked)).toBeUndefined();
+    expect(openAnswer(`${asked}\nassistant: `)).toEqual({ midSentence: false, needsSpace: false });
+    expect(openAnswer(`${asked}\nassistant: Once upon a `)).toEqual({ midSentence: true, needsSpace: false });
+    expect(openAnswer(`${asked}\nassistant: Once upon a time`)).toEqual({ midSentence: true, needsSpace: true });
+    expect(openAnswer(`${asked}\nassistant: The end.`)).toEqual({ midSentence: false, needsSpace: true });
+    // An answer over several lines is still the open turn; a later turn of another role closes it.
+    expect(openAnswer(`${asked}\nassistant: First line\nsecond line`)).toEqual({ midSentence: true, needsSpace: true });
+    expect(openAnswer(`${asked}\nassistant: Done.\nuser: More?`)).toBeUndefined();
+    const after = (sofar: string) => generateCompletion({ ...input, prompt: `${asked}\nassistant: ${sofar}` });
+    const spaced = after("Once upon a ");
+    expect(spaced.tokens[0]).toMatch(/^[a-z]+ $/);
+    const unspaced = after("Once upon a time");
+    expect(unspaced.tokens[0]).toMatch(/^ [a-z]+ $/);
+    expect(after("Once upon a ")).toEqual(spaced);
+    expect(after("The end.").tokens[0]).toMatch(/^ [A-Z][a-z]* $/);
   });
 
   it("counts prompt tokens as UTF-8 bytes / 4, rounded up", () => {

@@ -27,7 +27,7 @@ describe("stream: true", () => {
     const done = streamed.events.at(-1)!.data;
     const { text: _text, ...withoutText } = whole;
     expect(done).toEqual(withoutText);
-    expect(streamed.raw).toMatch(/^event: token\ndata: \{"text":"[^"]+","index":0\}\n\n/);
+    expect(streamed.raw).toMatch(/^event: token\ndata: \{"text":"[^"]+","index":0,"usage":\{/);
   });
 
   it("sends the first token long before the last", async () => {
