@@ -3,7 +3,7 @@
 import { sleepUntil } from "./clock";
 import { deviceStub } from "./device";
 import { startupModel, type Env, type NodeConfig } from "./env";
-import { modelNotFound } from "./errors";
+import { badRequest, modelNotFound } from "./errors";
 import {
   chatCompletion,
   newIdentity,
@@ -48,6 +48,7 @@ function buildJob(
   config: NodeConfig,
   canonicalPrompt: string,
   promptText: string,
+  continues?: string,
 ): CompletionJob {
   const model = resolveModel(body.model, config);
   // mlx_lm.server prefers max_completion_tokens when both are given.
@@ -59,6 +60,7 @@ function buildJob(
     prompt: canonicalPrompt,
     maxTokens,
     temperature: body.temperature ?? 0,
+    ...(continues === undefined ? {} : { continues }),
   });
   const stops = typeof body.stop === "string" ? [body.stop] : (body.stop ?? []);
   return {
@@ -74,7 +76,25 @@ function buildJob(
 export function chatJob(body: ChatCompletionRequest, config: NodeConfig): CompletionJob {
   // Seed from the messages' meaning, so a string and the same text as one part give one answer.
   const canonical = JSON.stringify(body.messages.map((m) => ({ role: m.role, content: messageText(m) })));
-  return buildJob("chat", body, config, canonical, flattenMessages(body.messages));
+  return buildJob("chat", body, config, canonical, flattenMessages(body.messages), prefill(body));
+}
+
+/**
+ * The answer so far, when the request asks for the last message to be continued (vLLM's
+ * `continue_final_message`): the completion then carries on that assistant message — its content
+ * is the prompt's end, the response holds only what follows. Refused as vLLM refuses it: with
+ * `add_generation_prompt` also true, or when the last message is not the assistant's.
+ */
+function prefill(body: ChatCompletionRequest): string | undefined {
+  if (body.continue_final_message !== true) return undefined;
+  if (body.add_generation_prompt === true) {
+    throw badRequest("Cannot set both `continue_final_message` and `add_generation_prompt` to true.", "continue_final_message", "invalid_value");
+  }
+  const last = body.messages.at(-1)!;
+  if (last.role !== "assistant") {
+    throw badRequest("`continue_final_message` needs the last message to be the assistant's.", "continue_final_message", "invalid_value");
+  }
+  return messageText(last);
 }
 
 export function textJob(body: TextCompletionRequest, config: NodeConfig): CompletionJob {

@@ -38,6 +38,10 @@ const GenerationOptions = {
 export const ChatCompletionRequest = z.object({
   messages: z.array(ChatMessage).min(1),
   ...GenerationOptions,
+  // vLLM's (and SGLang's) names for prefill: continue the last (assistant) message instead of
+  // answering after it. llama.cpp's server does so for a trailing assistant message unasked.
+  continue_final_message: z.boolean().nullish(),
+  add_generation_prompt: z.boolean().nullish(),
 });
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
 

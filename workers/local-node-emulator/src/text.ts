@@ -51,6 +51,18 @@ export interface GenerationInput {
   prompt: string;
   maxTokens: number;
   temperature: number;
+  /** Prefill: the text is a continuation of this (the start of the answer, already written). */
+  continues?: string;
+}
+
+/**
+ * How a continuation joins the answer it continues: mid-sentence (no capital) unless that answer
+ * ended a sentence, and after a space unless it ended with one — so prefix + text reads as one.
+ */
+export function continuationJoin(prefix: string): { midSentence: boolean; needsSpace: boolean } {
+  const trimmed = prefix.trimEnd();
+  if (trimmed === "") return { midSentence: false, needsSpace: false };
+  return { midSentence: !".!?".includes(trimmed.at(-1)!), needsSpace: trimmed === prefix };
 }
 
 export interface GeneratedText {
@@ -63,9 +75,10 @@ export function generateText(input: GenerationInput): GeneratedText {
   const key = [input.seed, input.model, input.prompt, input.maxTokens, input.temperature].join("\u0000");
   const random = mulberry32(fnv1a32(key));
   const count = completionLength(input.maxTokens, random);
+  const join = input.continues === undefined ? undefined : continuationJoin(input.continues);
   const tokens: string[] = [];
   let sentenceLeft = sentenceLength(random);
-  let startOfSentence = true;
+  let startOfSentence = join?.midSentence !== true;
   for (let i = 0; i < count; i++) {
     const word = pick(VOCABULARY, random);
     let text = startOfSentence ? capitalise(word) : word;
@@ -77,7 +90,7 @@ export function generateText(input: GenerationInput): GeneratedText {
     } else if (random() < 0.06) {
       text += ",";
     }
-    tokens.push(i === 0 ? text : ` ${text}`);
+    tokens.push(i === 0 && join?.needsSpace !== true ? text : ` ${text}`);
   }
   const finishReason = count === input.maxTokens ? "length" : "stop";
   // A model that stops on its own has finished its sentence; one cut off by max_tokens has not.
