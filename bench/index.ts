@@ -48,6 +48,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "steady load with faults for --minutes (10): lost, duplicated, leaked, storage and runtime memory growth (--concurrency, --covenants, --error-rate)",
     run: async (args) => (await import("./soak")).run(args),
   },
+  "limits-ab": {
+    describe: "what a key check and a limit check add, paired against an earlier checkout (--before DIR, built; --rounds)",
+    run: async () => (await import("./limits-ab")).run(),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

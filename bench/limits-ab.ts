@@ -47,7 +47,7 @@ async function strike(gateway: string, key: string): Promise<number> {
 
 const quantile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(p * (xs.length - 1))]!;
 
-async function main(): Promise<void> {
+export async function run(): Promise<void> {
   const beforeDir = resolve(option("before"));
   const rounds = Number(option("rounds", "3000"));
   const opts: StartOptions = {
@@ -92,4 +92,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main();
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void run();

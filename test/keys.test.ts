@@ -3,6 +3,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { sha256Hex } from "../src/auth";
+import { keyLimiterName } from "../src/limits";
 import type { KeyView } from "../src/schema";
 import { createCovenant } from "./support/covenants";
 import { call, KEYS, strike } from "./support/gateway";
@@ -105,6 +106,15 @@ describe("revocation, expiry and rotation", () => {
     expect(revoked.status).toBe(200);
     expect(((await revoked.json()) as KeyView).revoked_at).not.toBeNull();
     expect((await call("/v1/models", { key })).status).toBe(401);
+  });
+
+  it("revoking a limited key tells its limiter, which refuses from then on whatever an isolate caches", async () => {
+    const { key, id } = await issueKey({ scopes: ["strike"], limits: { requests_per_minute: 100 } });
+    expect((await strike({ model: "gemma-2b-it", prompt: "limited", max_tokens: 4 }, key)).status).toBe(200);
+    const limiter = env.KEY_LIMITER.getByName(keyLimiterName("dev", id));
+    expect((await limiter.status({ requests_per_minute: 100 })).revoked).toBe(false);
+    expect((await call(`/v1/keys/${id}`, { method: "DELETE" })).status).toBe(200);
+    expect((await limiter.status({ requests_per_minute: 100 })).revoked).toBe(true);
   });
 
   it("a revocation made elsewhere is refused here within the key cache period", async () => {

@@ -6,6 +6,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { forgetTenant, tenantKeyTable } from "../auth";
 import { mapLimit } from "../concurrency";
+import { revokeKeyLimits } from "../limits";
 import { AuditQuery, ErrorBody, SCOPES, TenantCreate, TenantCreated, TenantId, TenantPatch, TenantView } from "../schema";
 import { requireOperator } from "../telemetry";
 import { REGISTRY_NAME, validCursor, type AuditPage } from "../tenancy";
@@ -162,8 +163,10 @@ export const admin = newRouter()
     }
     if (!(await registry(c).has(id))) return c.json(noTenant(id), 404);
     const directory = directoryStub(c.env, id);
+    const limited = (await directory.listKeys()).filter((k) => k.limits !== null && k.revoked_at === null).map((k) => k.id);
     const removed = await directory.removeTenant(id, actorOf(c, true));
     forgetTenant(id);
+    await mapLimit(limited, DESCRIBE_FAN_OUT, (keyId) => revokeKeyLimits(c.env, id, keyId).catch(() => {}));
     const pending = await directory.retireCovenants();
     await registry(c).release(id);
     const retired = ["default", ...removed.covenants].filter((x) => !pending.includes(x));

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { exceedsParent, forgetKey } from "../auth";
 import { ErrorBody, KeyCreate, KeyCreated, KeyPatch, KeyRotate, KeyView } from "../schema";
+import { revokeKeyLimits } from "../limits";
 import type { Refused } from "../tenancy";
 import { actorOf } from "./actor";
 import { newRouter, type AppEnv } from "./app-types";
@@ -141,6 +142,7 @@ export const keys = newRouter()
     const r = await directory.revokeKey(tenant, id, actorOf(c));
     if (!r.ok) return refusal(c, r);
     forgetKey(id);
+    if (current.limits) await revokeKeyLimits(c.env, tenant, id);
     return c.json(r.value, 200);
   })
   .openapi(rotateKeyRoute, async (c) => {

@@ -37,6 +37,14 @@ export async function settleKeyHold(env: Env, ref: KeyHoldRef, used: Used): Prom
   }
 }
 
+/**
+ * A revoked key's limiter refuses at once, whatever an isolate still caches of the key, and keeps
+ * nothing but that refusal. Keys that never had limits have no limiter to tell.
+ */
+export async function revokeKeyLimits(env: Env, tenant: string, keyId: string): Promise<void> {
+  await env.KEY_LIMITER.getByName(keyLimiterName(tenant, keyId)).revoke();
+}
+
 /** Keeps a running strike's key hold alive; a failure only shortens it to its lease. */
 export async function renewKeyHold(env: Env, ref: KeyHoldRef): Promise<void> {
   await env.KEY_LIMITER.getByName(ref.limiter).renew(ref.holdId).catch(() => {});
