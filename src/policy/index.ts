@@ -14,3 +14,4 @@ export * from "./retry";
 export * from "./targets";
 export * from "./routing";
 export * from "./limits";
+export * from "./continuation";

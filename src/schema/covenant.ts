@@ -11,7 +11,7 @@ export const FallbackTarget = z
 
 /** What a covenant gets for every field its tenant leaves out. */
 export const COVENANT_DEFAULTS = {
-  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true },
+  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true, continue_streams: true },
   cost: { on_limit: "reject", pricier_fallback: true },
   lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
   policy: "homeskillet",
@@ -39,6 +39,11 @@ export const CovenantQos = z
     latency_slo_ms: z.number().int().min(50).max(600_000).optional().openapi({ default: COVENANT_DEFAULTS.qos.latency_slo_ms }),
     priority: Priority.optional().openapi({ default: COVENANT_DEFAULTS.qos.priority }),
     preemptible_ok: z.boolean().optional().openapi({ default: COVENANT_DEFAULTS.qos.preemptible_ok }),
+    continue_streams: z.boolean().optional().openapi({
+      description:
+        "A stream whose upstream fails after output began is continued by the next target of the fallback chain from the text already sent, instead of ending with an error.",
+      default: COVENANT_DEFAULTS.qos.continue_streams,
+    }),
   })
   .strict();
 
@@ -138,7 +143,7 @@ export const CovenantContract = z
     models: z.array(z.string()),
     default_model: z.string(),
     resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
-    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean() }),
+    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean(), continue_streams: z.boolean() }),
     cost: z.object({
       max_usd_per_strike: z.number().optional(),
       budget_usd_per_day: z.number().optional(),
