@@ -1,17 +1,29 @@
-import { decideAcquire, estimateServiceMs, STREAM_IDLE_MS, streamFirstTokenMs, type ModelSpec, type StrikeNeed, type Target } from "../policy";
+import {
+  continuationPrompt,
+  decideAcquire,
+  estimateServiceMs,
+  holdCostUsd,
+  STREAM_IDLE_MS,
+  streamFirstTokenMs,
+  type ModelSpec,
+  type StrikeNeed,
+  type Target,
+} from "../policy";
 import { UpstreamError } from "../providers/errors";
 import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
 import type { AllocationOwner, LeaseManager } from "./lease-manager";
 import type { StoredLease } from "./storage";
-import { MidStreamError, readUpstream } from "./stream-reader";
+import { MidStreamError, readUpstream, type InterruptedPart } from "./stream-reader";
 import type { StrikeInput } from "./types";
 
 /** What one successful attempt produced. */
 export interface AttemptResult {
   /** Set when the strike ran on another model than the one it resolved to (degraded). */
   model?: string;
+  /** A continued stream: the parts sent before each break, oldest first (usage and cost include them). */
+  interrupted?: InterruptedPart[];
   text: string;
   finishReason: "stop" | "length";
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
@@ -47,6 +59,21 @@ export interface AttemptContext {
   onPlaced?: (placed: { model: string; poolId: string; allocationId: string; leaseReused: boolean }) => void;
   /** Cuts a wait for a lease slot short (the runner then stops the strike). */
   signal?: AbortSignal;
+  /** A continuation of a broken stream: the answer so far, which this attempt carries on. */
+  continuing?: { sofar: string };
+}
+
+/** Marks a stream that broke on this attempt with what it had sent and what that was charged. */
+function interrupted(err: MidStreamError, input: StrikeInput, where: { model: string; poolId: string; allocationId: string }, costUsd: number): MidStreamError {
+  const { text, tokens, usage } = err.partial;
+  err.produced = {
+    ...where,
+    type: err.type,
+    text,
+    usage: usage ?? { prompt_tokens: input.promptTokens, completion_tokens: tokens, total_tokens: input.promptTokens + tokens },
+    costUsd,
+  };
+  return err;
 }
 
 function streamDeadlines(model: ModelSpec, input: StrikeInput, ctx: AttemptContext, onToken: (text: string, model: string) => void) {
@@ -76,7 +103,11 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   let out;
   if (ctx.onToken) {
     const limits = streamDeadlines(ctx.model, input, ctx, ctx.onToken);
-    const read = await readUpstream("local", await deps.local!.inferStream(ask, limits.firstTokenMs), limits);
+    const prefill = ctx.continuing ? { prefill: ctx.continuing.sofar } : {};
+    const read = await readUpstream("local", await deps.local!.inferStream({ ...ask, ...prefill }, limits.firstTokenMs), limits).catch((err: unknown) => {
+      // The node bills nothing per token.
+      throw err instanceof MidStreamError ? interrupted(err, input, { model: ctx.model.id, poolId: "local", allocationId: "local" }, 0) : err;
+    });
     const completion = read.usage?.completion_tokens ?? read.tokens;
     out = {
       text: read.text,
@@ -120,7 +151,8 @@ export async function attemptPool(
   const inferStart = Date.now();
   let charged = 0;
   try {
-    const request = { model: ctx.model.id, prompt: input.promptText, max_tokens: input.maxTokens, temperature: input.temperature };
+    const prompt = ctx.continuing ? continuationPrompt(input.promptText, ctx.continuing.sofar) : input.promptText;
+    const request = { model: ctx.model.id, prompt, max_tokens: input.maxTokens, temperature: input.temperature };
     const inference = ctx.onToken
       ? await streamOnLease(deps, lease.allocationId, request, input, ctx, ctx.onToken)
       : await deps.client.infer(lease.allocationId, request, inferenceTimeout(ctx.model, input, ctx.deadline));
@@ -146,15 +178,18 @@ export async function attemptPool(
     };
   } catch (err) {
     if (err instanceof MidStreamError) {
-      // Tokens already went out: this attempt ends here, and the lease goes back (or, if it was
-      // preempted, is dropped).
+      // Tokens already went out: this attempt ends here, charged what the upstream billed for
+      // them (its running cost; without one, the slice's price for the time it streamed), and
+      // the lease goes back (or, if it was preempted, is dropped).
+      const billed = err.partial.costUsd ?? holdCostUsd(lease.pricePerHour, Date.now() - inferStart);
+      const share = billed / Math.max(1, lease.inFlight);
       if (err.type === "allocation_preempted") {
-        deps.leases.finish(lease.leaseId, 0);
+        deps.leases.finish(lease.leaseId, share);
         deps.leases.drop(lease.leaseId);
       } else {
-        await giveBack(deps, lease, 0, ctx.ephemeral);
+        await giveBack(deps, lease, share, ctx.ephemeral);
       }
-      throw err;
+      throw interrupted(err, input, { model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId }, share);
     }
     if (err instanceof UpstreamError && [404, 409, 410].includes(err.status)) {
       // Expired, preempted or released under us: never use it again.

@@ -1,16 +1,46 @@
 import { UpstreamError } from "../providers/errors";
 import type { UpstreamStreamEvent } from "../providers/stream";
 
+type Usage = { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+
+/** What a stream delivered before it broke, and — when the upstream said so — what that was billed. */
+export interface StreamPartial {
+  text: string;
+  tokens: number;
+  usage?: Usage;
+  costUsd?: number;
+}
+
+/** A part of an answer that reached the client before its upstream failed: booked as what it was. */
+export interface InterruptedPart {
+  model: string;
+  poolId: string;
+  allocationId: string;
+  /** Why it ended (stream_cut, stream_stalled, allocation_preempted, …). */
+  type: string;
+  text: string;
+  usage: Usage;
+  /** This strike's share of what the upstream billed for the part. */
+  costUsd: number;
+}
+
 /**
  * A stream that failed after the client already received tokens: it cannot be retried
- * transparently, so the client is told explicitly (never a silent clean end).
+ * transparently. It is continued elsewhere from the text already sent when the covenant allows
+ * (continuation.ts), and otherwise the client is told explicitly (never a silent clean end).
  */
 export class MidStreamError extends Error {
+  /** Set by the attempt that failed: where the part was produced and what it was charged. */
+  produced?: InterruptedPart;
+  /** Every part sent before the failure, oldest first, when continuations were tried. */
+  parts: InterruptedPart[] = [];
+
   constructor(
     readonly provider: string,
     readonly type: "stream_cut" | "stream_stalled" | string,
     message: string,
     readonly tokensSent: number,
+    readonly partial: StreamPartial = { text: "", tokens: tokensSent },
   ) {
     super(message);
     this.name = "MidStreamError";
@@ -50,10 +80,12 @@ export async function readUpstream(
   const reader = events.getReader();
   let text = "";
   let tokens = 0;
+  let usage: Usage | undefined;
+  let costUsd: number | undefined;
   const fail = (type: string, message: string, status: number): never => {
     void reader.cancel().catch(() => {});
     if (tokens === 0) throw new UpstreamError(provider, status, type, message);
-    throw new MidStreamError(provider, type, `${message} after ${tokens} tokens`, tokens);
+    throw new MidStreamError(provider, type, `${message} after ${tokens} tokens`, tokens, { text, tokens, usage, costUsd });
   };
   for (;;) {
     const r = await readWithin(reader, tokens === 0 ? opts.firstTokenMs : opts.idleMs);
@@ -69,6 +101,8 @@ export async function readUpstream(
     if (event.type === "token") {
       text += event.text;
       tokens++;
+      if (event.usage) usage = event.usage;
+      if (event.costUsd !== undefined) costUsd = event.costUsd;
       opts.onToken(event.text);
     } else if (event.type === "done") {
       void reader.cancel().catch(() => {});

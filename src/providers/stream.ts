@@ -3,7 +3,8 @@ import type { StreamEventNote } from "../telemetry/upstream";
 
 /** What any streaming upstream yields, whatever its wire format. */
 export type UpstreamStreamEvent =
-  | { type: "token"; text: string }
+  /** `usage` and `costUsd`, when the upstream says them, are the totals so far: what a break leaves billed. */
+  | { type: "token"; text: string; usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number }; costUsd?: number }
   | {
       type: "done";
       finishReason: "stop" | "length";

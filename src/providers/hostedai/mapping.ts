@@ -94,7 +94,12 @@ export function toPoolSnapshot(p: WirePool): PoolSnapshot {
   };
 }
 
-/** The Hosted.AI streaming inference events: `token`, then `done`, or `error`. */
+/**
+ * The Hosted.AI streaming inference events: `token`, then `done`, or `error`. A token event may
+ * carry the usage and cost so far (ASSUMPTION, as the emulator sends them, like vLLM's
+ * continuous usage): they are what a stream that breaks was billed. Without them the gateway
+ * estimates that part's cost from the slice's price and the time it streamed.
+ */
 export function hostedAiStreamEvents(m: { event?: string; data: string }): UpstreamStreamEvent[] {
   let data: Record<string, unknown>;
   try {
@@ -103,8 +108,17 @@ export function hostedAiStreamEvents(m: { event?: string; data: string }): Upstr
     return [{ type: "error", errorType: "bad_response", message: "stream event is not JSON" }];
   }
   switch (m.event) {
-    case "token":
-      return [{ type: "token", text: String(data.text ?? "") }];
+    case "token": {
+      const usage = data.usage as InferenceResponse["usage"] | undefined;
+      return [
+        {
+          type: "token",
+          text: String(data.text ?? ""),
+          ...(usage && typeof usage.completion_tokens === "number" ? { usage } : {}),
+          ...(typeof data.cost_usd === "number" ? { costUsd: data.cost_usd } : {}),
+        },
+      ];
+    }
     case "done":
       return [
         {

@@ -1,3 +1,4 @@
+import { prefillMessages } from "../../policy";
 import { upstreamErrorFrom } from "../errors";
 import { deadline, send, sendJson, type Transport } from "../http";
 import { tracedUpstreamStream } from "../../telemetry/upstream";
@@ -47,9 +48,12 @@ export class LocalNodeClient {
     return toLocalInference(completion, req.promptTokens);
   }
 
-  /** Streaming chat completion; resolves when the node starts answering (within `headersTimeoutMs`). */
+  /**
+   * Streaming chat completion; resolves when the node starts answering (within `headersTimeoutMs`).
+   * With `prefill`, the answer so far: the node continues it (see prefillMessages).
+   */
   async inferStream(
-    req: { model: string; prompt: string; maxTokens: number; temperature: number },
+    req: { model: string; prompt: string; maxTokens: number; temperature: number; prefill?: string },
     headersTimeoutMs: number,
   ): Promise<ReadableStream<UpstreamStreamEvent>> {
     const path = "/v1/chat/completions";
@@ -65,7 +69,9 @@ export class LocalNodeClient {
           headers: this.headers(),
           body: {
             model: req.model,
-            messages: [{ role: "user", content: req.prompt }],
+            ...(req.prefill === undefined
+              ? { messages: [{ role: "user", content: req.prompt }] }
+              : { messages: prefillMessages(req.prompt, req.prefill), continue_final_message: true, add_generation_prompt: false }),
             max_tokens: req.maxTokens,
             temperature: req.temperature,
             stream: true,
