@@ -1,4 +1,5 @@
 import type { StrikeEvent } from "../covenant";
+import type { StreamContinued } from "../covenant/continuation";
 import { openAiType } from "./openai-errors";
 import { cutAtStop, StopScanner } from "./stop-sequences";
 
@@ -16,6 +17,10 @@ interface Started {
 const encoder = new TextEncoder();
 const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
 
+/** A progress line that says where a broken stream was continued, rather than how a fused plan goes. */
+const continuedAt = (progress: { type: string }): StreamContinued | undefined =>
+  progress.type === "continued" ? (progress as unknown as StreamContinued) : undefined;
+
 /**
  * A streamed strike as OpenAI chat-completion chunks over server-sent events, each token sent as
  * it arrives, ending with `data: [DONE]` — or, if the stream broke after output began, with a
@@ -25,6 +30,10 @@ const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" 
  * A fused request has no tokens to stream while its fragments run: each fragment's start and end
  * goes out as a chunk with no choices (as OpenAI's own usage chunk is) carrying
  * `homeskillet.fusion_progress`, and the fused answer follows as one content delta.
+ *
+ * A stream whose upstream broke after output began and that another target continued (see
+ * src/covenant/continuation.ts) goes on as one stream: the chunk where the text continues carries
+ * `homeskillet: {continued: true, model, pool_id, allocation_id, after_tokens, reason}`.
  *
  * Stop sequences are applied as text arrives (see stop-sequences.ts). Once one is reached no more
  * content goes out, but the stream still ends with the strike's own final chunk — its cost, usage
@@ -38,6 +47,8 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
   const created = Math.floor(started.receivedAt / 1000);
   let model = started.first.event === "token" ? started.first.model : started.model;
   let streamedText = false;
+  /** Where the stream was continued, until a chunk carries it. */
+  let seam: Record<string, unknown> | undefined;
   const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) => ({
     id,
     object: "chat.completion.chunk",
@@ -56,7 +67,16 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
           model = line.model;
           streamedText = true;
           const text = scanner.push(line.text);
-          if (text) controller.enqueue(sse(chunk({ content: text }, null)));
+          if (text) {
+            controller.enqueue(sse(chunk({ content: text }, null, seam ? { homeskillet: seam } : {})));
+            seam = undefined;
+          }
+          return true;
+        }
+        const continued = line.event === "progress" ? continuedAt(line.progress) : undefined;
+        if (continued) {
+          const { type: _type, ...where } = continued;
+          seam = { continued: true, ...where };
           return true;
         }
         if (line.event === "progress") {
@@ -78,6 +98,8 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
               allocation_id: s.allocation_id,
               cost_usd: s.cost_usd,
               ...(s.fusion ? { fusion: s.fusion } : {}),
+              // A continuation whose text a stop sequence held back entirely: its seam is told here.
+              ...(seam ? { continued: true, after_tokens: seam.after_tokens } : {}),
             },
           };
           controller.enqueue(sse(chunk({}, stopped ? "stop" : s.finish_reason, extension)));

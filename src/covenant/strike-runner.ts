@@ -18,16 +18,19 @@ import {
   type PlacementPolicy,
   type PoolSnapshot,
   type Target,
+  continuationTargets,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
 import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
-import type { CovenantContract } from "../schema";
+import type { CovenantContract, FusionProgress } from "../schema";
 import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
+import { continueStream, ledgerShares } from "./continuation";
 import type { BreakerBook } from "./breakers";
 import type { Ledger } from "./ledger";
 import type { AllocationOwner } from "./lease-manager";
 import { PARTITION_QUEUE_LIMIT, type PartitionQueue } from "./partition-queue";
 import { MidStreamError } from "./stream-reader";
+import type { StrikeRecord } from "./storage";
 import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
 
 export interface RunnerDeps extends AttemptDeps {
@@ -60,6 +63,8 @@ export interface RunOptions {
   onToken?: (text: string, model: string) => void;
   /** Hears when the strike has its capacity (a lease, or the local node). */
   onPlaced?: (placed: Placed) => void;
+  /** Hears fusion progress, and where a broken stream was continued (a `continued` line: continuation.ts). */
+  onProgress?: (progress: FusionProgress) => void;
   /** Stops the strike at its next step (no new attempt, retry or wait); a running inference finishes. */
   signal?: AbortSignal;
   /** An end earlier than the covenant's SLO gives (a fused request's own deadline). */
@@ -131,23 +136,11 @@ export class StrikeRunner {
         model = this.deps.models.get(r.model!)!;
         modelId = model.id;
       }
-      ledger.settle(input.strikeId, {
-        strike_id: input.strikeId,
-        tenant: input.tenant,
-        covenant_id: input.covenantId,
-        key_id: input.keyId ?? null,
-        model: model.id,
-        pool_id: r.poolId,
-        allocation_id: r.allocationId,
-        outcome: "ok",
-        error_type: null,
-        prompt_tokens: r.usage.prompt_tokens,
-        completion_tokens: r.usage.completion_tokens,
-        cost_usd: r.costUsd,
-        allocation_seconds: r.inferMs / 1000,
-        created_at: startedAt,
-        total_ms: Date.now() - startedAt,
-      });
+      // A continued stream is booked part by part, where each ran; the answer is their sum.
+      for (const share of ledgerShares(input.strikeId, r, model.id)) {
+        const own = share.strikeId === input.strikeId;
+        this.book(input, startedAt, { strike_id: share.strikeId, model: share.model, pool_id: share.poolId, allocation_id: share.allocationId, outcome: "ok", error_type: null, prompt_tokens: share.promptTokens, completion_tokens: share.completionTokens, cost_usd: share.costUsd, allocation_seconds: own ? r.inferMs / 1000 : 0 });
+      }
       await this.deps.afterStrike(r.poolId !== "local");
       return {
         ok: true,
@@ -173,23 +166,11 @@ export class StrikeRunner {
           ? fail(502, { type: "stream_interrupted", message: `${caught.provider}: ${caught.message}`, upstream: { provider: caught.provider, status: 0, type: caught.type } })
           : caught;
       if (!(err instanceof StrikeError)) throw err;
-      ledger.settle(input.strikeId, {
-        strike_id: input.strikeId,
-        tenant: input.tenant,
-        covenant_id: input.covenantId,
-        key_id: input.keyId ?? null,
-        model: modelId,
-        pool_id: null,
-        allocation_id: null,
-        outcome: "error",
-        error_type: err.failure.error.type,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        cost_usd: 0,
-        allocation_seconds: 0,
-        created_at: startedAt,
-        total_ms: Date.now() - startedAt,
-      });
+      // What reached the client before a stream broke for good was delivered and billed: booked where it ran.
+      for (const [i, p] of (caught instanceof MidStreamError ? caught.parts : []).entries()) {
+        this.book(input, startedAt, { strike_id: `${input.strikeId}.part${i + 1}`, model: p.model, pool_id: p.poolId, allocation_id: p.allocationId, outcome: "ok", error_type: null, prompt_tokens: p.usage.prompt_tokens, completion_tokens: p.usage.completion_tokens, cost_usd: p.costUsd, allocation_seconds: 0 });
+      }
+      this.book(input, startedAt, { strike_id: input.strikeId, model: modelId, pool_id: null, allocation_id: null, outcome: "error", error_type: err.failure.error.type, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, allocation_seconds: 0 });
       await this.deps.afterStrike(false);
       return err.failure;
     }
@@ -239,10 +220,11 @@ export class StrikeRunner {
             return result;
           } catch (err) {
             if (err instanceof MidStreamError) {
-              // Tokens already reached the client: no transparent retry, but the target failed.
+              // Tokens already reached the client: no transparent retry; the target failed, and
+              // the rest of the chain may continue the answer from what was sent.
               breakers.failure(target.id, Date.now(), `${err.type}: ${err.message}`);
               this.deps.attemptFailed?.({ target: target.id, type: err.type });
-              throw err;
+              return this.continueAfter(err, continuationTargets(targets, target.id), model, input, ctx, deadline, opts);
             }
             if (!(err instanceof UpstreamError)) {
               breakers.abandonProbe(target.id, Date.now());
@@ -307,6 +289,16 @@ export class StrikeRunner {
     }
   }
 
+  /** A stream broke after output began: the targets in `rest` may continue it (continuation.ts). */
+  private continueAfter(broken: MidStreamError, rest: Target[], model: ModelSpec, input: StrikeInput, ctx: RunContext, deadline: number, opts: RunOptions): Promise<AttemptResult> {
+    const attempt = (t: Target, i: StrikeInput, d: number, on: { continuing: { sofar: string }; onToken: NonNullable<RunOptions["onToken"]>; onPlaced: NonNullable<RunOptions["onPlaced"]> }) =>
+      this.attempt(t, model, i, ctx, d, { ...opts, onToken: on.onToken, onPlaced: on.onPlaced }, on.continuing);
+    // The seam travels on the progress line (a `continued` entry), which every watcher relays.
+    const announce = opts.onProgress ? (seam: unknown) => opts.onProgress!(seam as FusionProgress) : undefined;
+    const run = { contract: ctx.contract, input, deadline, onToken: opts.onToken!, onPlaced: opts.onPlaced, announce, signal: opts.signal };
+    return continueStream({ breakers: this.deps.breakers, attemptFailed: this.deps.attemptFailed, attempt }, broken, rest, run);
+  }
+
   private attempt(
     target: Target,
     model: ModelSpec,
@@ -314,9 +306,16 @@ export class StrikeRunner {
     ctx: RunContext,
     deadline: number,
     opts: RunOptions,
+    continuing?: { sofar: string },
   ): Promise<AttemptResult> {
-    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal };
+    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal, continuing };
     return traceAttempt(target, { model: model.id, breakerState: this.deps.breakers.get(target.id, Date.now()).phase }, () => (target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx)));
+  }
+
+  /** Books one ledger row of this strike (the rest of the row is the strike's own). */
+  private book(input: StrikeInput, startedAt: number, row: Omit<StrikeRecord, "tenant" | "covenant_id" | "key_id" | "created_at" | "total_ms">): void {
+    const record = { ...row, tenant: input.tenant, covenant_id: input.covenantId, key_id: input.keyId ?? null, created_at: startedAt, total_ms: Date.now() - startedAt };
+    this.deps.ledger.settle(row.strike_id, record);
   }
 
   /** A stopped strike ends with the reason it was stopped for (a fused request's deadline, a gone client). */
@@ -382,6 +381,7 @@ export class StrikeRunner {
       try {
         return { ...(await this.walkChain(m, input, ctx, deadline, opts)), model: m.id };
       } catch (err) {
+        if (err instanceof MidStreamError) throw err;
         if (!(err instanceof StrikeError) || Date.now() >= deadline) throw original;
       }
     }
