@@ -10,13 +10,24 @@
 //               three upstream calls (allocate, infer, release).
 // Each is driven at several concurrencies, under wrangler dev and under Miniflare directly, and
 // the ratio c/a is Homeskillet's throughput relative to the floor, measured in the same run.
+//
+// `--target` picks which gateway serves (c) and (d): "gateway", the one the mode runs (wrangler
+// dev, as `npm start`, or Miniflare), and/or "selfhost", the self-hosted gateway (`npm run
+// selfhost`: workerd from npm, its objects on local disk) started against the same emulators.
+// With both, each level measures both, one after the other, and the report compares them.
 import { cpus } from "node:os";
 import { runLoad, type LoadResult, type LoadTarget } from "./lib/load";
+import { startSelfhost, type Selfhost } from "./lib/selfhost";
 import { withSystem, type LocalSystem, type StartOptions } from "./lib/system";
 
 type Mode = "wrangler" | "miniflare";
 const PATHS = ["floor", "direct", "strike", "seed"] as const;
 type PathName = (typeof PATHS)[number];
+/** The gateway paths, measured once per target. */
+const GATEWAY_PATHS = ["strike", "seed"] as const;
+type GatewayPath = (typeof GATEWAY_PATHS)[number];
+const TARGETS = ["gateway", "selfhost"] as const;
+export type TargetName = (typeof TARGETS)[number];
 
 export interface OverheadOptions {
   modes: Mode[];
@@ -31,17 +42,22 @@ export interface OverheadOptions {
    * never refuse).
    */
   key: "dev" | "issued" | "limited";
+  /** Which gateways serve the strike paths; the first is the one the summary line reports. */
+  targets: TargetName[];
   /** replace workers' configs (used to exercise the bench itself against stand-ins) */
   configs?: StartOptions["configs"];
 }
 
 interface LevelResult {
   concurrency: number;
+  /** strike and seed are the first target's. */
   results: Record<PathName, LoadResult>;
+  byTarget: Partial<Record<TargetName, Record<GatewayPath, LoadResult>>>;
 }
 
 interface ModeResult {
   mode: Mode;
+  targets: TargetName[];
   levels: LevelResult[];
   leaked: Array<{ allocation_id: string; pool_id?: string }>;
   leakGraceS: number;
@@ -71,7 +87,7 @@ export async function runOverhead(opts: OverheadOptions): Promise<ModeResult[]> 
     const result = await withSystem(
       {
         mode,
-        workers: ["hostedai", "localNode", "gateway", "floor"],
+        workers: ["hostedai", "localNode", ...(opts.targets.includes("gateway") ? (["gateway"] as const) : []), "floor"],
         // Free ports and throwaway state: a running `npm start` is left alone.
         ports: { gateway: 0, hostedai: 0, localNode: 0, floor: 0 },
         persist: false,
@@ -81,7 +97,18 @@ export async function runOverhead(opts: OverheadOptions): Promise<ModeResult[]> 
       },
       async (system) => {
         progress(`${mode}: up in ${Date.now() - started} ms`);
-        return measureMode(mode, system, opts);
+        let selfhost: Selfhost | undefined;
+        try {
+          if (opts.targets.includes("selfhost")) {
+            progress(`${mode}: building and starting the self-hosted gateway against the same emulators…`);
+            selfhost = await startSelfhost({ hostedai: system.hostedai!, localNode: system.localNode!, devKey: system.devKey, quiet: true });
+            progress(`${mode}: self-hosted gateway up on ${selfhost.url}`);
+          }
+          const gateways: Partial<Record<TargetName, string>> = { gateway: system.gateway, selfhost: selfhost?.url };
+          return await measureMode(mode, system, opts, gateways);
+        } finally {
+          await selfhost?.stop();
+        }
       },
     );
     results.push(result);
@@ -89,7 +116,7 @@ export async function runOverhead(opts: OverheadOptions): Promise<ModeResult[]> 
   return results;
 }
 
-async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOptions): Promise<ModeResult> {
+async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOptions, gateways: Partial<Record<TargetName, string>>): Promise<ModeResult> {
   const emulator = system.hostedai!;
   // The env var already asks for zero latency; the admin call makes sure of it.
   await call(emulator, "/admin/config", { method: "POST", body: { latency_scale: 0 } });
@@ -99,7 +126,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     body: { api_key: HOSTEDAI_API_KEY },
   });
   // Long enough for every run, warm-up and drain, with room to spare: it must not expire mid-bench.
-  const totalS = opts.levels.length * PATHS.length * (opts.durationS + 15) + 600;
+  const totalS = opts.levels.length * (2 + GATEWAY_PATHS.length * opts.targets.length) * (opts.durationS + 15) + 600;
   const allocation = await call<{ allocation_id: string }>(emulator, "/api/v1/allocations", {
     method: "POST",
     token,
@@ -112,53 +139,68 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     },
   });
 
-  const strikeKey = await keyFor(system.gateway!, system.devKey, opts.key);
   const inference = JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 });
   const upstreamHeaders = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const targets: Record<PathName, LoadTarget> = {
+  const targets: Record<"floor" | "direct", LoadTarget> = {
     floor: { url: `${system.floor}/api/v1/inference/${allocation.allocation_id}`, method: "POST", headers: upstreamHeaders, body: inference },
     direct: { url: `${emulator}/api/v1/inference/${allocation.allocation_id}`, method: "POST", headers: upstreamHeaders, body: inference },
-    strike: {
-      url: `${system.gateway}/v1/strikes`,
-      method: "POST",
-      headers: { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
-    },
-    seed: {
-      url: `${system.gateway}/v1/strikes`,
-      method: "POST",
-      headers: { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ covenant_id: SEED_COVENANT, model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }),
-    },
   };
-  await fetch(`${system.gateway}/v1/covenants`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
-    body: JSON.stringify({ id: SEED_COVENANT, policy: "seed" }),
-  });
+  // (c) and (d) on each gateway: its own key, its own seed covenant.
+  const gatewayTargets = {} as Record<TargetName, Record<GatewayPath, LoadTarget>>;
+  for (const target of opts.targets) {
+    const base = gateways[target];
+    if (!base) throw new Error(`target ${target} was not started`);
+    const strikeKey = await keyFor(base, system.devKey, opts.key);
+    const headers = { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" };
+    gatewayTargets[target] = {
+      strike: { url: `${base}/v1/strikes`, method: "POST", headers, body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }) },
+      seed: { url: `${base}/v1/strikes`, method: "POST", headers, body: JSON.stringify({ covenant_id: SEED_COVENANT, model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }) },
+    };
+    await fetch(`${base}/v1/covenants`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+      body: JSON.stringify({ id: SEED_COVENANT, policy: "seed" }),
+    });
+  }
+  // Every run of a level, in order: the two upstream paths, then each target's two.
+  const runs: Array<{ name: string; target?: TargetName; path: PathName; load: LoadTarget }> = [
+    { name: "floor", path: "floor", load: targets.floor },
+    { name: "direct", path: "direct", load: targets.direct },
+    ...opts.targets.flatMap((target) =>
+      GATEWAY_PATHS.map((path) => ({ name: opts.targets.length > 1 ? `${target} ${path}` : path, target, path, load: gatewayTargets[target][path] })),
+    ),
+  ];
 
   try {
     // One request each first: a broken path is reported plainly instead of as a wall of errors,
     // and the first strike (token, allocation, lease) is not part of the measurement.
-    for (const path of PATHS) await preflight(mode, path, targets[path]);
+    for (const run of runs) await preflight(mode, run.name, run.load);
     const warmS = Math.min(2, Math.max(1, Math.floor(opts.durationS / 5)));
-    for (const path of PATHS) await runLoad(targets[path], { connections: 10, durationS: warmS, timeoutS: opts.timeoutS });
+    for (const run of runs) await runLoad(run.load, { connections: 10, durationS: warmS, timeoutS: opts.timeoutS });
     await settle(mode, emulator);
 
     const levels: LevelResult[] = [];
     for (const concurrency of opts.levels) {
       const results = {} as Record<PathName, LoadResult>;
-      for (const path of PATHS) {
-        results[path] = await runLoad(targets[path], { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
-        const r = results[path];
-        progress(
-          `${mode}: c=${concurrency} ${path}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}`,
-        );
+      const byTarget: LevelResult["byTarget"] = {};
+      for (const run of runs) {
+        const r = await runLoad(run.load, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
+        if (run.target) {
+          (byTarget[run.target] ??= {} as Record<GatewayPath, LoadResult>)[run.path as GatewayPath] = r;
+          if (run.target === opts.targets[0]) results[run.path] = r;
+        } else results[run.path] = r;
+        progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}`);
         await settle(mode, emulator);
       }
-      levels.push({ concurrency, results });
+      levels.push({ concurrency, results, byTarget });
     }
-    return { mode, levels, leakGraceS: opts.leakGraceS, ...(await leakCheck(mode, emulator, token, allocation.allocation_id, opts.leakGraceS)) };
+    return {
+      mode,
+      targets: opts.targets,
+      levels,
+      leakGraceS: opts.leakGraceS,
+      ...(await leakCheck(mode, emulator, token, allocation.allocation_id, opts.leakGraceS)),
+    };
   } catch (err) {
     await release(emulator, token, allocation.allocation_id).catch(() => {});
     throw err;
@@ -181,7 +223,7 @@ async function settle(mode: Mode, emulator: string): Promise<void> {
   if (waited > 2000) progress(`${mode}: waited ${(waited / 1000).toFixed(1)} s for the emulator to drain`);
 }
 
-async function preflight(mode: Mode, path: PathName, target: LoadTarget): Promise<void> {
+async function preflight(mode: Mode, path: string, target: LoadTarget): Promise<void> {
   const res = await fetch(target.url, {
     method: target.method ?? "GET",
     headers: target.headers ?? {},
@@ -246,25 +288,42 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
     ``,
   );
   for (const m of modes) {
+    const modeName = m.mode === "wrangler" ? "wrangler dev" : "Miniflare, direct sockets";
+    const targetName = (t: TargetName) => (t === "gateway" ? `gateway (${m.mode === "wrangler" ? "wrangler dev" : "Miniflare"})` : "self-hosted gateway (workerd)");
     out.push(
-      `### ${m.mode === "wrangler" ? "wrangler dev" : "Miniflare, direct sockets"}`,
+      `### ${modeName}${m.targets.includes("selfhost") ? ", and the self-hosted gateway against the same emulators" : ""}`,
       ``,
       `| concurrency | path | req/s | p50 ms | p99 ms | errors | req/s vs floor |`,
       `| ---: | --- | ---: | ---: | ---: | ---: | ---: |`,
     );
     for (const level of m.levels) {
       const floor = level.results.floor;
-      for (const path of PATHS) {
-        const r = level.results[path];
-        const label = {
-          floor: "(a) floor worker",
-          direct: "(b) emulator direct",
-          strike: "(c) gateway strike, warm lease",
-          seed: "(d) gateway strike, seed policy",
-        }[path];
+      const rows: Array<[string, LoadResult]> = [
+        ["(a) floor worker", level.results.floor],
+        ["(b) emulator direct", level.results.direct],
+        ...m.targets.flatMap((t): Array<[string, LoadResult]> => [
+          [`(c) ${m.targets.length > 1 || t !== "gateway" ? targetName(t) : "gateway"} strike, warm lease`, level.byTarget[t]!.strike],
+          [`(d) ${m.targets.length > 1 || t !== "gateway" ? targetName(t) : "gateway"} strike, seed policy`, level.byTarget[t]!.seed],
+        ]),
+      ];
+      for (const [label, r] of rows) {
         out.push(
           `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(r.rps / floor.rps)} |`,
         );
+      }
+    }
+    if (m.targets.includes("gateway") && m.targets.includes("selfhost")) {
+      out.push(
+        ``,
+        `Self-hosted over ${targetName("gateway")}, warm-lease strikes (ratios > 1: the self-hosted one serves more, or takes longer):`,
+        ``,
+        `| concurrency | req/s ${m.mode} | req/s self-hosted | req/s ratio | p50 ms ${m.mode} | p50 ms self-hosted | p50 ratio |`,
+        `| ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+      );
+      for (const level of m.levels) {
+        const g = level.byTarget.gateway!.strike;
+        const h = level.byTarget.selfhost!.strike;
+        out.push(`| ${level.concurrency} | ${g.rps.toFixed(0)} | ${h.rps.toFixed(0)} | ${fmtRatio(h.rps / g.rps)} | ${fmtMs(g.p50)} | ${fmtMs(h.p50)} | ${fmtRatio(h.p50 / g.p50)} |`);
       }
     }
     const c1 = m.levels.find((l) => l.concurrency === 1);
@@ -296,7 +355,9 @@ export function summaryLine(modes: ModeResult[], opts: OverheadOptions): string 
   const at = (c: number) => main.levels.reduce((best, l) => (Math.abs(l.concurrency - c) < Math.abs(best.concurrency - c) ? l : best));
   const headline = at(100).results;
   const lowest = at(1).results;
-  const errors = modes.flatMap((m) => m.levels.flatMap((l) => PATHS.map((p) => l.results[p].errors))).reduce((a, b) => a + b, 0);
+  const errors = modes
+    .flatMap((m) => m.levels.flatMap((l) => [l.results.floor.errors, l.results.direct.errors, ...Object.values(l.byTarget).flatMap((t) => [t.strike.errors, t.seed.errors])]))
+    .reduce((a, b) => a + b, 0);
   return (
     `floor_rps=${headline.floor.rps.toFixed(1)} strike_rps=${headline.strike.rps.toFixed(1)} ` +
     `ratio=${(headline.strike.rps / headline.floor.rps).toFixed(3)} ` +
@@ -333,7 +394,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
     flags.set(m[1]!, value);
   }
   for (const key of flags.keys()) {
-    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key"].includes(key)) throw new Error(`unknown option --${key}`);
+    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key", "target"].includes(key)) throw new Error(`unknown option --${key}`);
   }
   const pick = (flag: string, envName: string, fallback: string) => flags.get(flag) ?? env[envName] ?? fallback;
   const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -350,7 +411,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
   if (!modes.length) throw new Error(`--modes is empty`);
   const key = pick("key", "BENCH_KEY", "dev");
   if (key !== "dev" && key !== "issued" && key !== "limited") throw new Error(`--key must be dev, issued or limited`);
-  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key };
+  const targets = [...new Set(list(pick("target", "BENCH_TARGET", "gateway")))];
+  if (!targets.length || targets.some((t) => !(TARGETS as readonly string[]).includes(t))) throw new Error(`--target must list gateway and/or selfhost`);
+  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[] };
 }
 
 /** The key the strike paths send: the dev key itself, or one it issues. */
