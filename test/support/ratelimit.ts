@@ -13,9 +13,13 @@ export function rateLimitHeadersOf(res: Response): Record<string, string> {
 }
 
 /**
- * How many requests a requests_per_minute bucket of `limit` had refilled when it refused `res`
- * (from its reset header): below one, the refusal came before the bucket could admit another.
+ * A burst against a requests_per_minute bucket admits exactly its limit when it is decided before
+ * one request refills (60 s ÷ limit), and on a slow machine at most what refilled while it was
+ * decided: never more. `elapsedMs` is the burst's wall time, an upper bound on that window.
  */
-export function refilledAt(res: Response, limit: number): number {
-  return limit - (parseDuration(res.headers.get("x-ratelimit-reset-requests")!) * limit) / 60_000;
+export function expectBurstAdmitted(admitted: number, refused: number, total: number, limit: number, elapsedMs: number): void {
+  const refilled = Math.floor((elapsedMs * limit) / 60_000);
+  if (admitted !== limit) console.warn(`burst: ${admitted} admitted of limit ${limit} over ${elapsedMs} ms (refill allows ${refilled} more)`);
+  if (admitted < limit || admitted > limit + refilled) throw new Error(`burst admitted ${admitted}: expected ${limit}${refilled ? ` to ${limit + refilled}` : ""} (limit ${limit}, ${elapsedMs} ms)`);
+  if (admitted + refused !== total) throw new Error(`burst: ${admitted} admitted + ${refused} refused != ${total} sent`);
 }
