@@ -4,7 +4,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { collectDeployment, emptySnapshot, inc, MetricsBook, METRICS, METRICS_INDEX_NAME, observe, outlivesCovenant, renderExposition, type Snapshot } from "../src/telemetry";
 import { mapLimit } from "../src/concurrency";
-import { createCovenant, deleteCovenant } from "./support/covenants";
+import { createCovenant, deleteCovenant, eventually } from "./support/covenants";
 import { call, strike } from "./support/gateway";
 
 function finalOf(covenant: string): Snapshot {
@@ -116,7 +116,8 @@ describe("deleting covenants through the API", () => {
     const index = env.METRICS_INDEX.getByName(METRICS_INDEX_NAME);
     const ids = await mapLimit(Array.from({ length: 6 }, (_, i) => i), 3, async (i) => (await createCovenant({ id: `retire-${i}-${crypto.randomUUID().slice(0, 6)}` })).id);
     for (const id of ids) expect((await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "count me", max_tokens: 4 })).status).toBe(200);
-    const listed = new Set(await index.list());
+    // Registration runs in the background after a covenant's first event: wait for it.
+    const listed = new Set(await eventually(() => index.list(), (names) => ids.every((id) => names.includes(`dev:${id}`))));
     for (const id of ids) expect(listed.has(`dev:${id}`), id).toBe(true);
 
     const scrape = async () => {
@@ -146,7 +147,7 @@ describe("deleting covenants through the API", () => {
     expect((await strike({ covenant_id: again, model: "gemma-2b-it", prompt: "count me again", max_tokens: 4 })).status).toBe(200);
     const fresh = await scrape();
     expect(count(fresh, new RegExp(`^homeskillet_strikes_total\\{[^}]*covenant="${again}"[^}]*\\} (\\S+)$`, "gm"))).toBe(1);
-    expect(new Set(await index.list()).has(`dev:${again}`)).toBe(true);
+    expect(new Set(await eventually(() => index.list(), (names) => names.includes(`dev:${again}`))).has(`dev:${again}`)).toBe(true);
     await deleteCovenant(again);
   });
 });
