@@ -44,6 +44,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "what a /metrics scrape costs per live covenant, and after the covenants are deleted (--covenants, --scrapes)",
     run: async (args) => (await import("./scrape")).run(args),
   },
+  restart: {
+    describe: "kill -9 of the self-hosted runtime mid-load, started again: lost, duplicated, allocations live at the kill reused or released (--strikes, --concurrency, --kill-at)",
+    run: async (args) => (await import("./restart")).run(args),
+  },
   soak: {
     describe: "steady load with faults for --minutes (10): lost, duplicated, leaked, storage and runtime memory growth (--concurrency, --covenants, --error-rate)",
     run: async (args) => (await import("./soak")).run(args),

@@ -20,6 +20,10 @@ export interface SelfhostOptions {
   build?: boolean;
   quiet?: boolean;
   timeoutMs?: number;
+  /** Serve on this port (a restart keeps its address); a free one when absent. */
+  port?: number;
+  /** Keep the Durable Objects here, and keep them after stop (a restart reuses them); a throwaway directory when absent. */
+  dataDir?: string;
 }
 
 export interface Selfhost {
@@ -27,9 +31,11 @@ export interface Selfhost {
   /** The workerd process's id. */
   pid: number;
   stop(): Promise<void>;
+  /** kill -9 of workerd itself: no warning, no shutdown; resolves when the script has exited. */
+  kill(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -42,8 +48,8 @@ function freePort(): Promise<number> {
 }
 
 export async function startSelfhost(opts: SelfhostOptions): Promise<Selfhost> {
-  const port = await freePort();
-  const data = mkdtempSync(join(tmpdir(), "homeskillet-bench-selfhost-"));
+  const port = opts.port ?? (await freePort());
+  const data = opts.dataDir ?? mkdtempSync(join(tmpdir(), "homeskillet-bench-selfhost-"));
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
     HOME: process.env.HOME ?? tmpdir(),
@@ -92,7 +98,15 @@ export async function startSelfhost(opts: SelfhostOptions): Promise<Selfhost> {
         await exited;
       }
     }
-    rmSync(data, { recursive: true, force: true });
+    if (!opts.dataDir) rmSync(data, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    await exited;
   };
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
@@ -109,5 +123,5 @@ export async function startSelfhost(opts: SelfhostOptions): Promise<Selfhost> {
     await stop();
     throw err;
   }
-  return { url, pid, stop };
+  return { url, pid, stop, kill };
 }
