@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { DEFAULT_QUOTAS, type AuditEntry, type KeyCreate, type KeyPatch, type KeyView, type TenantQuotas } from "../schema/tenancy";
 import { AuditOutbox, auditEntry, type NewAuditEntry } from "./audit";
-import { KeyStore, type KeyGrantRecord } from "./key-store";
+import type { PrincipalRecord } from "../auth/principal";
+import { KeyStore } from "./key-store";
 import { REGISTRY_NAME } from "./registry";
 import { covenantObjectName } from "../covenant/naming";
 
@@ -202,7 +203,7 @@ export class TenantDirectory extends DurableObject<Env> {
     return { ok: true, value: { view: r.after, secret: r.secret } };
   }
 
-  authenticate(tenant: string, hash: string): KeyGrantRecord | null {
+  authenticate(tenant: string, hash: string): PrincipalRecord | null {
     if (this.deleted()) return null;
     return this.keys.authenticate(tenant, hash, Date.now());
   }

@@ -4,6 +4,7 @@
  * grace period ends; revocation and expiry are checked on every authentication.
  */
 import { sha256Hex } from "../auth/keys";
+import type { PrincipalRecord } from "../auth/principal";
 import { newTaggedSecret } from "../auth/tagged-secret";
 import type { KeyCreate, KeyPatch, KeyView, Limits, Scope } from "../schema/tenancy";
 
@@ -13,17 +14,6 @@ export const KEY_PREFIX = "hsk_live_";
 const SHOWN_SECRET_CHARS = 6;
 /** `last_used_at` is written at most this often per key, so authentication is not a write each time. */
 const LAST_USED_RESOLUTION_MS = 60_000;
-
-/** What authentication hands the edge: everything a Principal needs, as plain data. */
-export interface KeyGrantRecord {
-  tenant: string;
-  keyId: string;
-  scopes: Scope[];
-  covenants: string[] | null;
-  models: string[] | null;
-  limits: Limits | null;
-  expiresAt: number | null;
-}
 
 interface Row {
   id: string;
@@ -178,7 +168,7 @@ export class KeyStore {
    * The grant behind a key's hash, or null when it is unknown, revoked, expired, or a rotated-out
    * secret past its grace. Notes the use (at most once a minute per key).
    */
-  authenticate(tenant: string, hash: string, now: number): KeyGrantRecord | null {
+  authenticate(tenant: string, hash: string, now: number): PrincipalRecord | null {
     const row = this.sql
       .exec<Row & Record<string, SqlStorageValue>>(`SELECT * FROM keys WHERE hash = ? OR prev_hash = ?`, hash, hash)
       .toArray()[0] as Row | undefined;
