@@ -20,7 +20,7 @@
 // SIGTERM and SIGINT are passed to workerd, and this process exits when workerd does, with its
 // status, so a supervisor (Docker, Kubernetes, systemd) sees workerd's fate.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative, resolve, sep } from "node:path";
@@ -66,11 +66,27 @@ export async function build() {
     modules,
   };
   writeFileSync(join(stage, "worker.json"), JSON.stringify(worker, null, 2) + "\n");
-  // Swapped in whole, so a serve never reads half a build.
-  rmSync(OUT, { recursive: true, force: true });
-  cpSync(stage, OUT, { recursive: true });
-  rmSync(stage, { recursive: true, force: true });
+  // The same build again (another start, a concurrent one) leaves the output untouched, so a
+  // workerd starting from it is never disturbed; a different one is swapped in by renames.
+  if (sameTree(stage, OUT)) {
+    rmSync(stage, { recursive: true, force: true });
+    log(`${relative(root, OUT)} is up to date (${Date.now() - started} ms)`);
+    return;
+  }
+  const old = `${OUT}.old-${process.pid}`;
+  if (existsSync(OUT)) renameSync(OUT, old);
+  renameSync(stage, OUT);
+  rmSync(old, { recursive: true, force: true });
   log(`built ${relative(root, OUT)} in ${Date.now() - started} ms`);
+}
+
+/** True when both folders hold the same files with the same bytes (source maps aside). */
+function sameTree(a, b) {
+  if (!existsSync(b)) return false;
+  const files = (dir) => listFiles(dir).filter((f) => !f.endsWith(".map") && f !== "workerd").sort();
+  const fa = files(a);
+  const fb = files(b);
+  return fa.length === fb.length && fa.every((f, i) => f === fb[i] && readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
 }
 
 /**
@@ -174,11 +190,12 @@ async function main(argv) {
     for (const e of p.errors) log(e);
     process.exit(2);
   }
+  const existed = existsSync(p.dataDir);
   mkdirSync(p.dataDir, { recursive: true });
   if (!statSync(p.dataDir).isDirectory()) throw new Error(`${p.dataDir} is not a directory`);
-  // Inside a checkout (the default .data/), keep the objects' files out of git.
-  const ignore = join(p.dataDir, ".gitignore");
-  if (!relative(root, p.dataDir).startsWith("..") && !existsSync(ignore)) writeFileSync(ignore, "*\n");
+  // A data directory made here inside the checkout (the default .data/) keeps out of git.
+  const inside = relative(root, p.dataDir);
+  if (!existed && inside && !inside.startsWith("..")) writeFileSync(join(p.dataDir, ".gitignore"), "*\n");
   // The configuration names the settings and the data directory, nothing secret; it is written
   // afresh for each start (its embed paths lead to the build) and removed on the way out.
   const configDir = mkdtempSync(join(tmpdir(), "homeskillet-selfhost-"));
@@ -187,7 +204,7 @@ async function main(argv) {
   const cleanup = () => rmSync(configDir, { recursive: true, force: true });
 
   if (!p.childEnv.HOMESKILLET_OPERATOR_KEY) log("HOMESKILLET_OPERATOR_KEY is not set: /metrics and the dashboard stay off");
-  const child = spawn(workerdBinary(), ["serve", configPath, "--experimental"], { env: p.childEnv, stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(workerdBinary(), ["serve", configPath], { env: p.childEnv, stdio: ["ignore", "inherit", "inherit"] });
   log(`workerd (pid ${child.pid}) serving http://${p.host}:${p.port}, data in ${p.dataDir}, settings from the environment: ${p.settings.join(", ")}`);
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
     process.on(signal, () => {

@@ -207,7 +207,7 @@ describe("plan", () => {
 
     // The generated text is a configuration workerd accepts, reading the values itself.
     writeFileSync(join(configDir, "workerd.capnp"), text);
-    const child = spawn(workerdBinary(), ["serve", join(configDir, "workerd.capnp"), "--experimental"], { env: p.childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(workerdBinary(), ["serve", join(configDir, "workerd.capnp")], { env: p.childEnv, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     for (const s of [child.stdout!, child.stderr!]) s.on("data", (c: Buffer) => void (output += c.toString()));
     try {
