@@ -204,7 +204,13 @@ async function main(argv) {
   const cleanup = () => rmSync(configDir, { recursive: true, force: true });
 
   if (!p.childEnv.HOMESKILLET_OPERATOR_KEY) log("HOMESKILLET_OPERATOR_KEY is not set: /metrics and the dashboard stay off");
-  const child = spawn(workerdBinary(), ["serve", configPath], { env: p.childEnv, stdio: ["ignore", "inherit", "inherit"] });
+  // workerd must not outlive this script: a second start on the same data directory would run a
+  // second copy of every Durable Object. On Linux, setpriv (util-linux, in every Debian image)
+  // asks the kernel to send workerd SIGTERM when this process dies, even by SIGKILL.
+  const workerd = [workerdBinary(), "serve", configPath];
+  const setpriv = process.platform === "linux" && existsSync("/usr/bin/setpriv") ? "/usr/bin/setpriv" : undefined;
+  const [cmd, ...args] = setpriv ? [setpriv, "--pdeathsig", "SIGTERM", "--", ...workerd] : workerd;
+  const child = spawn(cmd, args, { env: p.childEnv, stdio: ["ignore", "inherit", "inherit"] });
   log(`workerd (pid ${child.pid}) serving http://${p.host}:${p.port}, data in ${p.dataDir}, settings from the environment: ${p.settings.join(", ")}`);
   for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
     process.on(signal, () => {

@@ -213,4 +213,22 @@ describe("npm run selfhost", () => {
     expect(view.created_total).toBe(view.released_total);
     expect(view.expired_total).toBe(0);
   });
+
+  it("never leaves workerd running without the script: kill -9 of the script stops it too", async () => {
+    // Otherwise a second start on the same data directory could run a second copy of every object.
+    const running = current!;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(alive(running.workerdPid)).toBe(true);
+    running.proc.kill("SIGKILL");
+    await running.exited;
+    await until("workerd to follow its script", async () => (alive(running.workerdPid) ? undefined : true), 20_000);
+    expect((await fetch(`${gateway}/healthz`).then((r) => r.status, () => "refused"))).toBe("refused");
+  });
 });
