@@ -30,8 +30,9 @@ import { CovenantStore, type UsageHour } from "./storage";
 import { StrikeRunner, type Placed } from "./strike-runner";
 import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
+import { bookOutcome, meterStrike } from "./outcome-book";
 import { HOUR_MS, retentionFrom, type Retention } from "./usage";
-import { logStrikeContent, MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
+import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
 import type { Result, StrikeEvent, StrikeInput, StrikeOutcome, WatchOptions } from "./types";
 
 const models = modelCatalogue();
@@ -106,7 +107,7 @@ export class CovenantObject extends DurableObject<Env> {
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
       attemptFailed: (e) => this.metrics.attemptFailed(e),
     });
-    this.fusion = new FusionDesk(ctx.storage.sql, this.runner, this.leases, this.ledger, models, (input, outcome) => this.meterStrike(input, outcome));
+    this.fusion = new FusionDesk(ctx.storage.sql, this.runner, this.leases, this.ledger, models, (input, outcome) => meterStrike(this.metrics, input, outcome, this.owned?.contract.default_model ?? ""));
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -318,46 +319,13 @@ export class CovenantObject extends DurableObject<Env> {
     return this.metrics.snapshot();
   }
 
-  /** Runs a strike and books its outcome in the metrics (replays of an Idempotency-Key never get here). */
+  /** Runs a strike and books what it leaves besides its ledger row (src/covenant/outcome-book.ts). */
   private async runMetered(input: StrikeInput, contract: CovenantContract, observers: Observers = {}): Promise<StrikeOutcome> {
     const ctx = { contract, policy: contract.policy, owner: this.owner() };
     // A fused strike is planned and run fragment by fragment (a plan of one is the plain strike).
     const outcome = input.fusion ? await this.fusion.run(input, ctx, observers) : await this.runner.run(input, ctx, observers);
-    // A fused request's fragments were booked as strikes as they finished; the request itself is booked as fused.
-    const report = outcome.ok ? outcome.strike.fusion : outcome.error.fusion;
-    if (report) {
-      this.metrics.fusedFinished({
-        tenant: input.tenant, covenant: input.covenantId, strategy: report.plan.strategy,
-        outcome: outcome.ok ? "ok" : "error", ...(outcome.ok ? {} : { errorType: outcome.error.type }),
-        cache: report.fragments.filter((f) => f.status === "ok").map((f) => f.cache),
-      });
-    } else {
-      this.meterStrike(input, outcome);
-    }
-    if (contract.logging?.content) {
-      logStrikeContent({
-        ...(input.traceparent ? { traceparent: input.traceparent } : {}),
-        tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId, prompt: input.promptText,
-        ...(outcome.ok
-          ? { outcome: "ok" as const, model: outcome.strike.model, completion: outcome.strike.output.content }
-          : { outcome: "error" as const, errorType: outcome.error.type }),
-      });
-    }
+    bookOutcome(this.metrics, input, outcome, contract);
     return outcome;
-  }
-
-  private meterStrike(input: StrikeInput, outcome: StrikeOutcome): void {
-    const who = { tenant: input.tenant, covenant: input.covenantId };
-    if (outcome.ok) {
-      const s = outcome.strike;
-      this.metrics.strikeFinished({
-        ...who, model: s.model, pool: s.pool_id, outcome: "ok",
-        allocated: !s.lease_reused && s.pool_id !== "local", allocateMs: s.timings.allocate_ms, inferMs: s.timings.infer_ms,
-        costUsd: s.cost_usd, promptTokens: s.usage.prompt_tokens, completionTokens: s.usage.completion_tokens,
-      });
-    } else {
-      this.metrics.strikeFinished({ ...who, model: input.model ?? this.owned?.contract.default_model ?? "", pool: null, outcome: "error", errorType: outcome.error.type });
-    }
   }
 
   // ---- alarm ---------------------------------------------------------------------------------
