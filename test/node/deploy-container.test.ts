@@ -12,13 +12,13 @@
 // docker-compose is the deprecated 1.x; the npm package with the compose schema dates from 2021.)
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startSystem, type LocalSystem } from "../../bench/lib/system.ts";
 import { workerdBinary } from "../../scripts/selfhost.mjs";
+import { freePort } from "./support.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 
@@ -59,17 +59,6 @@ function readDockerfile(text: string): Stage[] {
 /** `KEY=value KEY2=value2` (ENV) into an object. */
 function envPairs(args: string): Record<string, string> {
   return Object.fromEntries([...args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1]!, m[2]!.replace(/^"|"$/g, "")]));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const dockerfile = readDockerfile(readFileSync(join(root, "Dockerfile"), "utf8"));

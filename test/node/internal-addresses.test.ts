@@ -1,24 +1,17 @@
 // With the local node down, what a tenant sees names the failure, never the address the gateway
 // tried (in production a tunnel host). This file starts a system of its own whose local node is a
 // port nobody listens on, as a node that went away would be.
-import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSystem, type LocalSystem } from "../../bench/lib/system.ts";
+import { freePort } from "./support.ts";
 
 const key = "hsk_node_addresses_0001";
 let system: LocalSystem;
 let deadPort: number;
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 beforeAll(async () => {
-  deadPort = await closedPort();
+  // A free port nobody listens on: a node that went away.
+  deadPort = await freePort();
   system = await startSystem({
     mode: "miniflare",
     workers: ["gateway", "hostedai"],

@@ -12,12 +12,12 @@
 // The system is this file's own (not the shared one of test/node/system.ts): faults are injected.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { startSystem, type LocalSystem } from "../../bench/lib/system.ts";
+import { freePort, until } from "./support.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const deploy = join(root, "deploy");
@@ -60,33 +60,7 @@ const dashboardQueries = dashboards.flatMap(({ file, json }) =>
   ),
 );
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await sleep(250);
-  }
-}
 
 describe("measureOf", () => {
   it("takes the threshold off an alert expression", () => {

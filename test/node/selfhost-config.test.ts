@@ -4,12 +4,12 @@
 // test/node/selfhost.test.ts.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { assetManifest, capnpString, moduleType, parseHeadersFile, resolveFileSettings, settingNames, uniqueKeyFor, workerdConfig } from "../../scripts/selfhost-config.mjs";
 import { plan, workerdBinary } from "../../scripts/selfhost.mjs";
+import { freePort, until } from "./support.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -211,7 +211,7 @@ describe("plan", () => {
     let output = "";
     for (const s of [child.stdout!, child.stderr!]) s.on("data", (c: Buffer) => void (output += c.toString()));
     try {
-      const body = await until(async () => {
+      const body = await until("the self-hosted gateway to answer", async () => {
         if (child.exitCode !== null) throw new Error(`workerd exited ${child.exitCode}: ${output}`);
         const res = await fetch(`http://127.0.0.1:${port}/anything`).catch(() => undefined);
         return res ? res.json() : undefined;
@@ -226,23 +226,3 @@ describe("plan", () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -6,11 +6,11 @@
 // request to prompt it: the Hosted.AI emulator's own record (GET /admin/allocations) is the judge.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startSystem, type LocalSystem } from "../../bench/lib/system.ts";
+import { freePort, until } from "./support.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const DEV_KEY = "hsk_selfhost_dev_0001";
@@ -28,32 +28,6 @@ interface AdminView {
   created_total: number;
   released_total: number;
   expired_total: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 describe("npm run selfhost", () => {
