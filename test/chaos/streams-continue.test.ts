@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createCovenant, covenantUsage, deleteCovenant } from "../support/covenants";
 import { hostedaiFaults, localFaults } from "../support/faults";
 import { call } from "../support/gateway";
+import type { InferenceRecordView as Bill } from "../../workers/hostedai-emulator/src/views";
 
 afterEach(async () => {
   await hostedaiFaults.clear();
@@ -19,18 +20,6 @@ interface Chunk {
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   homeskillet?: Record<string, unknown>;
   error?: { code: string; message: string };
-}
-
-/** A bill as the Hosted.AI emulator keeps it (GET /admin/inferences). */
-interface Bill {
-  pool_id: string;
-  metadata: Record<string, string>;
-  outcome: string;
-  prompt_tail: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  text: string;
 }
 
 const PROMPT = "Tell me a story about a river.";

@@ -6,21 +6,11 @@
 import fc from "fast-check";
 import OpenAI from "openai";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import type { InferenceRecordView as Bill } from "../../workers/hostedai-emulator/src/views.ts";
 
 const { gateway, hostedai, keys } = inject("system");
 const MAX_TOKENS = 48;
 const PROMPT = "Tell me about rivers at dawn.";
-
-interface Bill {
-  pool_id: string;
-  metadata: Record<string, string>;
-  outcome: string;
-  prompt_tail: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  text: string;
-}
 
 const api = async (path: string, init: RequestInit = {}) => {
   const res = await fetch(`${gateway}${path}`, {

@@ -3,6 +3,7 @@
 // GET /admin/inferences records each bill. Cuts can be aimed at one pool or one tenant's work.
 import { beforeEach, describe, expect, it } from "vitest";
 import { allocateOk, call, infer, issueToken, resetCluster, setFaults, streamInference } from "./harness";
+import type { InferenceRecordView as Bill } from "../src/views";
 
 let token: string;
 
@@ -12,21 +13,6 @@ beforeEach(async () => {
 });
 
 const request = { prompt: "Describe a river at dawn.", max_tokens: 24, temperature: 0.3 };
-
-interface Bill {
-  inference_id: string;
-  allocation_id: string;
-  pool_id: string;
-  metadata: Record<string, string>;
-  model: string;
-  stream: boolean;
-  outcome: string;
-  prompt_tail: string;
-  prompt_tokens: number;
-  completion_tokens: number;
-  cost_usd: number;
-  text: string;
-}
 
 const bills = async (): Promise<Bill[]> => (await call("GET", "/admin/inferences")).body.inferences;
 
