@@ -22,7 +22,8 @@ export function isDevelopment(env: Pick<Env, "HOMESKILLET_ENV">): boolean {
   return env.HOMESKILLET_ENV?.trim().toLowerCase() === "development";
 }
 
-export type OperatorKey = { ok: true; key: string } | { ok: false; message: string };
+/** The operator key as requests are checked against it: its SHA-256, never the key itself. */
+export type OperatorKey = { ok: true; hash: string } | { ok: false; message: string };
 
 /**
  * The operator key: HOMESKILLET_OPERATOR_KEY; in local development only, the development key when
@@ -34,14 +35,15 @@ export async function operatorKey(env: Env): Promise<OperatorKey> {
   const configured = env.HOMESKILLET_OPERATOR_KEY?.trim();
   if (!configured) {
     const dev = env.HOMESKILLET_DEV_KEY?.trim();
-    if (dev && isDevelopment(env)) return { ok: true, key: dev };
+    if (dev && isDevelopment(env)) return { ok: true, hash: await sha256Hex(dev) };
     return { ok: false, message: "operator routes are off: set HOMESKILLET_OPERATOR_KEY to a key no tenant holds" };
   }
   const table = await tenantKeyTable(env).catch(() => new Map<string, string>());
-  if (table.has(await sha256Hex(configured))) {
+  const hash = await sha256Hex(configured);
+  if (table.has(hash)) {
     return { ok: false, message: "operator routes are off: HOMESKILLET_OPERATOR_KEY is also a tenant's key; give the operator a key of its own" };
   }
-  return { ok: true, key: configured };
+  return { ok: true, hash };
 }
 
 /** Compares digests, not keys, so the time taken says nothing about how much of a key matched. */
@@ -52,7 +54,8 @@ export const requireOperator: MiddlewareHandler<{ Bindings: Env }> = async (c, n
   }
   const presented = bearerToken(c.req.header("authorization"));
   if (!presented) return unauthorized("missing operator key: send `Authorization: Bearer <operator key>`");
-  const [a, b] = await Promise.all([sha256Hex(presented), sha256Hex(expected.key)]);
+  const a = await sha256Hex(presented);
+  const b = expected.hash;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
   if (diff !== 0) return unauthorized("invalid operator key");
