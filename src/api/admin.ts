@@ -11,12 +11,11 @@ import { AuditQuery, ErrorBody, SCOPES, TenantCreate, TenantCreated, TenantId, T
 import { requireOperator } from "../telemetry";
 import { REGISTRY_NAME, validCursor, type AuditPage } from "../tenancy";
 import { actorOf } from "./actor";
-import { newRouter, type AppEnv } from "./app-types";
+import { json, newRouter, type AppEnv } from "./app-types";
 import { auditPageSchema } from "./audit";
 import { limitBody, requireJson } from "./middleware";
 import { directoryStub } from "./stubs";
 
-const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const security = [{ operator: [] }];
 const errors = {
   400: json(ErrorBody, "Invalid request (the error names the field)"),

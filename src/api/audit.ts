@@ -1,9 +1,8 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { AuditEntry, AuditQuery, ErrorBody } from "../schema";
 import { REGISTRY_NAME, validCursor, type AuditPage } from "../tenancy";
-import { newRouter } from "./app-types";
+import { json, newRouter } from "./app-types";
 
-const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 
 export const auditPageSchema = z
   .object({ object: z.literal("list"), data: z.array(AuditEntry), next: z.string().nullable().openapi({ description: "Pass as `after` for the next page; null on the last." }) })

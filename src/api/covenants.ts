@@ -2,14 +2,12 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { mayUseCovenant } from "../auth";
 import { actorOf } from "./actor";
-import type { AppEnv } from "./app-types";
 import { DEFAULT_COVENANT_ID } from "../policy";
 import { CovenantContract, CovenantCreate, CovenantId, CovenantPatch, CovenantStatus, CovenantUsage, ErrorBody, UsageQuery } from "../schema";
-import { newRouter } from "./app-types";
+import { json, newRouter, type AppEnv } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 import { covenantStub, directoryStub } from "./stubs";
 
-const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const errors = {
   400: json(ErrorBody, "Invalid covenant (the error names the field)"),
   401: json(ErrorBody, "Missing or invalid API key"),

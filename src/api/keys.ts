@@ -5,11 +5,10 @@ import { ErrorBody, KeyCreate, KeyCreated, KeyPatch, KeyRotate, KeyView } from "
 import { revokeKeyLimits } from "../limits";
 import type { Refused } from "../tenancy";
 import { actorOf } from "./actor";
-import { newRouter, type AppEnv } from "./app-types";
+import { json, newRouter, type AppEnv } from "./app-types";
 import { limitBody, optionalJson, requireJson } from "./middleware";
 import { directoryStub } from "./stubs";
 
-const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({ description, content: { "application/json": { schema } } });
 const security = [{ bearer: ["keys"] }];
 const errors = {
   400: json(ErrorBody, "Invalid request (the error names the field)"),
@@ -91,6 +90,14 @@ function withinReach(c: Context<AppEnv>, view: KeyView): boolean {
   return exceedsParent(c.get("principal"), { scopes: view.scopes, covenants: view.covenants ?? undefined, models: view.models ?? undefined }) === null;
 }
 
+/** A key of the caller's tenant that the caller may manage; undefined reads as "no such key". */
+async function keyWithinReach(c: Context<AppEnv>, id: string): Promise<KeyView | undefined> {
+  const view = await directoryStub(c.env, c.get("tenant")).getKey(id);
+  return view && withinReach(c, view) ? view : undefined;
+}
+
+const keyNotFound = (id: string) => ({ error: { type: "key_not_found", message: `no key ${id}`, param: "id" } });
+
 export const keys = newRouter()
   .openapi(createKeyRoute, async (c) => {
     const grant = c.req.valid("json");
@@ -110,8 +117,8 @@ export const keys = newRouter()
   })
   .openapi(getKeyRoute, async (c) => {
     const { id } = c.req.valid("param");
-    const view = await directoryStub(c.env, c.get("tenant")).getKey(id);
-    if (!view || !withinReach(c, view)) return c.json({ error: { type: "key_not_found", message: `no key ${id}`, param: "id" } }, 404);
+    const view = await keyWithinReach(c, id);
+    if (!view) return c.json(keyNotFound(id), 404);
     return c.json(view, 200);
   })
   .openapi(patchKeyRoute, async (c) => {
@@ -119,8 +126,8 @@ export const keys = newRouter()
     const patch = c.req.valid("json");
     const tenant = c.get("tenant");
     const directory = directoryStub(c.env, tenant);
-    const current = await directory.getKey(id);
-    if (!current || !withinReach(c, current)) return c.json({ error: { type: "key_not_found", message: `no key ${id}`, param: "id" } }, 404);
+    const current = await keyWithinReach(c, id);
+    if (!current) return c.json(keyNotFound(id), 404);
     if (patch.expires_at && Date.parse(patch.expires_at) <= Date.now()) {
       return c.json({ error: { type: "invalid_request", message: "expires_at must be in the future", param: "expires_at" } }, 400);
     }
@@ -137,8 +144,8 @@ export const keys = newRouter()
     const { id } = c.req.valid("param");
     const tenant = c.get("tenant");
     const directory = directoryStub(c.env, tenant);
-    const current = await directory.getKey(id);
-    if (!current || !withinReach(c, current)) return c.json({ error: { type: "key_not_found", message: `no key ${id}`, param: "id" } }, 404);
+    const current = await keyWithinReach(c, id);
+    if (!current) return c.json(keyNotFound(id), 404);
     const r = await directory.revokeKey(tenant, id, actorOf(c));
     if (!r.ok) return refusal(c, r);
     forgetKey(id);
@@ -150,8 +157,8 @@ export const keys = newRouter()
     const tenant = c.get("tenant");
     const graceS = c.req.valid("json").grace_s ?? 0;
     const directory = directoryStub(c.env, tenant);
-    const current = await directory.getKey(id);
-    if (!current || !withinReach(c, current)) return c.json({ error: { type: "key_not_found", message: `no key ${id}`, param: "id" } }, 404);
+    const current = await keyWithinReach(c, id);
+    if (!current) return c.json(keyNotFound(id), 404);
     const r = await directory.rotateKey(tenant, id, graceS, actorOf(c));
     if (!r.ok) return refusal(c, r);
     forgetKey(id);
