@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { analyseRequest } from "../classify";
-import type { FailureBody, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome } from "../covenant";
+import type { FailureBody, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome, WatchOptions } from "../covenant";
 import { mergeViews, modelCatalogue, rateLimitHeaders, type RateView } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { Env } from "../env";
@@ -125,6 +125,16 @@ async function abandonKeyHold(caller: Caller, input: StrikeInput): Promise<void>
   if (input.keyHold) await settleKeyHold(caller.env, input.keyHold, { tokens: reservedTokens(input), usd: 0 }).catch(() => {});
 }
 
+/** The covenant's stream of a strike; when it cannot be opened, the key's hold ends here. */
+async function openStream(caller: Caller, input: StrikeInput, watch: WatchOptions): Promise<ReadableStream<Uint8Array>> {
+  try {
+    return await covenantStub(caller.env, input.tenant, input.covenantId).strikeStream(input, watch);
+  } catch (err) {
+    await abandonKeyHold(caller, input);
+    throw err;
+  }
+}
+
 /** When, and whether, a client should retry a refusal. */
 export function retryHeaders(error: FailureBody): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -205,12 +215,7 @@ export async function watchStrike(
   const classifyMs = Date.now() - receivedAt;
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
-  const body = await covenantStub(caller.env, input.tenant, ask.covenantId)
-    .strikeStream(input, { tokens: false })
-    .catch(async (err: unknown) => {
-      await abandonKeyHold(caller, input);
-      throw err;
-    });
+  const body = await openStream(caller, input, { tokens: false });
   await on.sent?.(input.strikeId, input.promptTokens);
   let covenantView: RateView | undefined;
   for await (const line of ndjsonLines(body, () => abandonKeyHold(caller, input))) {
@@ -245,12 +250,7 @@ export async function startStreamedStrike(
   const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
-  const body = await covenantStub(caller.env, input.tenant, ask.covenantId)
-    .strikeStream(input, { tokens: true })
-    .catch(async (err: unknown) => {
-      await abandonKeyHold(caller, input);
-      throw err;
-    });
+  const body = await openStream(caller, input, { tokens: true });
   const lines = ndjsonLines(body, () => abandonKeyHold(caller, input))[Symbol.asyncIterator]();
   let first = await lines.next();
   // A limited covenant says first where its limits stand: headers, not a chunk.
