@@ -9,12 +9,11 @@ import type { Context } from "hono";
 import { mayUseCovenant, tenantKeyTable } from "../auth";
 import type { UsageHour } from "../covenant/usage";
 import type { Env } from "../env";
-import { DEFAULT_COVENANT_ID } from "../policy";
 import { ErrorBody } from "../schema";
 import { requireOperator } from "../telemetry";
 import { REGISTRY_NAME } from "../tenancy";
 import { newRouter, type AppEnv } from "./app-types";
-import { covenantStub, directoryStub } from "./stubs";
+import { covenantIdsOf, covenantStub } from "./stubs";
 
 const DAY_MS = 86_400_000;
 /** Each covenant object is asked for a week at a time, so no answer grows with the period. */
@@ -98,10 +97,6 @@ function period(c: Context<AppEnv>, q: z.infer<typeof ExportQuery>): { from: num
   return { from, to };
 }
 
-async function covenantsOf(env: Env, tenant: string): Promise<string[]> {
-  const listed = (await directoryStub(env, tenant).list()).map((c) => c.id);
-  return listed.includes(DEFAULT_COVENANT_ID) ? listed : [DEFAULT_COVENANT_ID, ...listed];
-}
 
 /**
  * Streams every line of the given tenants' covenants. A covenant that cannot be read ends the
@@ -142,7 +137,7 @@ export const usageExport = newRouter()
     if (p instanceof Response) return p;
     const tenant = c.get("tenant");
     const principal = c.get("principal");
-    const covenants = (await covenantsOf(c.env, tenant)).filter((id) => mayUseCovenant(principal, id));
+    const covenants = (await covenantIdsOf(c.env, tenant)).filter((id) => mayUseCovenant(principal, id));
     return exportStream(c.env, async function* () { yield { tenant, covenants }; }, p.from, p.to, q.format ?? "csv");
   })
   .openapi(adminExportRoute, async (c) => {
@@ -153,10 +148,10 @@ export const usageExport = newRouter()
     const configured = [...new Set((await tenantKeyTable(env)).values())];
     const registry = env.TENANT_REGISTRY.getByName(REGISTRY_NAME);
     async function* tenants() {
-      for (const tenant of configured.sort()) yield { tenant, covenants: await covenantsOf(env, tenant) };
+      for (const tenant of configured.sort()) yield { tenant, covenants: await covenantIdsOf(env, tenant) };
       for (let after: string | undefined; ; ) {
         const page = await registry.list(after, 100);
-        for (const t of page) if (!configured.includes(t.id)) yield { tenant: t.id, covenants: await covenantsOf(env, t.id) };
+        for (const t of page) if (!configured.includes(t.id)) yield { tenant: t.id, covenants: await covenantIdsOf(env, t.id) };
         if (page.length < 100) break;
         after = page[page.length - 1]!.id;
       }

@@ -1,10 +1,9 @@
 // Tenant-scoped access to covenants for the tools and resources. Every covenant object is named
 // `<tenant>:<id>`, and the tenant here is always the authenticated one, so no argument can name
 // another tenant's covenant.
-import { covenantStub, directoryStub } from "../api/stubs";
+import { covenantIdsOf, covenantStub } from "../api/stubs";
 import { mayUseCovenant } from "../auth";
 import { findLimit } from "../concurrency";
-import { DEFAULT_COVENANT_ID } from "../policy";
 import type { CovenantStatus } from "../schema";
 import type { SessionContext } from "./context";
 
@@ -21,9 +20,7 @@ export async function covenantStatus(ctx: SessionContext, covenantId: string): P
 
 /** The tenant's covenant ids this key may use; `default` always exists. */
 export async function covenantIds(ctx: SessionContext): Promise<string[]> {
-  const listed = (await directoryStub(ctx.env, ctx.tenant).list()).map((c) => c.id);
-  const all = listed.includes(DEFAULT_COVENANT_ID) ? listed : [DEFAULT_COVENANT_ID, ...listed];
-  return all.filter((id) => mayUseCovenant(ctx.principal, id));
+  return (await covenantIdsOf(ctx.env, ctx.tenant)).filter((id) => mayUseCovenant(ctx.principal, id));
 }
 
 export interface HeldAllocation {
