@@ -35,12 +35,6 @@ export function unauthorized(message: string): Response {
   );
 }
 
-/** The tenant a key belongs to, or undefined (expired, revoked and unknown keys alike). */
-export async function tenantForKey(env: Env, key: string): Promise<string | undefined> {
-  const r = await resolveKey(env, key);
-  return r.ok ? r.principal.tenant : undefined;
-}
-
 /** The principal of a bearer secret, or the 401 to answer. */
 export async function principalFor(env: Env, key: string | undefined): Promise<Principal | Response> {
   if (!key) return unauthorized("missing API key: send `Authorization: Bearer <key>`");

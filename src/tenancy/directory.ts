@@ -116,7 +116,7 @@ export class TenantDirectory extends DurableObject<Env> {
     return this.ctx.storage.sql.exec<{ covenant: string }>(`SELECT covenant FROM retiring ORDER BY covenant`).toArray().map((r) => r.covenant);
   }
 
-  retired(covenant: string): void {
+  private retired(covenant: string): void {
     this.ctx.storage.sql.exec(`DELETE FROM retiring WHERE covenant = ?`, covenant);
     this.ctx.storage.sql.exec(`DELETE FROM covenants WHERE id = ?`, covenant);
   }
