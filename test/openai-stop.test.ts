@@ -49,7 +49,7 @@ describe("stop on the OpenAI API, end to end", () => {
 
   /** A stop sequence from the middle of the answer the same request gets without one (the emulator's text is seeded by the request). */
   async function answerAndStop(covenant: string): Promise<{ full: string; stop: string; before: string }> {
-    const full = ChatCompletion.parse(await (await ask(covenant, {})).json()).choices[0]!.message.content;
+    const full = ChatCompletion.parse(await (await ask(covenant, {})).json()).choices[0]!.message.content ?? "";
     const words = full.split(" ");
     expect(words.length).toBeGreaterThan(6);
     const stop = ` ${words[4]}`;

@@ -21,8 +21,10 @@ export function validationError(error: z.ZodError): Response {
   const path = issue ? [...issue.path, ...(issue.code === "unrecognized_keys" ? issue.keys.slice(0, 1) : [])] : [];
   const param = path.length > 0 ? path.map(String).join(".") : undefined;
   const message = issue ? (param ? `${param}: ${issue.message}` : issue.message) : "invalid request";
+  // A well-formed parameter that cannot be honoured is refused as such, not called malformed.
+  const unsupported = issue?.code === "custom" && (issue.params as { unsupported?: boolean } | undefined)?.unsupported === true;
   return errorResponse(400, {
-    type: "invalid_request",
+    type: unsupported ? "unsupported_parameter" : "invalid_request",
     message,
     ...(param ? { param } : {}),
     issues: error.issues.slice(0, 10).map((i) => ({ path: i.path.map(String).join("."), message: i.message })),

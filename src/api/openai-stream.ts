@@ -21,6 +21,24 @@ const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" 
 const continuedAt = (progress: { type: string }): StreamContinued | undefined =>
   progress.type === "continued" ? (progress as unknown as StreamContinued) : undefined;
 
+/** Arguments go out in pieces of this many characters, as a model's would. */
+const ARGUMENT_PIECE = 24;
+
+/**
+ * Tool calls as OpenAI streams them: per call, a delta with its index, id, type and name (and
+ * empty arguments), then its arguments in pieces under the same index.
+ */
+export function toolCallDeltas(calls: readonly { id: string; type: "function"; function: { name: string; arguments: string } }[]): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const [index, call] of calls.entries()) {
+    out.push({ tool_calls: [{ index, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
+    for (let at = 0; at < call.function.arguments.length; at += ARGUMENT_PIECE) {
+      out.push({ tool_calls: [{ index, function: { arguments: call.function.arguments.slice(at, at + ARGUMENT_PIECE) } }] });
+    }
+  }
+  return out;
+}
+
 /**
  * A streamed strike as OpenAI chat-completion chunks over server-sent events, each token sent as
  * it arrives, ending with `data: [DONE]` — or, if the stream broke after output began, with a
@@ -34,6 +52,9 @@ const continuedAt = (progress: { type: string }): StreamContinued | undefined =>
  * A stream whose upstream broke after output began and that another target continued (see
  * src/covenant/continuation.ts) goes on as one stream: the chunk where the text continues carries
  * `homeskillet: {continued: true, model, pool_id, allocation_id, after_tokens, reason}`.
+ *
+ * An agent turn (tools, structured output) streams no tokens: its answer is checked whole first,
+ * then goes out as content and tool-call deltas (toolCallDeltas) before the final chunk.
  *
  * Stop sequences are applied as text arrives (see stop-sequences.ts). Once one is reached no more
  * content goes out, but the stream still ends with the strike's own final chunk — its cost, usage
@@ -87,9 +108,12 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
         if (line.event === "done") {
           const s = line.strike;
           model = s.model;
-          const rest = streamedText ? scanner.flush() : cutAtStop(s.output.content, stops).text;
+          const calls = s.output.tool_calls ?? [];
+          // Tool calls are whole calls: stop sequences apply to text only.
+          const rest = streamedText ? scanner.flush() : calls.length ? s.output.content : cutAtStop(s.output.content, stops).text;
           const stopped = scanner.stopped || (!streamedText && rest.length < s.output.content.length);
           if (rest) controller.enqueue(sse(chunk({ content: rest }, null)));
+          for (const delta of toolCallDeltas(calls)) controller.enqueue(sse(chunk(delta, null)));
           const extension = {
             homeskillet: {
               strike_id: line.strike_id,

@@ -1,5 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
+import type { TemplateMessage } from "../families/types";
 import type { ChatMessage, StrikeResponse } from "../schema";
+import { isAgentTurn, type AgentTurn, type ResponseFormat } from "../structured/types";
+import { annotateRequest } from "../telemetry";
 import { ChatCompletion, ChatCompletionRequest, CovenantId, OpenAiError } from "../schema";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
@@ -38,12 +41,62 @@ const chatRoute = createRoute({
   },
 });
 
+const textOf = (content: string | { text: string }[] | null | undefined): string =>
+  typeof content === "string" ? content : (content ?? []).map((p) => p.text).join("\n");
+
+/** The conversation as the classifier and plain strikes read it: one text per message. */
 function toMessages(messages: ChatCompletionRequest["messages"]): ChatMessage[] {
-  return messages.map((m) => ({
+  return messages.map((m) => {
     // Developer messages are system messages by another name; tool output is context like any other.
-    role: m.role === "developer" ? "system" : m.role,
-    content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join("\n"),
+    const role = m.role === "developer" ? "system" : m.role;
+    const calls = m.role === "assistant" && m.tool_calls?.length ? m.tool_calls.map((c) => `${c.function.name}(${c.function.arguments})`).join("\n") : "";
+    const text = textOf(m.content as Parameters<typeof textOf>[0]);
+    return { role, content: calls ? (text ? `${text}\n${calls}` : calls) : text };
+  });
+}
+
+function templateMessages(messages: ChatCompletionRequest["messages"]): TemplateMessage[] {
+  return messages.map((m): TemplateMessage => {
+    switch (m.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: textOf(m.content) };
+      case "user":
+        return { role: "user", content: textOf(m.content as { text: string }[] | string) };
+      case "assistant":
+        return {
+          role: "assistant",
+          content: m.content === null || m.content === undefined ? null : textOf(m.content),
+          ...(m.tool_calls?.length ? { tool_calls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) } : {}),
+        };
+      case "tool":
+        return { role: "tool", content: textOf(m.content), tool_call_id: m.tool_call_id };
+    }
+  });
+}
+
+function responseFormatOf(f: ChatCompletionRequest["response_format"]): ResponseFormat {
+  if (!f || f.type === "text") return { type: "text" };
+  if (f.type === "json_object") return { type: "json_object" };
+  return { type: "json_schema", name: f.json_schema.name, schema: f.json_schema.schema ?? {}, strict: f.json_schema.strict === true };
+}
+
+/** The request as an agent turn, when it offers tools, asks for JSON or carries tool calls. */
+export function agentTurnOf(req: ChatCompletionRequest): AgentTurn | undefined {
+  const tools = (req.tools ?? []).map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+    ...(t.function.parameters !== undefined ? { parameters: t.function.parameters } : {}),
   }));
+  const choice = req.tool_choice;
+  const turn: AgentTurn = {
+    messages: templateMessages(req.messages),
+    tools,
+    toolChoice: typeof choice === "object" && choice !== null ? { name: choice.function.name } : (choice ?? "auto"),
+    parallelToolCalls: req.parallel_tool_calls ?? true,
+    responseFormat: responseFormatOf(req.response_format),
+  };
+  return isAgentTurn(turn) ? turn : undefined;
 }
 
 export function toChatCompletion(s: StrikeResponse): ChatCompletion {
@@ -53,7 +106,16 @@ export function toChatCompletion(s: StrikeResponse): ChatCompletion {
     created: s.created,
     model: s.model,
     system_fingerprint: null,
-    choices: [{ index: 0, message: { role: "assistant", content: s.output.content, refusal: null }, finish_reason: s.finish_reason, logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: s.output.tool_calls?.length
+          ? { role: "assistant", content: s.output.content || null, refusal: null, tool_calls: s.output.tool_calls }
+          : { role: "assistant", content: s.output.content, refusal: null },
+        finish_reason: s.finish_reason,
+        logprobs: null,
+      },
+    ],
     usage: s.usage,
     homeskillet: {
       strike_id: s.id,
@@ -71,6 +133,8 @@ export function toChatCompletion(s: StrikeResponse): ChatCompletion {
 /** The answer cut before its first stop sequence, which makes its finish_reason "stop". */
 function withStops(body: ChatCompletion, stops: string[]): ChatCompletion {
   const choice = body.choices[0]!;
+  // Tool calls are whole calls: a stop sequence never cuts into them.
+  if (choice.message.content === null || choice.message.tool_calls) return body;
   const cut = cutAtStop(choice.message.content, stops);
   if (!cut.stopped) return body;
   return { ...body, choices: [{ ...choice, message: { ...choice.message, content: cut.text }, finish_reason: "stop" }] };
@@ -82,10 +146,15 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
   if (covenantHeader !== undefined && !CovenantId.safeParse(covenantHeader).success) {
     return c.json(toOpenAiError(400, { message: `invalid ${COVENANT_HEADER} header`, type: "invalid_request", param: COVENANT_HEADER }), 400);
   }
+  const turn = agentTurnOf(req);
+  const endUser = req.safety_identifier ?? req.user;
+  if (endUser) annotateRequest({ end_user: endUser });
   const ask = {
     covenantId: covenantHeader ?? "default",
     model: req.model === "auto" ? undefined : req.model,
     messages: toMessages(req.messages),
+    ...(turn ? { turn } : {}),
+    ...(typeof req.seed === "number" ? { seed: req.seed } : {}),
     maxTokens: req.max_completion_tokens ?? req.max_tokens ?? 256,
     temperature: req.temperature ?? 0.7,
     latencySensitive: false,

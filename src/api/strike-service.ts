@@ -1,8 +1,9 @@
 import type { Context } from "hono";
-import { analyseRequest } from "../classify";
+import { analyseRequest, estimateTokens } from "../classify";
 import type { FailureBody, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome, WatchOptions } from "../covenant";
 import { mergeViews, modelCatalogue, rateLimitHeaders, type RateView } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
+import type { AgentTurn } from "../structured/types";
 import type { Env } from "../env";
 import { mayUseCovenant, mayUseModel, type Principal } from "../auth";
 import { admitForKey, settleKeyHold } from "../limits";
@@ -28,6 +29,9 @@ export interface StrikeAsk {
   latencySensitive: boolean;
   priority?: "low" | "normal" | "high" | "critical";
   fusion?: FusionOptions;
+  /** An agent turn (tools, structured output): answered whole and checked; never decomposed. */
+  turn?: AgentTurn;
+  seed?: number;
   idempotencyKey?: string;
 }
 
@@ -78,9 +82,12 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
   const analysis = analyseRequest({ messages: ask.messages, prompt: ask.prompt });
   // Without an explicit strategy the covenant may still decompose a request — but only one that
   // could be decomposed at all: sub-tasks in sight, or long enough to map-reduce. Everything else
-  // skips planning, so fusion costs simple requests nothing.
+  // skips planning, so fusion costs simple requests nothing. An agent turn never is: its answer
+  // is one tool call or one JSON value, which no fusion could assemble from parts.
   const worthPlanning = mightHaveSubTasks(analysis.promptText) || analysis.promptTokens >= MIN_MAP_REDUCE_TOKENS;
-  const fusion = ask.fusion ?? (worthPlanning ? { strategy: "auto" as const } : undefined);
+  const fusion = ask.turn ? undefined : (ask.fusion ?? (worthPlanning ? { strategy: "auto" as const } : undefined));
+  // The tools and schemas are rendered into the prompt too: they count towards what it reserves.
+  const promptTokens = analysis.promptTokens + (ask.turn ? turnOverheadTokens(ask.turn) : 0);
   const strikeId = `str_${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
   annotateRequest({ covenant: ask.covenantId, strike_id: strikeId });
   return {
@@ -89,20 +96,28 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     covenantId: ask.covenantId,
     model: ask.model,
     promptText: analysis.promptText,
-    promptTokens: analysis.promptTokens,
-    classification: analysis.classification,
+    promptTokens,
+    classification: ask.turn ? { ...analysis.classification, prompt_tokens: promptTokens, uses_tools: true } : analysis.classification,
     maxTokens: ask.maxTokens,
     temperature: ask.temperature,
     latencySensitive: ask.latencySensitive,
     ...(ask.priority ? { priority: ask.priority } : {}),
     // Fusion needs the messages themselves: system prompts apply to every fragment.
     ...(fusion ? { fusion, ...(ask.messages ? { messages: [...ask.messages] } : {}) } : {}),
+    ...(ask.turn ? { turn: ask.turn } : {}),
+    ...(ask.seed !== undefined ? { seed: ask.seed } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
     traceparent: activeTraceparent(),
     keyId: caller.principal.keyId,
     // A key narrowed to some models: a strike that names none is routed among those only.
     ...(caller.principal.models ? { models: [...caller.principal.models] } : {}),
   };
+}
+
+/** Tokens the tool definitions and a response schema add to a prompt (their JSON, four bytes a token). */
+function turnOverheadTokens(turn: AgentTurn): number {
+  const format = turn.responseFormat.type === "json_schema" ? JSON.stringify(turn.responseFormat.schema) : "";
+  return estimateTokens(JSON.stringify(turn.tools) + format);
 }
 
 /** What a strike reserves of a tokens_per_minute limit: its prompt plus all it may generate. */
@@ -250,7 +265,8 @@ export async function startStreamedStrike(
   const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
-  const body = await openStream(caller, input, { tokens: true });
+  // An agent turn's answer is checked whole before any of it goes out: no tokens to stream.
+  const body = await openStream(caller, input, { tokens: !input.turn });
   const lines = ndjsonLines(body, () => abandonKeyHold(caller, input))[Symbol.asyncIterator]();
   let first = await lines.next();
   // A limited covenant says first where its limits stand: headers, not a chunk.

@@ -9,7 +9,10 @@ import {
   type StrikeNeed,
   type Target,
 } from "../policy";
+import { familyOf } from "../families";
 import { UpstreamError } from "../providers/errors";
+import { parsedNodeMessage, rawNodeMessage } from "../providers/localnode";
+import { answerTurn, renderTurn, TurnFailed, type AgentTurn, type OpenAiToolCall, type TurnBackend, type TurnResult } from "../structured";
 import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
@@ -26,6 +29,8 @@ export interface AttemptResult {
   interrupted?: InterruptedPart[];
   text: string;
   finishReason: "stop" | "length";
+  /** An agent turn's answer called tools: these, checked against their schemas. */
+  toolCalls?: OpenAiToolCall[];
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   costUsd: number;
   poolId: string;
@@ -92,6 +97,57 @@ function inferenceTimeout(model: ModelSpec, input: StrikeInput, deadline: number
   return Math.max(1_000, Math.min(estimate, deadline - Date.now()));
 }
 
+/**
+ * An agent turn's answer did not hold up after its retry (or was cut off): the strike fails with
+ * what it cost, booked where it ran. Not the target's fault, so no other target is tried.
+ */
+export class AnswerRejected extends Error {
+  constructor(
+    readonly failed: TurnFailed,
+    readonly where: { model: string; poolId: string; allocationId: string },
+    readonly costUsd: number,
+  ) {
+    super(failed.reason);
+  }
+}
+
+/** Call ids of a strike's tool calls: unique across an agent's conversation, as clients key results by them. */
+const callIdPrefix = (strikeId: string) => `call_${strikeId.slice(4)}_`;
+
+/** The turn answered on the local node, which speaks tools and formats itself. */
+function localTurn(deps: AttemptDeps, input: StrikeInput, turn: AgentTurn, model: string, deadline: number): Promise<TurnResult> {
+  const backend: TurnBackend = {
+    ask: async (t) => {
+      const c = await deps.local!.inferTurn({ model, turn: t, maxTokens: input.maxTokens, temperature: input.temperature, ...(input.seed !== undefined ? { seed: input.seed } : {}) }, Math.max(1_000, deadline - Date.now()));
+      const choice = c.choices[0];
+      const out = parsedNodeMessage(choice?.message);
+      const completion = c.usage?.completion_tokens ?? Math.ceil(rawNodeMessage(choice?.message).length / 4);
+      return {
+        output: out,
+        raw: rawNodeMessage(choice?.message),
+        finishReason: choice?.finish_reason === "length" ? "length" : "stop",
+        usage: c.usage ?? { prompt_tokens: input.promptTokens, completion_tokens: completion, total_tokens: input.promptTokens + completion },
+        costUsd: 0,
+      };
+    },
+  };
+  return answerTurn(turn, backend, callIdPrefix(input.strikeId));
+}
+
+/** The turn answered on a Hosted.AI slice: rendered with the model family's template, read back by its parser. */
+function pooledTurn(deps: AttemptDeps, allocationId: string, input: StrikeInput, turn: AgentTurn, model: ModelSpec, deadline: number): Promise<TurnResult> {
+  const family = familyOf(model.id);
+  if (!family) throw new UpstreamError("homeskillet", 422, "tools_not_supported", `${model.id} has no known chat template, so it cannot take tools or structured output on Hosted.AI`);
+  const backend: TurnBackend = {
+    ask: async (t) => {
+      const prompt = renderTurn(family, t);
+      const r = await deps.client.infer(allocationId, { model: model.id, prompt, max_tokens: input.maxTokens, temperature: input.temperature }, inferenceTimeout(model, input, deadline));
+      return { output: family.parse(r.text, t.toolChoice === "none" ? [] : t.tools), raw: r.text, finishReason: r.finish_reason, usage: r.usage, costUsd: r.cost_usd };
+    },
+  };
+  return answerTurn(turn, backend, callIdPrefix(input.strikeId));
+}
+
 /** One try on the local node: no allocation, no lease. */
 export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: AttemptContext): Promise<AttemptResult> {
   const t0 = Date.now();
@@ -101,6 +157,25 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   ctx.onPlaced?.({ model: ctx.model.id, poolId: "local", allocationId: "local", leaseReused: false });
   const ask = { model: ctx.model.id, prompt: input.promptText, promptTokens: input.promptTokens, maxTokens: input.maxTokens, temperature: input.temperature };
   let out;
+  if (input.turn) {
+    const turned = await localTurn(deps, input, input.turn, ctx.model.id, ctx.deadline).catch((err: unknown) => {
+      throw err instanceof TurnFailed ? new AnswerRejected(err, { model: ctx.model.id, poolId: "local", allocationId: "local" }, 0) : err;
+    });
+    return {
+      text: turned.answer.content ?? "",
+      finishReason: turned.answer.finishReason === "length" ? "length" : "stop",
+      ...(turned.answer.toolCalls.length ? { toolCalls: turned.answer.toolCalls } : {}),
+      usage: turned.usage,
+      costUsd: 0,
+      poolId: "local",
+      allocationId: "local",
+      leaseReused: false,
+      allocateMs: 0,
+      queueMs: 0,
+      inferMs: Date.now() - t0,
+      releaseMs: 0,
+    };
+  }
   if (ctx.onToken) {
     const limits = streamDeadlines(ctx.model, input, ctx, ctx.onToken);
     const prefill = ctx.continuing ? { prefill: ctx.continuing.sofar } : {};
@@ -153,12 +228,15 @@ export async function attemptPool(
   try {
     const prompt = ctx.continuing ? continuationPrompt(input.promptText, ctx.continuing.sofar) : input.promptText;
     const request = { model: ctx.model.id, prompt, max_tokens: input.maxTokens, temperature: input.temperature };
-    const inference = ctx.onToken
-      ? await streamOnLease(deps, lease.allocationId, request, input, ctx, ctx.onToken)
-      : await deps.client.infer(lease.allocationId, request, inferenceTimeout(ctx.model, input, ctx.deadline));
+    const turned = input.turn ? await pooledTurn(deps, lease.allocationId, input, input.turn, ctx.model, ctx.deadline) : undefined;
+    const inference = turned
+      ? { text: turned.answer.content ?? "", finish_reason: turned.answer.finishReason === "length" ? ("length" as const) : ("stop" as const), usage: turned.usage, cost_usd: turned.costUsd }
+      : ctx.onToken
+        ? await streamOnLease(deps, lease.allocationId, request, input, ctx, ctx.onToken)
+        : await deps.client.infer(lease.allocationId, request, inferenceTimeout(ctx.model, input, ctx.deadline));
     const inferMs = Date.now() - inferStart;
     const concurrent = Math.max(1, lease.inFlight);
-    deps.leases.observeService(ctx.model.id, estimateServiceMs(ctx.model, input.promptTokens, input.maxTokens) * Math.sqrt(concurrent), inferMs);
+    if (!turned?.retried) deps.leases.observeService(ctx.model.id, estimateServiceMs(ctx.model, input.promptTokens, input.maxTokens) * Math.sqrt(concurrent), inferMs);
     // Strikes sharing the slice share its cost: split by how many ran at once.
     charged = inference.cost_usd / Math.max(1, lease.inFlight);
     const releaseStart = Date.now();
@@ -166,6 +244,7 @@ export async function attemptPool(
     return {
       text: inference.text,
       finishReason: inference.finish_reason,
+      ...(turned?.answer.toolCalls.length ? { toolCalls: turned.answer.toolCalls } : {}),
       usage: inference.usage,
       costUsd: charged,
       poolId: lease.poolId,
@@ -177,6 +256,12 @@ export async function attemptPool(
       releaseMs: Date.now() - releaseStart,
     };
   } catch (err) {
+    if (err instanceof TurnFailed) {
+      // Both inferences ran and were billed: the slice's share of them is booked with the failure.
+      const share = err.costUsd / Math.max(1, lease.inFlight);
+      await giveBack(deps, lease, share, ctx.ephemeral);
+      throw new AnswerRejected(err, { model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId }, share);
+    }
     if (err instanceof MidStreamError) {
       // Tokens already went out: this attempt ends here, charged what the upstream billed for
       // them (its running cost; without one, the slice's price for the time it streamed), and

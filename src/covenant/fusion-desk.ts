@@ -142,7 +142,8 @@ export class FusionDesk {
           allocation_id: s.allocation_id,
           usage: { prompt_tokens: s.usage.prompt_tokens, completion_tokens: s.usage.completion_tokens },
           cost_usd: s.cost_usd,
-          finish_reason: s.finish_reason,
+          // Fragments are never agent turns: no tool calls end them.
+          finish_reason: s.finish_reason === "length" ? "length" : "stop",
         };
       },
     });

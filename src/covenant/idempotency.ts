@@ -22,7 +22,9 @@ const encoder = new TextEncoder();
 
 /** What makes two requests "the same strike": everything that shapes the answer. */
 export async function fingerprint(input: StrikeInput): Promise<string> {
-  const material = JSON.stringify([input.model ?? null, input.promptText, input.maxTokens, input.temperature, input.latencySensitive, input.fusion ?? null]);
+  const material = JSON.stringify([input.model ?? null, input.promptText, input.maxTokens, input.temperature, input.latencySensitive, input.fusion ?? null,
+    // Appended only when present, so the fingerprints of plain requests stay what they were.
+    ...(input.turn !== undefined || input.seed !== undefined ? [input.turn ?? null, input.seed ?? null] : [])]);
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(material));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

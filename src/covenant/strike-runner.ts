@@ -23,7 +23,7 @@ import {
 import { UpstreamError } from "../providers/errors";
 import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
 import type { CovenantContract, FusionProgress } from "../schema";
-import { attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
+import { AnswerRejected, attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
 import { continueStream, ledgerShares } from "./continuation";
 import type { BreakerBook } from "./breakers";
 import type { Ledger } from "./ledger";
@@ -153,14 +153,15 @@ export class StrikeRunner {
           model_reason: model.id !== requested.id ? `${routed.reason}; degraded to ${model.id}` : routed.reason,
           lease_reused: r.leaseReused,
           ...(model.id !== requested.id ? { degraded_from: requested.id } : {}),
-          output: { role: "assistant", content: r.text },
-          finish_reason: r.finishReason,
+          output: { role: "assistant", content: r.text, ...(r.toolCalls ? { tool_calls: r.toolCalls } : {}) },
+          finish_reason: r.toolCalls ? "tool_calls" : r.finishReason,
           usage: r.usage,
           cost_usd: r.costUsd,
           timings: { queue_ms: r.queueMs, allocate_ms: Math.max(0, r.allocateMs), infer_ms: r.inferMs, release_ms: r.releaseMs },
         },
       };
     } catch (caught) {
+      if (caught instanceof AnswerRejected) return this.rejected(caught, input, startedAt);
       const err =
         caught instanceof MidStreamError
           ? fail(502, { type: "stream_interrupted", message: `${caught.provider}: ${caught.message}`, upstream: { provider: caught.provider, status: 0, type: caught.type } })
@@ -310,6 +311,20 @@ export class StrikeRunner {
   ): Promise<AttemptResult> {
     const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal, continuing };
     return traceAttempt(target, { model: model.id, breakerState: this.deps.breakers.get(target.id, Date.now()).phase }, () => (target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx)));
+  }
+
+  /**
+   * An agent turn whose answer did not hold up: the client hears why; what its inferences cost is
+   * booked with the failure, where they ran, so the ledger agrees with the upstream's bill.
+   */
+  private async rejected(err: AnswerRejected, input: StrikeInput, startedAt: number): Promise<StrikeFailure> {
+    const { failed, where } = err;
+    this.book(input, startedAt, { strike_id: input.strikeId, model: where.model, pool_id: where.poolId, allocation_id: where.allocationId, outcome: "error", error_type: failed.kind, prompt_tokens: failed.usage.prompt_tokens, completion_tokens: failed.usage.completion_tokens, cost_usd: err.costUsd, allocation_seconds: 0 });
+    await this.deps.afterStrike(where.poolId !== "local");
+    // Cut off by max_tokens is the request's to fix; an answer wrong twice is the model's failure.
+    return failed.truncated
+      ? { ok: false, status: 422, error: { type: failed.kind, message: failed.reason, param: "max_tokens" } }
+      : { ok: false, status: 502, error: { type: failed.kind, message: failed.reason } };
   }
 
   /** Books one ledger row of this strike (the rest of the row is the strike's own). */

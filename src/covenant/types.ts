@@ -1,6 +1,7 @@
 // What crosses the native RPC boundary between the edge worker and a covenant object.
 import type { RateView } from "../policy/limits";
 import type { ChatMessage, Classification, FusionGap, FusionOptions, FusionProgress, FusionReport, StrikeResponse } from "../schema";
+import type { AgentTurn } from "../structured/types";
 
 /**
  * A strike admitted by its key's limiter (src/limits): the covenant object renews the hold while
@@ -31,6 +32,10 @@ export interface StrikeInput {
   fusion?: FusionOptions;
   /** The request's own messages, kept for fusion (system prompts apply to every fragment). */
   messages?: ChatMessage[];
+  /** An agent turn (tools, structured output): answered whole, checked, never decomposed. */
+  turn?: AgentTurn;
+  /** Passed to targets that take one (the local node). */
+  seed?: number;
   /** Client-supplied Idempotency-Key: the same key and request run once. */
   idempotencyKey?: string;
   /** The edge's W3C trace context: the covenant's spans continue the request's trace. */

@@ -18,6 +18,9 @@ export interface RouteDecision {
  * and conversation, large for hard code, maths and reasoning. Tried in order; first match wins.
  */
 export const DEFAULT_ROUTES: readonly ModelRoute[] = [
+  // Agent turns need a model that follows a tool format reliably: never the 2B one by default.
+  { uses_tools: true, min_complexity: 0.6, model: "qwen-14b" },
+  { uses_tools: true, model: "mistral-7b" },
   { labels: ["coding", "math", "reasoning"], min_complexity: 0.85, model: "qwen-70b" },
   { labels: ["coding", "math", "reasoning"], min_complexity: 0.6, model: "qwen-32b" },
   { labels: ["coding", "math", "reasoning"], model: "qwen-14b" },
@@ -39,6 +42,7 @@ export function routeMatches(route: ModelRoute, c: Classification): boolean {
   if (route.max_complexity !== undefined && c.complexity > route.max_complexity) return false;
   if (route.max_prompt_tokens !== undefined && c.prompt_tokens > route.max_prompt_tokens) return false;
   if (route.latency_classes && !route.latency_classes.includes(c.latency_class)) return false;
+  if (route.uses_tools !== undefined && (c.uses_tools ?? false) !== route.uses_tools) return false;
   return true;
 }
 

@@ -33,6 +33,7 @@ export const Classification = z
     output_tokens: z.number().int().nonnegative().openapi({ description: "Estimated tokens the answer will need." }),
     latency_class: LatencyClass,
     classifier: z.string().openapi({ description: "Which trained weights produced this.", example: "cls-5e1f09a2" }),
+    uses_tools: z.boolean().optional().openapi({ description: "The request is an agent turn: it offers tools or asks for structured output." }),
   })
   .openapi("Classification");
 export type Classification = z.infer<typeof Classification>;
@@ -58,6 +59,9 @@ export const ModelRoute = z
     max_complexity: z.number().min(0).max(1).optional(),
     max_prompt_tokens: z.number().int().positive().optional(),
     latency_classes: z.array(LatencyClass).min(1).max(LATENCY_CLASSES.length).optional(),
+    uses_tools: z.boolean().optional().openapi({
+      description: "true: only agent turns (requests with tools or structured output) match; false: only the others. Routes agents to models that handle tools well.",
+    }),
     model: z.string().min(1).max(128),
   })
   .strict()

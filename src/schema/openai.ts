@@ -1,45 +1,11 @@
 import { z } from "@hono/zod-openapi";
-import { FusionOptions, FusionReport } from "./fusion";
-import { Priority } from "./covenant";
-import { MAX_COMPLETION_TOKENS } from "./strike";
+import { FusionReport } from "./fusion";
 
-const TextPart = z.object({ type: z.literal("text"), text: z.string() });
+export { ChatCompletionRequest, ChatTool, OpenAiMessage } from "./openai-chat";
 
-/** An OpenAI chat message; tool and function fields are accepted and passed over. */
-export const OpenAiMessage = z.looseObject({
-  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
-  content: z.union([z.string(), z.array(TextPart), z.null()]).optional(),
-  name: z.string().optional(),
-});
-
-/**
- * The OpenAI chat-completions request. Loose on purpose: clients send parameters Homeskillet does
- * not use (logit_bias, user, …) and those must not break them. What cannot be honoured is refused.
- */
-export const ChatCompletionRequest = z
-  .looseObject({
-    model: z.string().min(1).max(128).openapi({ description: "A model id, or `auto` to let the covenant choose.", example: "auto" }),
-    messages: z.array(OpenAiMessage).min(1).max(256),
-    max_tokens: z.number().int().min(1).max(MAX_COMPLETION_TOKENS).nullish(),
-    max_completion_tokens: z.number().int().min(1).max(MAX_COMPLETION_TOKENS).nullish(),
-    temperature: z.number().min(0).max(2).nullish(),
-    top_p: z.number().min(0).max(1).nullish(),
-    n: z.literal(1).nullish().openapi({ description: "Only one choice per request is supported." }),
-    stream: z.boolean().nullish(),
-    stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-    stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish().openapi({
-      description: "Up to four sequences; the answer ends just before the first one, with finish_reason `stop` (applied at the edge, streamed or not).",
-    }),
-    seed: z.number().int().nullish(),
-    user: z.string().nullish(),
-    homeskillet: z
-      .object({ fusion: FusionOptions.optional(), priority: Priority.optional() })
-      .strict()
-      .optional()
-      .openapi({ description: "Homeskillet's own options (the OpenAI SDKs send unknown body fields as given): fusion and the strike's priority class." }),
-  })
-  .openapi("ChatCompletionRequest");
-export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequest>;
+export const ChatToolCall = z
+  .object({ id: z.string(), type: z.literal("function"), function: z.object({ name: z.string(), arguments: z.string().openapi({ description: "JSON text, validated against the tool's parameters schema." }) }) })
+  .openapi("ChatToolCall");
 
 export const ChatCompletion = z
   .object({
@@ -51,8 +17,13 @@ export const ChatCompletion = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal("assistant"), content: z.string(), refusal: z.null() }),
-        finish_reason: z.enum(["stop", "length", "error"]),
+        message: z.object({
+          role: z.literal("assistant"),
+          content: z.string().nullable(),
+          refusal: z.null(),
+          tool_calls: z.array(ChatToolCall).optional(),
+        }),
+        finish_reason: z.enum(["stop", "length", "tool_calls", "error"]),
         logprobs: z.null(),
       }),
     ),

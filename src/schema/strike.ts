@@ -59,8 +59,15 @@ export const StrikeResponse = z
     model_reason: z.string().openapi({ description: "Why this model: named in the request, or the covenant route that matched." }),
     lease_reused: z.boolean().openapi({ description: "Whether the strike ran on a warm lease rather than a new allocation." }),
     degraded_from: z.string().optional().openapi({ description: "The model asked for, when a cost limit moved the strike to a cheaper one." }),
-    output: z.object({ role: z.literal("assistant"), content: z.string() }),
-    finish_reason: z.enum(["stop", "length"]),
+    output: z.object({
+      role: z.literal("assistant"),
+      content: z.string(),
+      tool_calls: z
+        .array(z.object({ id: z.string(), type: z.literal("function"), function: z.object({ name: z.string(), arguments: z.string() }) }))
+        .optional()
+        .openapi({ description: "Tool calls of an agent turn (OpenAI API requests with tools)." }),
+    }),
+    finish_reason: z.enum(["stop", "length", "tool_calls"]),
     usage: Usage,
     cost_usd: z.number().openapi({ description: "Allocation seconds × pool price, as billed by the upstream." }),
     timings: StrikeTimings,

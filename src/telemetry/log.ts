@@ -29,6 +29,8 @@ export interface RequestLine {
   key_id?: string;
   covenant?: string;
   strike_id?: string;
+  /** The client's own id for its end user (OpenAI's `user` / `safety_identifier`), as it sent it. */
+  end_user?: string;
   error_type?: string;
 }
 
@@ -141,7 +143,7 @@ export function emit(line: RequestLine | UpstreamLine | StrikeContentLine): void
 }
 
 /** Annotations a route adds to its request's line (covenant, strike id, error type). */
-type Annotations = Pick<RequestLine, "tenant" | "covenant" | "strike_id" | "error_type">;
+type Annotations = Pick<RequestLine, "tenant" | "covenant" | "strike_id" | "end_user" | "error_type">;
 const annotations = new WeakMap<Request, { trace: TraceContext; fields: Annotations }>();
 /** The same annotations, reachable from code that has no Request, only the request's context. */
 const REQUEST_FIELDS = createContextKey("homeskillet.request-fields");
@@ -247,6 +249,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
       ...(keyId && { "homeskillet.key_id": keyId }),
       ...(fields.covenant && { "homeskillet.covenant": fields.covenant }),
       ...(fields.strike_id && { "homeskillet.strike_id": fields.strike_id }),
+      ...(fields.end_user && { "enduser.id": fields.end_user }),
       ...(errorType && { "error.type": errorType }),
     });
     // A server span fails on 5xx only: a 4xx is the client's error, answered correctly.
@@ -265,6 +268,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
       key_id: keyId,
       covenant: fields.covenant,
       strike_id: fields.strike_id,
+      ...(fields.end_user ? { end_user: fields.end_user } : {}),
       error_type: errorType,
     });
   }

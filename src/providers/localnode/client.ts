@@ -4,7 +4,8 @@ import { deadline, send, sendJson, type Transport } from "../http";
 import { tracedUpstreamStream } from "../../telemetry/upstream";
 import { mapMessages, sseMessages, streamEventNote, type UpstreamStreamEvent } from "../stream";
 import { PROVIDER } from "./errors";
-import { openAiChunkEvents, toLocalInference, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
+import type { AgentTurn } from "../../structured/types";
+import { openAiChunkEvents, toLocalInference, turnRequestBody, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
 
 export interface LocalNodeConfig extends Transport {
   /** Cloudflare Access service token protecting the tunnel, when there is one. */
@@ -46,6 +47,18 @@ export class LocalNodeClient {
       timeoutMs: Math.min(this.config.inferenceTimeoutMs ?? 120_000, timeoutMs),
     });
     return toLocalInference(completion, req.promptTokens);
+  }
+
+  /** An agent turn (tools, response format) as a plain chat completion, read back whole. */
+  async inferTurn(req: { model: string; turn: AgentTurn; maxTokens: number; temperature: number; seed?: number }, timeoutMs = Infinity): Promise<ChatCompletion> {
+    return sendJson<ChatCompletion>(PROVIDER, this.config, "/v1/chat/completions", {
+      method: "POST",
+      op: "infer",
+      about: { model: req.model },
+      headers: this.headers(),
+      body: { model: req.model, ...turnRequestBody(req.turn), max_tokens: req.maxTokens, temperature: req.temperature, ...(req.seed !== undefined ? { seed: req.seed } : {}) },
+      timeoutMs: Math.min(this.config.inferenceTimeoutMs ?? 120_000, timeoutMs),
+    });
   }
 
   /**
