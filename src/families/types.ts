@@ -60,4 +60,10 @@ export interface ModelFamily {
    * when the output plainly tries to call a tool but the call does not parse.
    */
   parse(output: string, tools: readonly ToolFunction[]): ParsedOutput;
+  /**
+   * The completion in which a model of this family makes these calls, in the format its template
+   * renders past calls in (without an end-of-sequence token); `parse` reads it back. Emulators
+   * answer with it.
+   */
+  formatCalls(calls: readonly ParsedToolCall[]): string;
 }
