@@ -28,6 +28,11 @@ export interface InferenceWork {
   completionTokens: number;
   /** A streamed answer: only these can meet an injected stream cut. */
   stream?: boolean;
+  /**
+   * A structured answer (tool calls or JSON), which the malformed_output fault can spoil: the
+   * completion tokens of each malformed form (violates_schema null when there is none).
+   */
+  malformed?: { violates_schema: number | null; unparsable: number };
 }
 
 /** An in-flight record whose Worker never reported back is closed this long after its end. */
@@ -112,11 +117,14 @@ export class HostedAiCluster extends DurableObject<Env> {
       return admitted;
     }
     const model = admitted.value;
+    const malformed = work.malformed ? this.faults.takeMalformed(work.malformed.violates_schema !== null) : null;
+    const completionTokens =
+      malformed === "violates_schema" ? work.malformed!.violates_schema! : malformed === "unparsable" ? work.malformed!.unparsable : work.completionTokens;
     const timing = planInference({
       model,
       sliceTflops: row.tflops,
       promptTokens: work.promptTokens,
-      completionTokens: work.completionTokens,
+      completionTokens,
       concurrent: this.store.runningOn(id, now.real) + 1,
       latencyScale: this.settings.latencyScale,
     });
@@ -141,6 +149,7 @@ export class HostedAiCluster extends DurableObject<Env> {
         : null,
       price_per_hour: row.price_per_hour,
       time_scale: this.settings.timeScale,
+      malformed_output: malformed,
     });
   }
 

@@ -3,7 +3,7 @@
 // the cluster's SQLite so a restarted object carries on exactly where it stopped.
 import { type Outcome, fail, invalidRequest, ok } from "./errors";
 import {
-  FAULT_KINDS, type FaultConfig, FaultConfigSchema, type FaultKind, type GateVerdict, NO_FAULTS, type RequestFacts,
+  FAULT_KINDS, type FaultConfig, FaultConfigSchema, type FaultKind, type GateVerdict, type MalformedKind, NO_FAULTS, type RequestFacts,
   type StreamFacts, decideGate, decideStreamCut, namedPools,
 } from "./faults";
 import { randomFor } from "./random";
@@ -13,6 +13,7 @@ import type { ClusterStore } from "./store";
 const CONFIG_KEY = "fault_config";
 const DRAWS_KEY = "fault_draws";
 const GENERATION_KEY = "token_generation";
+const MALFORMED_KEY = "malformed_used";
 const countKey = (kind: FaultKind) => `faults_${kind}`;
 
 /** Validates a fault configuration, including that every pool it names exists. */
@@ -59,6 +60,7 @@ export class FaultDesk {
     this.current = config;
     this.store.setText(CONFIG_KEY, JSON.stringify(config));
     this.store.setNumber(DRAWS_KEY, 0);
+    this.store.setNumber(MALFORMED_KEY, 0);
     return config;
   }
 
@@ -89,6 +91,20 @@ export class FaultDesk {
   /** After how many tokens this streamed inference is cut (null: not at all). */
   streamCut(facts: StreamFacts): number | null {
     return decideStreamCut(this.current, facts, () => this.draw());
+  }
+
+  /**
+   * Whether this structured answer comes out malformed, and how: the next of `malformed_output.count`
+   * since the configuration was set, alternating between breaking the schema and not parsing
+   * (an answer whose schema cannot be broken does not parse instead). Null when it comes out right.
+   */
+  takeMalformed(canViolateSchema: boolean): MalformedKind | null {
+    const wanted = this.current.malformed_output?.count ?? 0;
+    const used = this.store.number(MALFORMED_KEY) ?? 0;
+    if (used >= wanted) return null;
+    this.store.setNumber(MALFORMED_KEY, used + 1);
+    this.count("malformed_output");
+    return used % 2 === 0 && canViolateSchema ? "violates_schema" : "unparsable";
   }
 
   count(kind: FaultKind, by = 1): void {

@@ -12,7 +12,7 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 
 /** Counted in GET /admin/allocations under faults_injected_total. */
 export const FAULT_KINDS = [
-  "errors", "latency", "timeouts", "rate_limit", "pools_down", "partition", "stream_cut", "token_expired",
+  "errors", "latency", "timeouts", "rate_limit", "pools_down", "partition", "stream_cut", "token_expired", "malformed_output",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -20,6 +20,15 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export const MAX_ADDED_MS = 600_000;
 export const MAX_RETRY_AFTER_S = 3600;
 const MAX_RULES = 100;
+/** Enough malformed answers for any run; a typo cannot make the rest of time malformed. */
+export const MAX_MALFORMED = 1_000_000;
+
+/**
+ * How a malformed structured answer (tool calls or JSON) is wrong: arguments or JSON that break
+ * the schema, or output that does not parse (cut short). The n-th malformed answer since the
+ * configuration was set is the first kind for even n, the second for odd n.
+ */
+export type MalformedKind = "violates_schema" | "unparsable";
 
 const Match = {
   pool: z.string().min(1).max(100).default("*"),
@@ -52,6 +61,8 @@ export const FaultConfigSchema = z.strictObject({
     )
     .max(MAX_RULES)
     .default([]),
+  // The next `count` structured answers (tool calls or JSON) come out malformed.
+  malformed_output: z.strictObject({ count: z.number().int().min(0).max(MAX_MALFORMED) }).nullable().default(null),
 });
 export type FaultConfig = z.infer<typeof FaultConfigSchema>;
 

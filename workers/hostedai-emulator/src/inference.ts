@@ -1,13 +1,15 @@
 // POST /api/v1/inference/{id}: one JSON answer at the end of the simulated latency, or, with
 // `stream: true`, server-sent events paced token by token. Both paths account for the inference
-// the same way: begun in the cluster before the first token, finished after the last.
+// the same way: begun in the cluster before the first token, finished after the last. What the
+// model writes is planned in answer.ts: text, or tool calls and JSON when the prompt asks for them.
 import { seed } from "./config";
 import { errorResponse } from "./errors";
 import { allocationPreempted } from "./faults";
 import { type AppContext, cluster, json, readJsonBody } from "./http";
 import { InferenceRequestSchema, validate } from "./schemas";
 import { type DoneEvent, inferenceStream } from "./stream";
-import { generateCompletion, promptTokens } from "./textgen";
+import { planAnswer } from "./answer";
+import { promptTokens } from "./textgen";
 import type { InferenceBill, InferenceOutcome } from "./views";
 import { PreemptionWatch, sleepWatching } from "./watch";
 
@@ -21,23 +23,29 @@ export async function runInference(c: AppContext, allocationId: string): Promise
   if (!request.ok) return errorResponse(request.error);
 
   const { model, prompt, max_tokens, temperature } = request.value;
-  const completion = generateCompletion({ seed: seed(c.env), model, prompt, maxTokens: max_tokens, temperature });
+  // Tool calls, JSON or text, as the model reads the prompt; a structured answer may yet be spoilt.
+  const planned = planAnswer({ seed: seed(c.env), model, prompt, maxTokens: max_tokens, temperature });
   const prompt_tokens = promptTokens(prompt);
+
+  const stub = cluster(c.env);
+  const { malformed } = planned;
+  const begun = await stub.beginInference(c.get("caller"), allocationId, {
+    model,
+    promptTokens: prompt_tokens,
+    completionTokens: planned.completion.completionTokens,
+    stream: request.value.stream,
+    ...(malformed
+      ? { malformed: { violates_schema: malformed.violates_schema?.completionTokens ?? null, unparsable: malformed.unparsable.completionTokens } }
+      : {}),
+  });
+  if (!begun.ok) return errorResponse(begun.error);
+  const receipt = begun.value;
+  const completion = (receipt.malformed_output !== null ? malformed?.[receipt.malformed_output] : undefined) ?? planned.completion;
   const usage = {
     prompt_tokens,
     completion_tokens: completion.completionTokens,
     total_tokens: prompt_tokens + completion.completionTokens,
   };
-
-  const stub = cluster(c.env);
-  const begun = await stub.beginInference(c.get("caller"), allocationId, {
-    model,
-    promptTokens: usage.prompt_tokens,
-    completionTokens: usage.completion_tokens,
-    stream: request.value.stream,
-  });
-  if (!begun.ok) return errorResponse(begun.error);
-  const receipt = begun.value;
   const startedAt = Date.now();
   const done: DoneEvent = {
     allocation_id: allocationId,

@@ -1,6 +1,6 @@
 // Response bodies exactly as the contract shapes them, built from stored rows.
 import type { PoolStatus, PoolTier } from "./catalogue";
-import type { FaultKind } from "./faults";
+import type { FaultKind, MalformedKind } from "./faults";
 import type { AllocationStatus } from "./schemas";
 import type { TokenTiming } from "./throughput";
 import type { AllocationRow, PoolRow } from "./store";
@@ -65,6 +65,8 @@ export interface InferenceReceipt {
   /** What a part of the answer costs: emulated time (real ms × time_scale) at this hourly price. */
   price_per_hour: number;
   time_scale: number;
+  /** An injected fault: this structured answer is to come out malformed, this way. */
+  malformed_output: MalformedKind | null;
 }
 
 /** How an inference ended, as its bill records it. */

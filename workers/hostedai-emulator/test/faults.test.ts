@@ -26,11 +26,12 @@ describe("fault configuration", () => {
       preempt_under_pressure: true,
       stream_cut_after_tokens: null,
       stream_cuts: [],
+      malformed_output: null,
     });
     const slice = await allocateOk(token);
     for (let i = 0; i < 5; i++) expect((await infer(token, slice.allocation_id, { max_tokens: 4 })).status).toBe(200);
     expect((await call("DELETE", `/api/v1/allocations/${slice.allocation_id}`, { token })).status).toBe(200);
-    expect(Object.values((await adminView()).body.faults_injected_total)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(Object.values((await adminView()).body.faults_injected_total)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it("replaces the whole configuration on PUT, filling defaults, and clears it on DELETE", async () => {

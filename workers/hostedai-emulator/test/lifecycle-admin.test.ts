@@ -115,7 +115,7 @@ describe("admin", () => {
       inference_total: 2,
       preempted_total: 0,
       faults_injected_total: {
-        errors: 0, latency: 0, timeouts: 0, rate_limit: 0, pools_down: 0, partition: 0, stream_cut: 0, token_expired: 0,
+        errors: 0, latency: 0, timeouts: 0, rate_limit: 0, pools_down: 0, partition: 0, stream_cut: 0, token_expired: 0, malformed_output: 0,
       },
     });
   });
