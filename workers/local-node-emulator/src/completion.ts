@@ -1,11 +1,14 @@
 // Turns a validated request into work for the device, books the device, waits out the schedule
-// and answers: one JSON body, or an SSE stream paced token by token.
+// and answers: one JSON body, or an SSE stream paced token by token. A chat request that offers
+// tools or asks for JSON is answered by answer.ts (tool calls, JSON, a final answer after tools).
+import { type ChatAnswer, answerTokens, type PlannedChatAnswer, planChatAnswer } from "./answer";
 import { sleepUntil } from "./clock";
 import { deviceStub } from "./device";
 import { startupModel, type Env, type NodeConfig } from "./env";
 import { badRequest, modelNotFound } from "./errors";
 import {
   chatCompletion,
+  chatToolCallCompletion,
   newIdentity,
   textCompletion,
   usageOf,
@@ -18,13 +21,16 @@ import {
 } from "./schema";
 import type { DeviceSlot } from "./schedule";
 import { sseBody, streamEvents } from "./stream";
-import { cutAtStop, DEFAULT_MAX_TOKENS, estimateTokens, generateText, type GeneratedText } from "./text";
+import { cutAtStop, DEFAULT_MAX_TOKENS, estimateTokens, generateText, type GenerationInput } from "./text";
+import { asksForStructure, checkToolFields, conversationOf } from "./tools";
 
 export interface CompletionJob {
   route: "chat" | "text";
   model: string;
   promptTokens: number;
-  generated: GeneratedText;
+  answer: ChatAnswer;
+  /** A structured answer's malformed forms, for the malformed_output fault. */
+  malformed?: PlannedChatAnswer["malformed"];
   stream: boolean;
   includeUsage: boolean;
 }
@@ -49,11 +55,12 @@ function buildJob(
   canonicalPrompt: string,
   promptText: string,
   continues?: string,
+  structured?: ChatCompletionRequest,
 ): CompletionJob {
   const model = resolveModel(body.model, config);
   // mlx_lm.server prefers max_completion_tokens when both are given.
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? DEFAULT_MAX_TOKENS;
-  const raw = generateText({
+  const generation: GenerationInput = {
     // A request seed varies the output the way it would reseed a real sampler.
     seed: body.seed === null || body.seed === undefined ? config.seed : `${config.seed}/${body.seed}`,
     model,
@@ -61,22 +68,50 @@ function buildJob(
     maxTokens,
     temperature: body.temperature ?? 0,
     ...(continues === undefined ? {} : { continues }),
-  });
+  };
   const stops = typeof body.stop === "string" ? [body.stop] : (body.stop ?? []);
+  // Stop sequences end text, JSON included; calls are not text.
+  const stopped = (answer: ChatAnswer): ChatAnswer => (answer.kind === "text" ? { kind: "text", ...cutAtStop(answer, stops) } : answer);
+  const planned: PlannedChatAnswer = structured
+    ? planChatAnswer({ conversation: conversationOf(structured), generation })
+    : { answer: { kind: "text", ...generateText(generation) } };
+  const malformed = planned.malformed;
   return {
     route,
     model,
     promptTokens: estimateTokens(promptText),
-    generated: cutAtStop(raw, stops),
+    answer: stopped(planned.answer),
+    ...(malformed
+      ? {
+          malformed: {
+            ...(malformed.violates_schema ? { violates_schema: stopped(malformed.violates_schema) } : {}),
+            unparsable: stopped(malformed.unparsable),
+          },
+        }
+      : {}),
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,
   };
 }
 
 export function chatJob(body: ChatCompletionRequest, config: NodeConfig): CompletionJob {
+  checkToolFields(body);
+  const continues = prefill(body);
+  const promptText = flattenMessages(body.messages, body.tools ?? []);
+  // Tools or JSON asked for (and no prefill, which only continues text): the answer policy.
+  if (continues === undefined && asksForStructure(body)) {
+    const canonical = JSON.stringify({
+      messages: body.messages.map((m) => ({ role: m.role, content: messageText(m), tool_calls: m.tool_calls ?? null, tool_call_id: m.tool_call_id ?? null })),
+      tools: body.tools,
+      tool_choice: body.tool_choice ?? null,
+      parallel_tool_calls: body.parallel_tool_calls ?? null,
+      response_format: body.response_format ?? null,
+    });
+    return buildJob("chat", body, config, canonical, promptText, undefined, body);
+  }
   // Seed from the messages' meaning, so a string and the same text as one part give one answer.
   const canonical = JSON.stringify(body.messages.map((m) => ({ role: m.role, content: messageText(m) })));
-  return buildJob("chat", body, config, canonical, flattenMessages(body.messages), prefill(body));
+  return buildJob("chat", body, config, canonical, promptText, continues);
 }
 
 /**
@@ -105,20 +140,30 @@ export function textJob(body: TextCompletionRequest, config: NodeConfig): Comple
 /** `streamCutAfterTokens`: an injected fault ends a stream abruptly after that many tokens. */
 export async function runCompletion(job: CompletionJob, env: Env, streamCutAfterTokens: number | null): Promise<Response> {
   const identity = newIdentity(job.route, job.model, Date.now());
-  const usage = usageOf(job.promptTokens, job.generated.tokens.length);
+  const { malformed: forms } = job;
   const slot = await deviceStub(env).reserve({
     model: job.model,
     promptTokens: job.promptTokens,
-    completionTokens: job.generated.tokens.length,
+    completionTokens: answerTokens(job.answer),
+    ...(forms
+      ? { malformed: { violates_schema: forms.violates_schema ? answerTokens(forms.violates_schema) : null, unparsable: answerTokens(forms.unparsable) } }
+      : {}),
   });
+  // The malformed_output fault may have spoilt a structured answer.
+  const answer = (slot.malformed === null ? undefined : forms?.[slot.malformed]) ?? job.answer;
+  const usage = usageOf(job.promptTokens, answerTokens(answer));
   const headers = slotHeaders(slot);
 
   if (!job.stream) {
     await sleepUntil(slot.end);
-    const text = job.generated.tokens.join("");
-    const body = job.route === "chat"
-      ? chatCompletion(identity, text, job.generated.finishReason, usage)
-      : textCompletion(identity, text, job.generated.finishReason, usage);
+    let body;
+    if (answer.kind === "tool_calls") {
+      const calls = answer.calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentPieces.join("") } }));
+      body = chatToolCallCompletion(identity, calls, answer.finishReason, usage);
+    } else {
+      const text = answer.tokens.join("");
+      body = job.route === "chat" ? chatCompletion(identity, text, answer.finishReason, usage) : textCompletion(identity, text, answer.finishReason, usage);
+    }
     return Response.json(body, { headers });
   }
 
@@ -130,7 +175,7 @@ export async function runCompletion(job: CompletionJob, env: Env, streamCutAfter
   const cut = streamCutAfterTokens === null
     ? undefined
     : { afterTokens: streamCutAfterTokens, record: () => deviceStub(env).recordFault("stream_cut") };
-  return new Response(sseBody(streamEvents(job, identity, usage, slot, cut)), { headers });
+  return new Response(sseBody(streamEvents(job, answer, identity, usage, slot, cut)), { headers });
 }
 
 /**

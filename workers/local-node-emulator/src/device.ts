@@ -4,7 +4,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { readConfig, startupModel, type Env } from "./env";
 import { FaultLedger, faultsFromEnv } from "./fault-ledger";
-import type { FaultConfig, FaultKind, FaultPlan } from "./faults";
+import type { FaultConfig, FaultKind, FaultPlan, MalformedKind } from "./faults";
 import {
   initialDeviceState,
   planSlot,
@@ -71,11 +71,20 @@ export class LocalDevice extends DurableObject<Env> {
     return this.faults.replace(config);
   }
 
-  /** Books the next free slot on the device for one generation and counts it as served. */
-  reserve(need: SlotNeed): DeviceSlot {
-    const { slot, next } = planSlot(this.state, need, Date.now());
+  /**
+   * Books the next free slot on the device for one generation and counts it as served. A
+   * structured answer (`malformed` given: the completion tokens of each malformed form,
+   * violates_schema null when it has none) may be spoilt by the malformed_output fault first:
+   * the slot is then booked for the malformed answer, and `malformed` says which.
+   */
+  reserve(need: SlotNeed & { malformed?: { violates_schema: number | null; unparsable: number } }): DeviceSlot & { malformed: MalformedKind | null } {
+    const { malformed: forms, ...slotNeed } = need;
+    const malformed = forms ? this.faults.takeMalformed(forms.violates_schema !== null) : null;
+    const completionTokens =
+      malformed === "violates_schema" ? forms!.violates_schema! : malformed === "unparsable" ? forms!.unparsable : slotNeed.completionTokens;
+    const { slot, next } = planSlot(this.state, { ...slotNeed, completionTokens }, Date.now());
     this.state = this.save(next);
-    return slot;
+    return { ...slot, malformed };
   }
 
   stats(): DeviceStats {

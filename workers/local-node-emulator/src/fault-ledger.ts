@@ -1,7 +1,7 @@
 // The device object's side of fault injection: the configuration in force, the seeded draw
 // counter and the counts of what was injected, in the object's SQLite so a restart carries on.
 import { fromZodError } from "./errors";
-import { decideFault, FAULT_KINDS, FaultConfig, type FaultKind, type FaultPlan, NO_FAULTS } from "./faults";
+import { decideFault, FAULT_KINDS, FaultConfig, type FaultKind, type FaultPlan, type MalformedKind, NO_FAULTS } from "./faults";
 import { fnv1a32, mulberry32 } from "./text";
 
 type Counts = Record<FaultKind, number>;
@@ -27,6 +27,8 @@ export class FaultLedger {
   private config: FaultConfig;
   private draws: number;
   private counts: Counts;
+  /** Structured answers spoilt since the configuration was set. */
+  private malformedUsed: number;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -44,6 +46,11 @@ export class FaultLedger {
     this.draws = row?.draws ?? 0;
     this.counts = row ? { ...zeroCounts(), ...(JSON.parse(row.counts) as Partial<Counts>) } : zeroCounts();
     if (!row) this.save();
+    sql.exec(`CREATE TABLE IF NOT EXISTS malformed_output (
+      id INTEGER PRIMARY KEY CHECK (id = 1),
+      used INTEGER NOT NULL
+    )`);
+    this.malformedUsed = sql.exec<{ used: number }>("SELECT used FROM malformed_output WHERE id = 1").toArray()[0]?.used ?? 0;
   }
 
   get current(): FaultConfig {
@@ -59,7 +66,29 @@ export class FaultLedger {
     this.config = config;
     this.draws = 0;
     this.save();
+    this.saveMalformed(0);
     return config;
+  }
+
+  /**
+   * Whether this structured answer comes out malformed, and how: the next of `malformed_output.count`
+   * since the configuration was set, alternating between breaking the schema and not parsing (an
+   * answer whose schema cannot be broken does not parse instead). Null when it comes out right.
+   */
+  takeMalformed(canViolateSchema: boolean): MalformedKind | null {
+    const used = this.malformedUsed;
+    if (used >= (this.config.malformed_output?.count ?? 0)) return null;
+    this.saveMalformed(used + 1);
+    this.record("malformed_output");
+    return used % 2 === 0 && canViolateSchema ? "violates_schema" : "unparsable";
+  }
+
+  private saveMalformed(used: number): void {
+    this.malformedUsed = used;
+    this.sql.exec(
+      "INSERT INTO malformed_output (id, used) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET used = excluded.used",
+      used,
+    );
   }
 
   /** A fresh start: the given configuration, the sequence from its beginning, nothing counted. */

@@ -8,6 +8,15 @@ import { MAX_TOKENS_LIMIT } from "./schema";
 
 /** Added latency is bounded so that a typo cannot stall a run for hours. */
 export const MAX_LATENCY_MS = 600_000;
+/** Enough malformed answers for any run; a typo cannot make the rest of time malformed. */
+export const MAX_MALFORMED = 1_000_000;
+
+/**
+ * How a malformed structured answer (tool calls or JSON) is wrong: arguments or JSON that break
+ * the schema, or JSON text that does not parse (cut short). The n-th malformed answer since the
+ * configuration was set is the first kind for even n, the second for odd n.
+ */
+export type MalformedKind = "violates_schema" | "unparsable";
 
 export const FaultConfig = z.strictObject({
   errors: z
@@ -18,13 +27,15 @@ export const FaultConfig = z.strictObject({
   timeouts: z.strictObject({ rate: z.number().min(0).max(1) }).nullable().default(null),
   down: z.boolean().default(false),
   stream_cut_after_tokens: z.int().min(0).max(MAX_TOKENS_LIMIT).nullable().default(null),
+  // The next `count` structured answers (tool calls or JSON) come out malformed.
+  malformed_output: z.strictObject({ count: z.int().min(0).max(MAX_MALFORMED) }).nullable().default(null),
 });
 export type FaultConfig = z.infer<typeof FaultConfig>;
 
 export const NO_FAULTS: FaultConfig = FaultConfig.parse({});
 
 /** Counted in GET /admin/stats under faults_injected_total. */
-export const FAULT_KINDS = ["errors", "latency", "timeouts", "down", "stream_cut"] as const;
+export const FAULT_KINDS = ["errors", "latency", "timeouts", "down", "stream_cut", "malformed_output"] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export type FaultAction =

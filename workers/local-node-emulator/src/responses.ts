@@ -4,7 +4,14 @@
 /** mlx_lm reports "<mlx_lm>-<mlx>-<platform>-<gpu arch>"; this is a typical Apple-silicon value. */
 export const SYSTEM_FINGERPRINT = "0.28.3-0.29.2-macOS-15.6.1-arm64-arm-64bit-applegpu_g15s";
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
+
+/** A call as OpenAI's API returns it. */
+export interface ToolCallOut {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
 
 export interface Usage {
   prompt_tokens: number;
@@ -55,6 +62,48 @@ export function chatCompletion(identity: ResponseIdentity, content: string, fini
     ],
     usage,
   };
+}
+
+/**
+ * An answer that calls functions, as OpenAI's API gives it: `content` null, the calls in
+ * `tool_calls`, `finish_reason` "tool_calls" (or "length" when max_tokens cut it short).
+ */
+export function chatToolCallCompletion(identity: ResponseIdentity, calls: readonly ToolCallOut[], finishReason: FinishReason, usage: Usage) {
+  return {
+    ...envelope(identity, "chat.completion"),
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: null, tool_calls: calls },
+        finish_reason: finishReason,
+        logprobs: null,
+      },
+    ],
+    usage,
+  };
+}
+
+/**
+ * Streamed calls, in OpenAI's chunk shapes exactly: each call opens with a chunk carrying its
+ * `index`, `id`, `type` and `function.name` with empty `arguments` (the first also the role and
+ * null content); then chunks with pieces of `function.arguments` under the same `index`.
+ */
+export function toolCallHeaderChunk(identity: ResponseIdentity, index: number, call: { id: string; name: string }) {
+  const head = { index, id: call.id, type: "function", function: { name: call.name, arguments: "" } };
+  const delta = index === 0 ? { role: "assistant", content: null, tool_calls: [head] } : { tool_calls: [head] };
+  return { ...envelope(identity, "chat.completion.chunk"), choices: [{ index: 0, delta, finish_reason: null, logprobs: null }] };
+}
+
+export function toolCallArgumentsChunk(identity: ResponseIdentity, index: number, piece: string) {
+  return {
+    ...envelope(identity, "chat.completion.chunk"),
+    choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, finish_reason: null, logprobs: null }],
+  };
+}
+
+/** The last chunk of a streamed tool-call answer: an empty delta and the finish reason. */
+export function toolCallFinishChunk(identity: ResponseIdentity, finishReason: FinishReason) {
+  return { ...envelope(identity, "chat.completion.chunk"), choices: [{ index: 0, delta: {}, finish_reason: finishReason, logprobs: null }] };
 }
 
 /** One streamed piece; mlx_lm repeats the role in every delta, and sends "" content at the end. */

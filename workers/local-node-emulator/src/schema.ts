@@ -13,10 +13,24 @@ const MessageContent = z.union([z.string(), z.array(TextPart)], {
   error: "expected a string or an array of {type: \"text\", text} parts",
 });
 
+/** OpenAI's limit on function names (tools[].function.name, json_schema.name). */
+const FUNCTION_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const FunctionName = z.string().regex(FUNCTION_NAME, { error: "must be 1 to 64 letters, digits, underscores or dashes" });
+
+/** A call an assistant made, as the client sends it back: arguments are JSON text. */
+const ToolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal("function"),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
 export const ChatMessage = z.object({
   role: z.enum(["system", "user", "assistant", "tool"]),
   // mlx_lm.server reads a missing or null content (e.g. an assistant turn with tool calls) as "".
   content: MessageContent.nullish(),
+  name: z.string().nullish(),
+  tool_calls: z.array(ToolCall).nullish(),
+  tool_call_id: z.string().min(1).nullish(),
 });
 export type ChatMessage = z.infer<typeof ChatMessage>;
 
@@ -35,9 +49,47 @@ const GenerationOptions = {
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
 };
 
+export const Tool = z.object({
+  type: z.literal("function"),
+  function: z.object({
+    name: FunctionName,
+    description: z.string().nullish(),
+    /** JSON Schema of the arguments; absent: the function takes none. */
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+    strict: z.boolean().nullish(),
+  }),
+});
+export type Tool = z.infer<typeof Tool>;
+
+export const ToolChoice = z.union(
+  [
+    z.enum(["none", "auto", "required"]),
+    z.object({ type: z.literal("function"), function: z.object({ name: z.string().min(1) }) }),
+  ],
+  { error: 'expected "none", "auto", "required" or {"type": "function", "function": {"name": …}}' },
+);
+
+export const ResponseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z.object({
+      name: FunctionName,
+      description: z.string().nullish(),
+      schema: z.record(z.string(), z.unknown()).nullish(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+]);
+
 export const ChatCompletionRequest = z.object({
   messages: z.array(ChatMessage).min(1),
   ...GenerationOptions,
+  tools: z.array(Tool).max(128).nullish(),
+  tool_choice: ToolChoice.nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  response_format: ResponseFormat.nullish(),
   // vLLM's (and SGLang's) names for prefill: continue the last (assistant) message instead of
   // answering after it. llama.cpp's server does so for a trailing assistant message unasked.
   continue_final_message: z.boolean().nullish(),
@@ -62,7 +114,15 @@ export function messageText(message: ChatMessage): string {
   return typeof content === "string" ? content : content.map((part) => part.text).join("");
 }
 
-/** The prompt as the device sees it, for counting tokens: one "role: text" line per message. */
-export function flattenMessages(messages: readonly ChatMessage[]): string {
-  return messages.map((m) => `${m.role}: ${messageText(m)}`).join("\n");
+/**
+ * The prompt as the device sees it, for counting tokens: one "role: text" line per message, with
+ * the calls an assistant made; then the functions offered, as a template lists them.
+ */
+export function flattenMessages(messages: readonly ChatMessage[], tools: readonly Tool[] = []): string {
+  const lines = messages.map((m) => {
+    const calls = m.tool_calls?.length ? ` ${JSON.stringify(m.tool_calls.map((c) => c.function))}` : "";
+    return `${m.role}: ${messageText(m)}${calls}`;
+  });
+  if (tools.length > 0) lines.push(`tools: ${JSON.stringify(tools.map((t) => t.function))}`);
+  return lines.join("\n");
 }

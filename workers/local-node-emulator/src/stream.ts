@@ -3,11 +3,15 @@
 // ends the body after n tokens without the finishing chunk or [DONE], as a dropped tunnel would.
 import { sleepUntil } from "./clock";
 import type { CompletionJob } from "./completion";
+import type { ChatAnswer } from "./answer";
 import {
   chatCompletionChunk,
   chatUsageChunk,
   textCompletionChunk,
   textUsageChunk,
+  toolCallArgumentsChunk,
+  toolCallFinishChunk,
+  toolCallHeaderChunk,
   type ResponseIdentity,
   type Usage,
 } from "./responses";
@@ -23,25 +27,38 @@ export interface StreamCut {
   record: () => Promise<void>;
 }
 
+/** One payload per generated token: text pieces, or for calls each call's header and its argument pieces. */
+function tokenPayloads(job: CompletionJob, answer: ChatAnswer, identity: ResponseIdentity): unknown[] {
+  if (answer.kind === "tool_calls") {
+    return answer.calls.flatMap((call, index) => [
+      toolCallHeaderChunk(identity, index, call),
+      ...call.argumentPieces.map((piece) => toolCallArgumentsChunk(identity, index, piece)),
+    ]);
+  }
+  const chunk = job.route === "chat" ? chatCompletionChunk : textCompletionChunk;
+  return answer.tokens.map((token) => chunk(identity, token, null));
+}
+
 export async function* streamEvents(
   job: CompletionJob,
+  answer: ChatAnswer,
   identity: ResponseIdentity,
   usage: Usage,
   slot: DeviceSlot,
   cut?: StreamCut,
 ): AsyncGenerator<string, void, undefined> {
-  const chunk = job.route === "chat" ? chatCompletionChunk : textCompletionChunk;
-  for (const [index, token] of job.generated.tokens.entries()) {
+  for (const [index, payload] of tokenPayloads(job, answer, identity).entries()) {
     if (cut && index >= cut.afterTokens) break;
     await sleepUntil(tokenDueAt(slot, index));
-    yield sseData(chunk(identity, token, null));
+    yield sseData(payload);
   }
   if (cut) {
     await cut.record();
     return;
   }
   await sleepUntil(slot.end);
-  yield sseData(chunk(identity, "", job.generated.finishReason));
+  if (answer.kind === "tool_calls") yield sseData(toolCallFinishChunk(identity, answer.finishReason));
+  else yield sseData((job.route === "chat" ? chatCompletionChunk : textCompletionChunk)(identity, "", answer.finishReason));
   if (job.includeUsage) {
     yield sseData(job.route === "chat" ? chatUsageChunk(identity, usage) : textUsageChunk(identity, usage));
   }

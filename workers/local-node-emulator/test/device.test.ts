@@ -92,7 +92,7 @@ describe("admin", () => {
       loaded_model: "gemma-2b-it",
       busy_until: 0,
       latency_scale: 0.01,
-      faults_injected_total: { errors: 0, latency: 0, timeouts: 0, down: 0, stream_cut: 0 },
+      faults_injected_total: { errors: 0, latency: 0, timeouts: 0, down: 0, stream_cut: 0, malformed_output: 0 },
     });
   });
 });

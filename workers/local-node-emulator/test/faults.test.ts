@@ -18,9 +18,10 @@ describe("fault configuration", () => {
       timeouts: null,
       down: false,
       stream_cut_after_tokens: null,
+      malformed_output: null,
     });
     for (let i = 0; i < 3; i++) expect((await chat()).status).toBe(200);
-    expect((await stats()).faults_injected_total).toEqual({ errors: 0, latency: 0, timeouts: 0, down: 0, stream_cut: 0 });
+    expect((await stats()).faults_injected_total).toEqual({ errors: 0, latency: 0, timeouts: 0, down: 0, stream_cut: 0, malformed_output: 0 });
   });
 
   it("replaces the whole configuration on PUT and clears it on DELETE", async () => {
@@ -59,7 +60,7 @@ describe("fault configuration", () => {
       state.storage.sql.exec("DELETE FROM faults");
       return new LocalDevice(state, { ...env, FAULTS_JSON: '{"down":true,"latency_ms":5}' }).getFaults();
     });
-    expect(faults).toEqual({ errors: [], latency_ms: 5, timeouts: null, down: true, stream_cut_after_tokens: null });
+    expect(faults).toEqual({ errors: [], latency_ms: 5, timeouts: null, down: true, stream_cut_after_tokens: null, malformed_output: null });
   });
 });
 

@@ -28,7 +28,7 @@ export interface Stats {
   loaded_model: string;
   busy_until: number;
   latency_scale: number;
-  faults_injected_total: Record<"errors" | "latency" | "timeouts" | "down" | "stream_cut", number>;
+  faults_injected_total: Record<"errors" | "latency" | "timeouts" | "down" | "stream_cut" | "malformed_output", number>;
 }
 
 export async function stats(): Promise<Stats> {
