@@ -73,6 +73,9 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
 );
 `;
 
+/** Events that cost something: successful strikes, lease remainders, and failures that were billed. */
+const BILLED = `(outcome IN ('ok', 'lease') OR cost_usd > 0)`;
+
 const ADD = `ON CONFLICT (hour, model, pool_id, key_id, outcome) DO UPDATE SET
   strikes = strikes + excluded.strikes, prompt_tokens = prompt_tokens + excluded.prompt_tokens,
   completion_tokens = completion_tokens + excluded.completion_tokens, cost_usd = cost_usd + excluded.cost_usd,
@@ -111,13 +114,16 @@ export class UsageBook {
     return this.sql.exec<{ usd: number }>(`SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM (${EVENTS})`, from, to).one().usd;
   }
 
-  /** Spend and tokens in [from, to) of successful strikes, plus lease remainders, grouped by model or pool. */
+  /**
+   * Spend and tokens in [from, to) of successful strikes, plus lease remainders and failures the
+   * upstream billed (an agent turn refused after its retry), grouped by model or pool.
+   */
   by(column: "model" | "pool_id", from: number, to: number): UsageRow[] {
     return this.sql
       .exec<UsageRow & Record<string, SqlStorageValue>>(
-        `SELECT ${column} AS key, SUM(strikes) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
+        `SELECT ${column} AS key, SUM(CASE WHEN outcome = 'ok' THEN strikes ELSE 0 END) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
                 SUM(cost_usd) AS cost_usd, SUM(allocation_seconds) AS allocation_seconds
-         FROM (${EVENTS}) WHERE outcome IN ('ok', 'lease') AND ${column} != '' GROUP BY ${column} ORDER BY cost_usd DESC, key`,
+         FROM (${EVENTS}) WHERE ${BILLED} AND ${column} != '' GROUP BY ${column} ORDER BY cost_usd DESC, key`,
         from,
         to,
       )
@@ -135,7 +141,7 @@ export class UsageBook {
         `SELECT hour, model, pool_id, key_id, SUM(CASE WHEN outcome = 'ok' THEN strikes ELSE 0 END) AS strikes,
                 SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
                 SUM(cost_usd) AS cost_usd, SUM(allocation_seconds) AS allocation_seconds
-         FROM (${EVENTS}) WHERE outcome IN ('ok', 'lease') GROUP BY hour, model, pool_id, key_id ORDER BY hour, model, pool_id, key_id`,
+         FROM (${EVENTS}) WHERE ${BILLED} GROUP BY hour, model, pool_id, key_id ORDER BY hour, model, pool_id, key_id`,
         from,
         to,
       )
