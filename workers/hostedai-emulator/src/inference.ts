@@ -2,13 +2,13 @@
 // `stream: true`, server-sent events paced token by token. Both paths account for the inference
 // the same way: begun in the cluster before the first token, finished after the last. What the
 // model writes is planned in answer.ts: text, or tool calls and JSON when the prompt asks for them.
+import { planAnswer } from "./answer";
 import { seed } from "./config";
 import { errorResponse } from "./errors";
 import { allocationPreempted } from "./faults";
 import { type AppContext, cluster, json, readJsonBody } from "./http";
 import { InferenceRequestSchema, validate } from "./schemas";
 import { type DoneEvent, inferenceStream } from "./stream";
-import { planAnswer } from "./answer";
 import { promptTokens } from "./textgen";
 import type { InferenceBill, InferenceOutcome } from "./views";
 import { PreemptionWatch, sleepWatching } from "./watch";

@@ -75,7 +75,8 @@ const scalarSchema = fc.oneof(
   fc.constant({}),
   fc.uniqueArray(fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null)), { minLength: 1, maxLength: 5, selector: (v) => JSON.stringify(v) })
     .map((values) => ({ enum: values })),
-  fc.jsonValue({ maxDepth: 2 }).map((value) => ({ const: value })),
+  // Ajv's deep equality calls an object's own valueOf/toString, so keys that shadow them are left out.
+  fc.jsonValue({ maxDepth: 2 }).filter((value) => !/"(valueOf|toString)":/.test(JSON.stringify(value))).map((value) => ({ const: value })),
   stringSchema.map((s) => ({ ...s, nullable: true })),
   fc.constant({ type: ["string", "null"] }),
   fc.constant({ type: ["integer", "boolean"] }),
