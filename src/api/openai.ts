@@ -70,7 +70,7 @@ function templateMessages(messages: ChatCompletionRequest["messages"]): Template
           ...(m.tool_calls?.length ? { tool_calls: m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments })) } : {}),
         };
       case "tool":
-        return { role: "tool", content: textOf(m.content), tool_call_id: m.tool_call_id };
+        return { role: "tool", content: textOf(m.content), tool_call_id: m.tool_call_id, ...(m.name ? { name: m.name } : {}) };
     }
   });
 }

@@ -55,7 +55,13 @@ const AssistantMessage = z.strictObject({
   audio: refused("audio is not supported: the models served take text only"),
   function_call: refused("function_call is deprecated and not supported; send tool_calls"),
 });
-const ToolMessage = z.strictObject({ role: z.literal("tool"), content: TextContent, tool_call_id: z.string().min(1).max(256) });
+const ToolMessage = z.strictObject({
+  role: z.literal("tool"),
+  content: TextContent,
+  tool_call_id: z.string().min(1).max(256),
+  // Not in OpenAI's current schema, but LangChain sends the tool's name with every result.
+  name: z.string().max(64).optional(),
+});
 
 export const OpenAiMessage = z
   .discriminatedUnion("role", [SystemMessage, UserMessage, AssistantMessage, ToolMessage])
