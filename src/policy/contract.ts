@@ -14,6 +14,7 @@ export function defaultContract(id: string, catalogue: ModelCatalogue, nowIso: s
     cost: { ...COVENANT_DEFAULTS.cost },
     fallback: [],
     lease: { ...COVENANT_DEFAULTS.lease },
+    cache: { ...COVENANT_DEFAULTS.cache },
     policy: COVENANT_DEFAULTS.policy,
     created_at: nowIso,
     updated_at: nowIso,
@@ -30,6 +31,7 @@ export function normalizeContract(stored: CovenantContract): CovenantContract {
     qos: { ...COVENANT_DEFAULTS.qos, ...stored.qos },
     cost: { ...COVENANT_DEFAULTS.cost, ...stored.cost },
     lease: { ...COVENANT_DEFAULTS.lease, ...stored.lease },
+    cache: { ...COVENANT_DEFAULTS.cache, ...stored.cache },
     policy: stored.policy ?? COVENANT_DEFAULTS.policy,
   };
 }
@@ -83,6 +85,7 @@ export function applyCovenantChange(
     cost: change.cost ? { ...base.cost, ...change.cost } : base.cost,
     fallback: change.fallback ?? base.fallback,
     lease: change.lease ? { ...base.lease, ...change.lease } : base.lease,
+    cache: change.cache ? { ...base.cache, ...change.cache } : base.cache,
     policy: change.policy ?? base.policy,
     ...(change.fusion !== undefined ? { fusion: { ...base.fusion, ...change.fusion } } : base.fusion !== undefined ? { fusion: base.fusion } : {}),
     ...(change.routes !== undefined ? { routes: change.routes } : base.routes !== undefined ? { routes: base.routes } : {}),

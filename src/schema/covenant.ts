@@ -11,9 +11,10 @@ export const FallbackTarget = z
 
 /** What a covenant gets for every field its tenant leaves out. */
 export const COVENANT_DEFAULTS = {
-  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true, continue_streams: true },
+  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true, continue_streams: true, pool_type: "recommended" },
   cost: { on_limit: "reject", pricier_fallback: true },
-  lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 16, max_warm_leases: 4, max_concurrency: 4 },
+  lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 16, max_warm_leases: 4, max_concurrency: 4, isolation: "shared" },
+  cache: { mode: "deterministic", ttl_s: 300, semantic: false, semantic_threshold: 0.9, max_entries: 1024 },
   policy: "homeskillet",
 } as const;
 
@@ -44,6 +45,10 @@ export const CovenantQos = z
         "A stream whose upstream fails after output began is continued by the next target of the fallback chain from the text already sent, instead of ending with an error.",
       default: COVENANT_DEFAULTS.qos.continue_streams,
     }),
+    pool_type: z.enum(["recommended", "any"]).optional().openapi({
+      description: "recommended: each model runs on the pool type the model matrix gives it (standard, premium, dedicated); any: the policy may place it on any pool type that fits.",
+      default: COVENANT_DEFAULTS.qos.pool_type,
+    }),
   })
   .strict();
 
@@ -70,6 +75,24 @@ export const LeasePolicy = z
     max_warm_leases: z.number().int().min(0).max(64).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_warm_leases }),
     /** Strikes one allocation serves at once (continuous batching on the slice). */
     max_concurrency: z.number().int().min(1).max(64).optional().openapi({ default: COVENANT_DEFAULTS.lease.max_concurrency }),
+    /** Complete isolation: every strike on an allocation of its own, never shared, never reused. */
+    isolation: z.enum(["shared", "per_strike"]).optional().openapi({
+      description: "per_strike: every strike gets its own allocation, released when it ends (never shared, never reused), and pays for all of it.",
+      default: COVENANT_DEFAULTS.lease.isolation,
+    }),
+  })
+  .strict();
+
+export const CovenantCache = z
+  .object({
+    mode: z.enum(["off", "deterministic", "always"]).optional().openapi({
+      description: "Caching of plain strikes' answers: off; deterministic (temperature 0 only); always (any temperature: the covenant accepts repeated answers).",
+      default: COVENANT_DEFAULTS.cache.mode,
+    }),
+    ttl_s: z.number().int().min(1).max(86_400).optional().openapi({ default: COVENANT_DEFAULTS.cache.ttl_s }),
+    semantic: z.boolean().optional().openapi({ description: "Also answer near-duplicates of a cached request.", default: COVENANT_DEFAULTS.cache.semantic }),
+    semantic_threshold: z.number().min(0.5).max(1).optional().openapi({ default: COVENANT_DEFAULTS.cache.semantic_threshold }),
+    max_entries: z.number().int().min(1).max(100_000).optional().openapi({ default: COVENANT_DEFAULTS.cache.max_entries }),
   })
   .strict();
 
@@ -119,6 +142,7 @@ const CovenantFields = {
     description: "How a strike that names no model is routed by its classification, first match wins; absent: Homeskillet's default routes; empty: always `default_model`.",
   }),
   logging: CovenantLogging.optional(),
+  cache: CovenantCache.optional().openapi({ description: "Caching of plain strikes' answers, per tenant and covenant; defaults when absent." }),
   limits: CovenantLimitsChange.nullable().optional().openapi({
     description: "Rate and concurrency limits on every strike under this covenant, whoever sends it; none when absent.",
   }),
@@ -143,7 +167,7 @@ export const CovenantContract = z
     models: z.array(z.string()),
     default_model: z.string(),
     resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
-    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean(), continue_streams: z.boolean() }),
+    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean(), continue_streams: z.boolean(), pool_type: z.enum(["recommended", "any"]) }),
     cost: z.object({
       max_usd_per_strike: z.number().optional(),
       budget_usd_per_day: z.number().optional(),
@@ -157,7 +181,9 @@ export const CovenantContract = z
       max_leases: z.number(),
       max_warm_leases: z.number(),
       max_concurrency: z.number(),
+      isolation: z.enum(["shared", "per_strike"]),
     }),
+    cache: z.object({ mode: z.enum(["off", "deterministic", "always"]), ttl_s: z.number(), semantic: z.boolean(), semantic_threshold: z.number(), max_entries: z.number() }),
     routes: z.array(ModelRoute).optional(),
     fusion: FusionPolicy.optional(),
     logging: z.object({ content: z.boolean().optional() }).optional(),
