@@ -309,7 +309,9 @@ export class StrikeRunner {
     opts: RunOptions,
     continuing?: { sofar: string },
   ): Promise<AttemptResult> {
-    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral: ctx.policy === "seed", model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal, continuing };
+    // The seed rule and an isolated covenant allocate per strike and release at once.
+    const ephemeral = ctx.policy === "seed" || ctx.contract.lease.isolation === "per_strike";
+    const actx = { contract: ctx.contract, owner: ctx.owner, ephemeral, model, deadline, onToken: opts.onToken, onPlaced: opts.onPlaced, signal: opts.signal, continuing };
     return traceAttempt(target, { model: model.id, breakerState: this.deps.breakers.get(target.id, Date.now()).phase }, () => (target.kind === "local" ? attemptLocal(this.deps, input, actx) : attemptPool(this.deps, target, input, actx)));
   }
 
