@@ -156,27 +156,18 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   }
   ctx.onPlaced?.({ model: ctx.model.id, poolId: "local", allocationId: "local", leaseReused: false });
   const ask = { model: ctx.model.id, prompt: input.promptText, promptTokens: input.promptTokens, maxTokens: input.maxTokens, temperature: input.temperature };
-  let out;
+  let out: { text: string; finish_reason: "stop" | "length"; usage: AttemptResult["usage"]; toolCalls?: OpenAiToolCall[] };
   if (input.turn) {
     const turned = await localTurn(deps, input, input.turn, ctx.model.id, ctx.deadline).catch((err: unknown) => {
       throw err instanceof TurnFailed ? new AnswerRejected(err, { model: ctx.model.id, poolId: "local", allocationId: "local" }, 0) : err;
     });
-    return {
+    out = {
       text: turned.answer.content ?? "",
-      finishReason: turned.answer.finishReason === "length" ? "length" : "stop",
-      ...(turned.answer.toolCalls.length ? { toolCalls: turned.answer.toolCalls } : {}),
+      finish_reason: turned.answer.finishReason === "length" ? "length" : "stop",
       usage: turned.usage,
-      costUsd: 0,
-      poolId: "local",
-      allocationId: "local",
-      leaseReused: false,
-      allocateMs: 0,
-      queueMs: 0,
-      inferMs: Date.now() - t0,
-      releaseMs: 0,
+      ...(turned.answer.toolCalls.length ? { toolCalls: turned.answer.toolCalls } : {}),
     };
-  }
-  if (ctx.onToken) {
+  } else if (ctx.onToken) {
     const limits = streamDeadlines(ctx.model, input, ctx, ctx.onToken);
     const prefill = ctx.continuing ? { prefill: ctx.continuing.sofar } : {};
     const read = await readUpstream("local", await deps.local!.inferStream({ ...ask, ...prefill }, limits.firstTokenMs), limits).catch((err: unknown) => {
@@ -196,6 +187,7 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   return {
     text: out.text,
     finishReason: out.finish_reason,
+    ...(out.toolCalls ? { toolCalls: out.toolCalls } : {}),
     usage: out.usage,
     costUsd: 0,
     poolId: "local",
