@@ -6,6 +6,7 @@
 // and after the results come back answer in prose quoting each result verbatim. So a test can
 // check the arguments against the zod schemas here and the final answer against the results
 // computed here, neither taken from the gateway's own output.
+import { afterAll, beforeAll, inject } from "vitest";
 import { z } from "zod";
 
 /** Hosted.AI models the agent tests use (their families render tools differently). */
@@ -114,6 +115,25 @@ export const COVENANT_HEADER = "x-homeskillet-covenant";
 export interface Target {
   label: string;
   model: string;
+  /** The covenant to run under: the local one (created before the file's tests), or the default. */
+  covenant(): string | undefined;
   /** Headers to send (the local covenant's, once created). */
   headers(): Record<string, string>;
+}
+
+/**
+ * The two places a file's agents run: `hosted` on Hosted.AI under the default covenant, and the
+ * local node under a covenant of the file's own, made before its tests and deleted after them.
+ */
+export function agentTargets(file: string, hosted: string): Target[] {
+  const { gateway, keys } = inject("system");
+  let local = "";
+  beforeAll(async () => {
+    local = await createLocalCovenant(gateway, keys.dev, file);
+  });
+  afterAll(() => deleteCovenant(gateway, keys.dev, local));
+  return [
+    { label: `Hosted.AI ${hosted}`, model: hosted, covenant: () => undefined, headers: () => ({}) },
+    { label: "the local node", model: LOCAL_MODEL, covenant: () => local, headers: () => ({ [COVENANT_HEADER]: local }) },
+  ];
 }

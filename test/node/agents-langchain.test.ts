@@ -9,18 +9,14 @@ import { HumanMessage, ToolMessage } from "@langchain/core/messages";
 import { tool } from "@langchain/core/tools";
 import { concat } from "@langchain/core/utils/stream";
 import { ChatOpenAI } from "@langchain/openai";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   ARG_SCHEMAS,
   BOTH_TOOLS_PROMPT,
   CITY_PROMPT,
   CityCard,
-  COVENANT_HEADER,
-  createLocalCovenant,
-  deleteCovenant,
   fits,
   HOSTED,
-  LOCAL_MODEL,
   runTool,
   TimeArgs,
   TOOL_DESCRIPTIONS,
@@ -30,19 +26,11 @@ import {
   WeatherArgs,
   type Target,
   type ToolName,
+  agentTargets,
 } from "./agent-support.ts";
 
 const { gateway, keys } = inject("system");
-let localCovenant = "";
-beforeAll(async () => {
-  localCovenant = await createLocalCovenant(gateway, keys.dev, "agents-langchain");
-});
-afterAll(() => deleteCovenant(gateway, keys.dev, localCovenant));
-
-const targets: Target[] = [
-  { label: `Hosted.AI ${HOSTED.qwen}`, model: HOSTED.qwen, headers: () => ({}) },
-  { label: "the local node", model: LOCAL_MODEL, headers: () => ({ [COVENANT_HEADER]: localCovenant }) },
-];
+const targets = agentTargets("agents-langchain", HOSTED.qwen);
 
 const chatModel = (target: Target) =>
   new ChatOpenAI({

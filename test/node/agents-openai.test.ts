@@ -6,37 +6,25 @@
 import OpenAI from "openai";
 import { zodResponseFormat } from "openai/helpers/zod";
 import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionMessageToolCall } from "openai/resources/chat/completions";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   ARG_SCHEMAS,
   BOTH_TOOLS_PROMPT,
   CITY_PROMPT,
   CityCard,
-  COVENANT_HEADER,
-  createLocalCovenant,
-  deleteCovenant,
   fits,
   HOSTED,
-  LOCAL_MODEL,
   openAiTools,
   parametersOf,
   runTool,
   TOOL_NAMES,
   type Target,
   type ToolName,
+  agentTargets,
 } from "./agent-support.ts";
 
 const { gateway, keys } = inject("system");
-let localCovenant = "";
-beforeAll(async () => {
-  localCovenant = await createLocalCovenant(gateway, keys.dev, "agents-openai");
-});
-afterAll(() => deleteCovenant(gateway, keys.dev, localCovenant));
-
-const targets: Target[] = [
-  { label: `Hosted.AI ${HOSTED.qwen}`, model: HOSTED.qwen, headers: () => ({}) },
-  { label: "the local node", model: LOCAL_MODEL, headers: () => ({ [COVENANT_HEADER]: localCovenant }) },
-];
+const targets = agentTargets("agents-openai", HOSTED.qwen);
 
 /** Enough for two calls or a final answer quoting two results, without waiting on long prose. */
 const MAX_TOKENS = 256;

@@ -5,17 +5,15 @@
 // checks here use test/node/agent-support.ts's schemas and tool functions, not the script's word.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   ARG_SCHEMAS,
-  createLocalCovenant,
-  deleteCovenant,
   fits,
   HOSTED,
-  LOCAL_MODEL,
   runTool,
   TOOL_NAMES,
   type ToolName,
+  agentTargets,
 } from "./agent-support.ts";
 
 const { gateway, keys } = inject("system");
@@ -24,11 +22,7 @@ const SCRIPT = "test/node/agents/two-tool-agent.mjs";
 /** The first run may download Node 22 through npx. */
 const SPAWN_TIMEOUT_MS = 240_000;
 
-let localCovenant = "";
-beforeAll(async () => {
-  localCovenant = await createLocalCovenant(gateway, keys.dev, "agents-sdk");
-});
-afterAll(() => deleteCovenant(gateway, keys.dev, localCovenant));
+const targets = agentTargets("agents-sdk", HOSTED.mistral);
 
 interface AgentRun {
   finalOutput: string;
@@ -67,11 +61,6 @@ function runAgent(env: Record<string, string>): Promise<AgentRun> {
     });
   });
 }
-
-const targets = [
-  { label: `Hosted.AI ${HOSTED.mistral}`, model: HOSTED.mistral, covenant: () => undefined },
-  { label: "the local node", model: LOCAL_MODEL, covenant: () => localCovenant },
-];
 
 describe.each(targets)("OpenAI Agents SDK on $label", (target) => {
   it(

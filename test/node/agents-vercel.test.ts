@@ -5,18 +5,14 @@
 // answer with the test's own values (test/node/agent-support.ts), not with the gateway's echo.
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateObject, generateText, stepCountIs, streamText, tool } from "ai";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import {
   ARG_SCHEMAS,
   BOTH_TOOLS_PROMPT,
   CITY_PROMPT,
   CityCard,
-  COVENANT_HEADER,
-  createLocalCovenant,
-  deleteCovenant,
   fits,
   HOSTED,
-  LOCAL_MODEL,
   TimeArgs,
   TOOL_DESCRIPTIONS,
   TOOL_NAMES,
@@ -25,19 +21,11 @@ import {
   WeatherArgs,
   type Target,
   type ToolName,
+  agentTargets,
 } from "./agent-support.ts";
 
 const { gateway, keys } = inject("system");
-let localCovenant = "";
-beforeAll(async () => {
-  localCovenant = await createLocalCovenant(gateway, keys.dev, "agents-vercel");
-});
-afterAll(() => deleteCovenant(gateway, keys.dev, localCovenant));
-
-const targets: Target[] = [
-  { label: `Hosted.AI ${HOSTED.mistral}`, model: HOSTED.mistral, headers: () => ({}) },
-  { label: "the local node", model: LOCAL_MODEL, headers: () => ({ [COVENANT_HEADER]: localCovenant }) },
-];
+const targets = agentTargets("agents-vercel", HOSTED.mistral);
 
 const MAX_OUTPUT_TOKENS = 256;
 
