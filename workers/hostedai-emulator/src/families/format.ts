@@ -63,3 +63,20 @@ export function blocks(text: string, open: string, close: string): string[] {
 export function unwrapLines(text: string): string {
   return text.replace(/^\n/, "").replace(/\n$/, "");
 }
+
+/**
+ * The turns of a prompt whose turns open with `start` + role + newline and close with `end`
+ * (ChatML's `<|im_start|>`/`<|im_end|>`, Gemma's `<start_of_turn>`/`<end_of_turn>`). The last
+ * turn, the one the model answers in, has no end yet: its body runs to the end of the prompt.
+ */
+export function markedTurns(prompt: string, start: string, end: string): { role: string; body: string; closed: boolean }[] {
+  return prompt
+    .split(start)
+    .slice(1)
+    .map((chunk) => {
+      const newline = chunk.indexOf("\n");
+      const role = (newline < 0 ? chunk : chunk.slice(0, newline)).trim();
+      const closed = chunk.indexOf(end);
+      return { role, body: chunk.slice(newline < 0 ? chunk.length : newline + 1, closed < 0 ? chunk.length : closed), closed: closed >= 0 };
+    });
+}

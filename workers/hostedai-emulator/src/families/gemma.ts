@@ -7,7 +7,7 @@
 // read too).
 import { readJsonValue } from "../../../shared/json-text";
 import { type OfferedTool, type Turn, readDirectives } from "../../../shared/tool-policy";
-import { type FamilyFormat, blocks, offeredTool } from "./format";
+import { type FamilyFormat, blocks, markedTurns, offeredTool } from "./format";
 import { readCallList, writeCallList } from "./python-calls";
 
 const START = "<start_of_turn>";
@@ -46,11 +46,7 @@ export const gemma: FamilyFormat = {
     const turns: Turn[] = [];
     const texts: string[] = [];
     let tools: OfferedTool[] = [];
-    for (const chunk of prompt.split(START).slice(1)) {
-      const newline = chunk.indexOf("\n");
-      const role = (newline < 0 ? chunk : chunk.slice(0, newline)).trim();
-      const closed = chunk.indexOf(END);
-      const body = chunk.slice(newline < 0 ? chunk.length : newline + 1, closed < 0 ? chunk.length : closed);
+    for (const { role, body, closed } of markedTurns(prompt, START, END)) {
       if (role === "user") {
         const results = toolResults(body);
         if (results) {
@@ -63,7 +59,7 @@ export const gemma: FamilyFormat = {
         // The user's own words follow the function list (system text and instructions precede it).
         turns.push({ role: "user", text: offer ? body.slice(offer.end).trimStart() : body });
       } else if (role === "model") {
-        if (closed < 0 && body.trim() === "") continue;
+        if (!closed && body.trim() === "") continue;
         const calls = readCallList(body) ?? [];
         turns.push({ role: "assistant", text: body, calls: calls.map((c) => ({ name: c.name })) });
       }

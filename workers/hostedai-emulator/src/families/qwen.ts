@@ -6,7 +6,7 @@
 //   <|im_start|>assistant\n
 import { pyJson, readJsonValue } from "../../../shared/json-text";
 import { type OfferedTool, type Turn, readDirectives } from "../../../shared/tool-policy";
-import { type FamilyFormat, blocks, jsonCalls, offeredTool, unwrapLines } from "./format";
+import { type FamilyFormat, blocks, markedTurns, jsonCalls, offeredTool, unwrapLines } from "./format";
 
 const START = "<|im_start|>";
 const END = "<|im_end|>";
@@ -37,11 +37,7 @@ export const qwen: FamilyFormat = {
     const turns: Turn[] = [];
     const systemTexts: string[] = [];
     let tools: OfferedTool[] = [];
-    for (const chunk of prompt.split(START).slice(1)) {
-      const newline = chunk.indexOf("\n");
-      const role = (newline < 0 ? chunk : chunk.slice(0, newline)).trim();
-      const closed = chunk.indexOf(END);
-      const body = chunk.slice(newline < 0 ? chunk.length : newline + 1, closed < 0 ? chunk.length : closed);
+    for (const { role, body, closed } of markedTurns(prompt, START, END)) {
       if (role === "system") {
         if (tools.length === 0) tools = readTools(body);
         // The part after <tools> is the template's own; the system text (and instructions) come before it.
@@ -58,7 +54,7 @@ export const qwen: FamilyFormat = {
         }
       } else if (role === "assistant") {
         // The generation prompt: an assistant turn opened and left empty.
-        if (closed < 0 && body.trim() === "") continue;
+        if (!closed && body.trim() === "") continue;
         const calls = blocks(body, "<tool_call>", "</tool_call>").flatMap((block) => {
           const read = readJsonValue(block);
           return read ? jsonCalls(read.value) : [];
