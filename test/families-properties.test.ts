@@ -135,8 +135,9 @@ describe("parse takes time linear in the answer's length", () => {
         best = { half: Math.min(best.half, timeOf(() => family.parse(half, tools), reps)), full: Math.min(best.full, timeOf(() => family.parse(full, tools), reps)) };
       }
       const label = `${family.id}: ${reps}× ${SIZE / 2 / KiB} KiB ${best.half.toFixed(0)} ms, ${reps}× ${SIZE / KiB} KiB ${best.full.toFixed(0)} ms`;
-      // Doubling the text quadruples quadratic work; linear work on a busy machine stays well under.
-      expect(best.full / Math.max(best.half, 1) < 3.2 || best.full / reps < 20, label).toBe(true);
+      // Doubling the text quadruples quadratic work; linear work on a busy machine stays well under,
+      // or is fast outright: quadratic work on 256 KiB takes seconds, not a tenth of one.
+      expect(best.full / Math.max(best.half, 1) < 3.2 || best.full / reps < 100, label).toBe(true);
       expect(best.full / reps, label).toBeLessThan(500);
     }
   });
