@@ -19,7 +19,7 @@ function parse(args: string[]): ChaosOptions {
     strikes: Number(get("strikes", "10000")),
     concurrency: Number(get("concurrency", "50")),
     errorRate: Number(get("error-rate", "0.1")),
-    poolDown: get("pool-down", "preemptible-us-east"),
+    poolDown: get("pool-down", "standard-us-east"),
   };
 }
 
@@ -54,7 +54,8 @@ async function json<T>(res: Response): Promise<T> {
 async function run(gateway: string, hostedai: string, key: string, label: string, opts: ChaosOptions, faults: unknown): Promise<RunResult> {
   const auth = { authorization: `Bearer ${key}`, "content-type": "application/json" };
   const covenant = `chaos-${label}-${Date.now()}`;
-  await fetch(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id: covenant }) });
+  // Any pool type: with the pool down, the strikes have other pools to fall back to, not only the local node.
+  await fetch(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id: covenant, qos: { pool_type: "any" } }) });
   await fetch(`${hostedai}/admin/faults`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(faults) });
   const before = await json<{ faults_injected_total: Record<string, number>; created_total: number; inference_total: number }>(await fetch(`${hostedai}/admin/allocations`));
 

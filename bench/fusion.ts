@@ -26,8 +26,10 @@ const catalogue = modelCatalogue();
 const SLICES = new Map(
   Object.values(MODELS).map((m) => {
     const preemptibleOk = DEFAULT_MODELS.find((d) => d.id === m.id)?.preemptibleOk ?? false;
-    const fits = DEFAULT_POOLS.filter((p) => p.vram_mb_per_gpu >= m.vram_mb && p.tflops_per_gpu >= m.tflops && (preemptibleOk || p.tier !== "preemptible"));
-    const priced = fits.map((p) => ({ pool: p.id, price: slicePricePerHour({ vram_mb: p.vram_mb_per_gpu, tflops: p.tflops_per_gpu, price_per_gpu_hour: p.price_per_gpu_hour }, { vram_mb: m.vram_mb, tflops: m.tflops }) }));
+    const fits = DEFAULT_POOLS.filter((p) => p.vram_mb_per_gpu >= m.vram_mb && p.tflops_per_gpu >= m.tflops);
+    // A model the matrix lets run preemptible gets a preemptible slice, at the pool's preemptible price.
+    const gpuPrice = (p: (typeof fits)[number]) => (preemptibleOk ? p.preemptible_price_per_gpu_hour : p.price_per_gpu_hour);
+    const priced = fits.map((p) => ({ pool: p.id, price: slicePricePerHour({ vram_mb: p.vram_mb_per_gpu, tflops: p.tflops_per_gpu, price_per_gpu_hour: gpuPrice(p) }, { vram_mb: m.vram_mb, tflops: m.tflops }) }));
     return [m.id, priced.sort((a, b) => a.price - b.price)[0]!] as const;
   }),
 );

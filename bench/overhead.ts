@@ -65,7 +65,8 @@ interface ModeResult {
 }
 
 const MODEL = "gemma-2b-it";
-const POOL = "preemptible-us-east";
+/** The integration document's example: a preemptible allocation on standard-us-east. */
+const POOL = "standard-us-east";
 const PROMPT = "Explain vGPU slicing in one sentence.";
 const MAX_TOKENS = 16;
 /** A covenant on the baseline policy: a fresh allocation, hence three upstream calls, per strike. */
@@ -135,7 +136,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
       requirements: { min_tflops: 5, min_vram_mb: 2048 },
       duration_seconds: totalS,
       preemptible: true,
-      metadata: { purpose: "bench-overhead" },
+      metadata: { tenant_id: "bench", workload_id: "bench-overhead" },
     },
   });
 

@@ -35,7 +35,8 @@ interface LevelFigures {
 }
 
 const MODEL = "gemma-2b-it";
-const POOL = "preemptible-us-east";
+/** The integration document's example: a preemptible allocation on standard-us-east. */
+const POOL = "standard-us-east";
 const PROMPT = "Explain vGPU slicing in one sentence.";
 const MAX_TOKENS = 16;
 const HOSTEDAI_API_KEY = "dev-hostedai-key";
@@ -90,7 +91,7 @@ async function prepare(system: LocalSystem): Promise<Prepared> {
   const allocation = await call<{ allocation_id: string }>(emulator, "/api/v1/allocations", {
     method: "POST",
     token,
-    body: { pool_id: POOL, requirements: { min_tflops: 5, min_vram_mb: 2048 }, duration_seconds: 3600, preemptible: true, metadata: { purpose: "bench-telemetry" } },
+    body: { pool_id: POOL, requirements: { min_tflops: 5, min_vram_mb: 2048 }, duration_seconds: 3600, preemptible: true, metadata: { tenant_id: "bench", workload_id: "bench-telemetry" } },
   });
   return {
     emulator,

@@ -81,8 +81,8 @@ describe("tenants", () => {
     const covenant = "warm";
     expect((await call("/v1/covenants", { method: "POST", key: admin.key, body: JSON.stringify({ id: covenant, lease: { idle_timeout_s: 600 } }) })).status).toBe(201);
     expect((await strike({ covenant_id: covenant, model: "gemma-2b-it", prompt: "keep a lease", max_tokens: 4 }, admin.key)).status).toBe(200);
-    // The emulator holds the covenant's lease (tagged with its covenant id in metadata).
-    expect((await liveAllocationsOf(covenant)).some((a) => a.metadata?.tenant === id)).toBe(true);
+    // The emulator holds the covenant's lease (tagged with its tenant and covenant in metadata).
+    expect((await liveAllocationsOf(covenant)).some((a) => a.metadata?.tenant_id === id)).toBe(true);
 
     const res = await operator(`/v1/admin/tenants/${id}`, { method: "DELETE" });
     expect(res.status, await res.clone().text()).toBe(200);
@@ -90,7 +90,7 @@ describe("tenants", () => {
     expect(body.keys_revoked).toBe(1);
     expect(body.covenants_retired).toContain(covenant);
     expect(body.covenants_pending).toEqual([]);
-    expect((await liveAllocationsOf(covenant)).filter((a) => a.metadata?.tenant === id)).toEqual([]);
+    expect((await liveAllocationsOf(covenant)).filter((a) => a.metadata?.tenant_id === id)).toEqual([]);
     expect((await call("/v1/models", { key: admin.key })).status).toBe(401);
     expect((await operator(`/v1/admin/tenants/${id}`)).status).toBe(404);
     // Configured tenants are the configuration's to remove.

@@ -87,7 +87,8 @@ describe("fallback chain", () => {
       [0, 1].map(() => hostedai.allocate({ pool_id: "dedicated-us-east", requirements: { min_tflops: 100, min_vram_mb: 81920 }, duration_seconds: 300, preemptible: false })),
     );
     try {
-      const { id } = await createCovenant({ models: ["qwen-70b"], fallback: ["dedicated-us-east", "standard-us-east"] });
+      // Any pool type: qwen-70b's matrix type is dedicated, and only "any" lets it fall back to standard.
+      const { id } = await createCovenant({ models: ["qwen-70b"], fallback: ["dedicated-us-east", "standard-us-east"], qos: { pool_type: "any" } });
       const res = await call("/v1/strikes", { method: "POST", body: JSON.stringify({ covenant_id: id, prompt: "big", max_tokens: 8 }) });
       expect(res.status, await res.clone().text()).toBe(200);
       expect(StrikeResponse.parse(await res.json()).pool_id).toBe("standard-us-east");

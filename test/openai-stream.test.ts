@@ -23,7 +23,7 @@ async function sseData(res: Response): Promise<string[]> {
 describe("streaming chat completions", () => {
   it.each([
     ["the local node", { fallback: ["local"], models: ["mistral-7b"] }, "local"],
-    ["a Hosted.AI pool", { models: ["gemma-2b-it"] }, "preemptible-us-east"],
+    ["a Hosted.AI pool", { models: ["gemma-2b-it"] }, "standard-us-east"],
   ])("streams from %s in OpenAI's chunk format, ending with [DONE]", async (_label, covenant, pool) => {
     const { id } = await createCovenant(covenant);
     const res = await call("/v1/chat/completions", {

@@ -41,7 +41,7 @@ async function chat(covenant: string, body: Record<string, unknown>): Promise<{ 
 async function billsOf(covenantId: string): Promise<Bill[]> {
   const res = await env.HOSTEDAI.fetch("http://hostedai.test/admin/inferences");
   const { inferences } = (await res.json()) as { inferences: Bill[] };
-  return inferences.filter((b) => b.metadata.covenant === covenantId);
+  return inferences.filter((b) => b.metadata.workload_id === covenantId);
 }
 
 /** What the family's template must have put in the prompt for the tools to be seen. */

@@ -22,7 +22,7 @@ describe("POST /v1/chat/completions", () => {
     expect(body.id).toMatch(/^chatcmpl-/);
     expect(body.choices[0]!.message.content!.length).toBeGreaterThan(0);
     expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens);
-    expect(body.homeskillet.pool_id).toBe("preemptible-us-east");
+    expect(body.homeskillet.pool_id).toBe("standard-us-east");
     expect(res.headers.get("x-homeskillet-strike-id")).toBe(body.homeskillet.strike_id);
   });
 

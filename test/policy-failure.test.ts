@@ -104,20 +104,31 @@ describe("fallback chain", () => {
   const pools = [pool("standard-a", "standard", 2.4), pool("premium-a", "premium", 4.9), pool("dedicated-a", "dedicated", 6.5, "down")];
   const qwen = models.get("qwen-14b")!;
 
+  // Any pool type, so that the chain has more than one pool for the model.
+  const anyType = withChange({ qos: { pool_type: "any" } });
+
   it("orders pools cheapest first and ends with the local node", () => {
-    const { targets } = planTargets("homeskillet", base, qwen, false, pools, true);
+    const { targets } = planTargets("homeskillet", anyType, qwen, false, pools, true);
     expect(targets.map((t) => t.id)).toEqual(["standard-a", "premium-a", "local"]);
   });
 
+  it("keeps a model on its matrix pool type by default, and says why the others are out", () => {
+    const { targets, excluded } = planTargets("homeskillet", base, qwen, false, pools, true);
+    expect(targets.map((t) => t.id)).toEqual(["premium-a", "local"]);
+    expect(excluded).toEqual([{ id: "standard-a", reason: expect.stringContaining("qos.pool_type") }]);
+  });
+
   it("follows the covenant's order, puts local where it is listed, and says what it ruled out", () => {
-    const c = withChange({ fallback: ["premium-a", "local", "standard-a", "dedicated-a", "ghost"] });
+    const c = withChange({ qos: { pool_type: "any" }, fallback: ["premium-a", "local", "standard-a", "dedicated-a", "ghost"] });
     const { targets, excluded } = planTargets("homeskillet", c, qwen, false, pools, true);
     expect(targets.map((t) => t.id)).toEqual(["premium-a", "local", "standard-a"]);
     expect(excluded.map((e) => e.id).sort()).toEqual(["dedicated-a", "ghost"]);
+    expect(excluded.find((e) => e.id === "dedicated-a")!.reason).toContain("down");
+    expect(excluded.find((e) => e.id === "ghost")!.reason).toContain("unknown");
   });
 
   it("drops pricier fallbacks when the covenant forbids them", () => {
-    const c = withChange({ cost: { pricier_fallback: false } });
+    const c = withChange({ qos: { pool_type: "any" }, cost: { pricier_fallback: false } });
     const { targets, excluded } = planTargets("homeskillet", c, qwen, false, pools, false);
     expect(targets.map((t) => t.id)).toEqual(["standard-a"]);
     expect(excluded[0]).toMatchObject({ id: "premium-a" });

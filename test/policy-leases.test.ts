@@ -29,7 +29,7 @@ function lease(over: Partial<Lease> = {}): Lease {
   return {
     leaseId: "l1",
     allocationId: "a1",
-    poolId: "preemptible-us-east",
+    poolId: "standard-us-east",
     model: "mistral-7b",
     vramMb: 6144,
     tflops: 10,

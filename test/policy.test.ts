@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { capacityBackoffMs, DEFAULT_MODELS, modelCatalogue, seedPlacement, seedTier, type PoolSnapshot } from "../src/policy";
+import { capacityBackoffMs, DEFAULT_MODELS, modelCatalogue, SEED_PREEMPTIBLE_VRAM_MB, seedChoice, seedPlacement, type ModelSpec, type PoolSnapshot } from "../src/policy";
 
 const models = modelCatalogue();
 const model = (id: string) => models.get(id)!;
@@ -10,19 +10,27 @@ function pool(id: string, tier: PoolSnapshot["tier"], over: Partial<PoolSnapshot
 }
 
 const POOLS = [
-  pool("standard-us-east", "standard"),
+  pool("standard-us-east", "standard", { preemptiblePricePerGpuHour: 0.6 }),
   pool("premium-us-east", "premium"),
-  pool("preemptible-us-east", "preemptible", { vramMbPerGpu: 24576, tflopsPerGpu: 125 }),
   pool("dedicated-us-east", "dedicated"),
 ];
 
 describe("seed rule", () => {
-  it("latency-sensitive → dedicated; VRAM < 8 GB → preemptible; otherwise standard", () => {
-    expect(seedTier(model("qwen-70b"), true)).toBe("dedicated");
-    expect(seedTier(model("gemma-2b-it"), false)).toBe("preemptible");
-    expect(seedTier(model("mistral-7b"), false)).toBe("preemptible");
-    expect(seedTier(model("qwen-14b"), false)).toBe("standard");
-    expect(seedTier(model("qwen-70b"), false)).toBe("standard");
+  it("latency-sensitive → dedicated; VRAM < 8000 MB → preemptible (on a standard pool); otherwise standard", () => {
+    expect(seedChoice(model("qwen-70b"), true)).toEqual({ tier: "dedicated", preemptible: false });
+    expect(seedChoice(model("gemma-2b-it"), true)).toEqual({ tier: "dedicated", preemptible: false });
+    expect(seedChoice(model("gemma-2b-it"), false)).toEqual({ tier: "standard", preemptible: true });
+    expect(seedChoice(model("mistral-7b"), false)).toEqual({ tier: "standard", preemptible: true });
+    expect(seedChoice(model("qwen-14b"), false)).toEqual({ tier: "standard", preemptible: false });
+    expect(seedChoice(model("qwen-70b"), false)).toEqual({ tier: "standard", preemptible: false });
+  });
+
+  it("draws the line at the document's 8000 MB, not 8 GiB", () => {
+    expect(SEED_PREEMPTIBLE_VRAM_MB).toBe(8000);
+    const sized = (vramMb: number): ModelSpec => ({ ...model("mistral-7b"), vramMb });
+    expect(seedChoice(sized(7999), false).preemptible).toBe(true);
+    expect(seedChoice(sized(8000), false).preemptible).toBe(false);
+    expect(seedChoice(sized(8100), false).preemptible).toBe(false);
   });
 
   it("places on a pool of the tier that is up and big enough, most free VRAM first", () => {
@@ -35,9 +43,13 @@ describe("seed rule", () => {
     expect(r).toMatchObject({ kind: "place", placement: { poolId: "standard-b", preemptible: false, requirements: { min_vram_mb: 14336, min_tflops: 20 } } });
   });
 
-  it("asks for preemptible capacity only on the preemptible tier", () => {
-    expect(seedPlacement(model("gemma-2b-it"), false, POOLS)).toMatchObject({ kind: "place", placement: { poolId: "preemptible-us-east", preemptible: true } });
+  it("asks for a preemptible allocation on a standard pool, as the document's own example does", () => {
+    expect(seedPlacement(model("gemma-2b-it"), false, POOLS)).toMatchObject({ kind: "place", placement: { tier: "standard", poolId: "standard-us-east", preemptible: true } });
     expect(seedPlacement(model("gemma-2b-it"), true, POOLS)).toMatchObject({ kind: "place", placement: { poolId: "dedicated-us-east", preemptible: false } });
+  });
+
+  it("asks for an ordinary allocation where the covenant or the model forbids preemptible ones", () => {
+    expect(seedPlacement(model("gemma-2b-it"), false, POOLS, false)).toMatchObject({ kind: "place", placement: { poolId: "standard-us-east", preemptible: false } });
   });
 
   it("says why when no pool of the tier can hold the model", () => {
@@ -50,7 +62,7 @@ describe("seed rule", () => {
   it("is deterministic for any pool listing", () => {
     const snapshot = fc.record({
       id: fc.string({ minLength: 1, maxLength: 8 }),
-      tier: fc.constantFrom("standard", "premium", "preemptible", "dedicated") as fc.Arbitrary<PoolSnapshot["tier"]>,
+      tier: fc.constantFrom("standard", "premium", "dedicated", "spot") as fc.Arbitrary<PoolSnapshot["tier"]>,
       status: fc.constantFrom("available", "degraded", "down") as fc.Arbitrary<PoolSnapshot["status"]>,
       vramMbPerGpu: fc.integer({ min: 0, max: 100_000 }),
       tflopsPerGpu: fc.integer({ min: 0, max: 1000 }),
@@ -65,7 +77,8 @@ describe("seed rule", () => {
         expect(seedPlacement(m, ls, [...pools].reverse())).toEqual(a);
         if (a.kind === "place") {
           const chosen = pools.find((p) => p.id === a.placement.poolId)!;
-          expect(chosen.tier).toBe(seedTier(m, ls));
+          expect(chosen.tier).toBe(seedChoice(m, ls).tier);
+          expect(a.placement.preemptible).toBe(seedChoice(m, ls).preemptible);
           expect(chosen.status).not.toBe("down");
           expect(chosen.vramMbPerGpu).toBeGreaterThanOrEqual(m.vramMb);
         }

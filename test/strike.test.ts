@@ -1,3 +1,4 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { StrikeResponse } from "../src/schema";
 import { createCovenant, deleteCovenant } from "./support/covenants";
@@ -5,12 +6,13 @@ import { emulatorAdmin, freshCovenant, liveAllocationsOf, strike } from "./suppo
 
 describe("POST /v1/strikes under the seed rule", () => {
   it.each([
-    { model: "gemma-2b-it", latency_sensitive: false, pool: "preemptible-us-east" },
-    { model: "mistral-7b", latency_sensitive: false, pool: "preemptible-us-east" },
-    { model: "qwen-14b", latency_sensitive: false, pool: "standard-us-east" },
-    { model: "qwen-32b", latency_sensitive: false, pool: "standard-us-east" },
-    { model: "mistral-7b", latency_sensitive: true, pool: "dedicated-us-east" },
-  ])("runs $model (latency_sensitive=$latency_sensitive) on $pool and releases it", async ({ model, latency_sensitive, pool }) => {
+    // VRAM < 8000 MB: a preemptible allocation on a standard pool (preemptibility is the allocation's).
+    { model: "gemma-2b-it", latency_sensitive: false, pool: "standard-us-east", preemptible: true },
+    { model: "mistral-7b", latency_sensitive: false, pool: "standard-us-east", preemptible: true },
+    { model: "qwen-14b", latency_sensitive: false, pool: "standard-us-east", preemptible: false },
+    { model: "qwen-32b", latency_sensitive: false, pool: "standard-us-east", preemptible: false },
+    { model: "mistral-7b", latency_sensitive: true, pool: "dedicated-us-east", preemptible: false },
+  ])("runs $model (latency_sensitive=$latency_sensitive) on $pool (preemptible=$preemptible) and releases it", async ({ model, latency_sensitive, pool, preemptible }) => {
     const { id } = await createCovenant({ policy: "seed" });
     const res = await strike({
       covenant_id: id,
@@ -36,6 +38,8 @@ describe("POST /v1/strikes under the seed rule", () => {
     expect(t.total_ms).toBeGreaterThanOrEqual(t.allocate_ms + t.infer_ms);
     // The seed rule allocates for each strike and releases straight after.
     expect(await liveAllocationsOf(id)).toEqual([]);
+    const released = await env.HOSTEDAI.fetch("http://hostedai.test/admin/allocations?status=released").then((r) => r.json<{ allocations: { allocation_id: string; preemptible: boolean }[] }>());
+    expect(released.allocations.find((a) => a.allocation_id === body.allocation_id)).toMatchObject({ preemptible });
   });
 
   it("serves 100 concurrent strikes: all succeed, one allocation each, none leaks", async () => {
@@ -57,8 +61,8 @@ describe("POST /v1/strikes under the homeskillet policy", () => {
   it("places on the cheapest pool that fits and reuses the lease", async () => {
     const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "qwen-14b", prompt: "one", max_tokens: 8 })).json());
-    // qwen-14b may not run preemptible; a standard A100 slice is cheaper than a premium H100 one.
-    expect(first).toMatchObject({ pool_id: "standard-us-east", lease_reused: false });
+    // qwen-14b runs on its matrix pool type, premium (qos.pool_type "recommended").
+    expect(first).toMatchObject({ pool_id: "premium-us-east", lease_reused: false });
     for (let i = 0; i < 5; i++) {
       const next = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "qwen-14b", prompt: `again ${i}`, max_tokens: 8 })).json());
       expect(next).toMatchObject({ allocation_id: first.allocation_id, lease_reused: true });

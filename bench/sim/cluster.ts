@@ -117,7 +117,7 @@ export class SimCluster {
     const gpu = this.gpuById.get(row.gpu_id)!;
     gpu.used_vram_mb += row.vram_mb;
     gpu.used_tflops += row.tflops;
-    return ok({ row, provisioningMs: provisioningDelayMs(slice.tier, this.opts.seed, sequence, this.opts.latencyScale) });
+    return ok({ row, provisioningMs: provisioningDelayMs(slice.tier, this.opts.seed, sequence, this.opts.latencyScale, request.preemptible) });
   }
 
   /** `POST /inference/{id}`, first half: the latency the Worker will sleep before answering. */

@@ -3,7 +3,7 @@
  * alarm runs lease housekeeping with the policy's planMaintenance: drain near expiry, release
  * idle surplus, top up the warm pool. The alarm is moved exactly when the object moves it.
  */
-import { candidatePools, planMaintenance, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
+import { allocatePreemptible, candidatePools, planMaintenance, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
 import type { CovenantContract } from "../../src/schema";
 import type { SimCluster } from "./cluster";
 import type { EventLoop, Timer } from "./engine";
@@ -127,7 +127,7 @@ export class SimCovenant {
       const pool = candidatePools(contract, spec, this.leases.poolSnapshot())[0];
       const one = (made: number): void => {
         if (!pool || made >= want.count) return topUp(modelIndex + 1);
-        this.leases.allocate(pool.id, contract, spec, pool.tier === "preemptible", "warm", (r) => (r.ok ? one(made + 1) : topUp(modelIndex + 1)));
+        this.leases.allocate(pool.id, contract, spec, allocatePreemptible(contract, spec, pool), "warm", (r) => (r.ok ? one(made + 1) : topUp(modelIndex + 1)));
       };
       one(0);
     };

@@ -17,7 +17,7 @@ import {
   type PendingAllocations,
   type PoolSnapshot,
 } from "../../src/policy";
-import { toPoolSnapshot } from "../../src/providers/hostedai/mapping";
+import { toPoolSnapshot } from "../../src/providers/hostedai/assumptions";
 import type { CovenantContract } from "../../src/schema";
 import type { SimCluster } from "./cluster";
 import type { EventLoop } from "./engine";

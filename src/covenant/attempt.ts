@@ -323,10 +323,11 @@ async function acquireOn(
   };
   let waitedMs = 0;
   for (;;) {
-    const onPool = leases.list().filter((l) => l.poolId === poolId);
+    // A strike that may not run preemptible never reuses a preemptible lease (the same pool holds both).
+    const onPool = leases.list().filter((l) => l.poolId === poolId && (target.preemptible || !l.preemptible));
     const decision = ctx.ephemeral
       ? ({ kind: "allocate" } as const)
-      : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id));
+      : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id, target.preemptible));
     if (decision.kind === "reuse") return { lease: leases.start(decision.leaseId), reused: true, waitedMs };
     if (decision.kind === "allocate") {
       const lease = await leases.allocate(
@@ -344,7 +345,7 @@ async function acquireOn(
     // join or wait: something on this pool will free or arrive; wait for it, bounded by the deadline.
     const remaining = ctx.deadline - Date.now();
     if (remaining <= 0) throw noSlot(poolId);
-    const unclaim = decision.kind === "join" ? leases.claimPending(poolId, ctx.model.id) : () => {};
+    const unclaim = decision.kind === "join" ? leases.claimPending(poolId, ctx.model.id, target.preemptible) : () => {};
     const t0 = Date.now();
     deps.waiting.count++;
     try {

@@ -12,7 +12,7 @@ import {
   type PoolSnapshot,
 } from "../policy";
 import { UpstreamError } from "../providers/errors";
-import { isAllocationGone, isCapacityExhausted, type HostedAiClient } from "../providers/hostedai";
+import { allocationMetadata, isAllocationGone, isCapacityExhausted, ownedBy, type HostedAiClient, type WireAllocation } from "../providers/hostedai";
 import type { CovenantContract } from "../schema";
 import type { PoolCache } from "./pool-cache";
 import type { Signal } from "./signal";
@@ -36,7 +36,7 @@ export class LeaseManager {
   readonly leases = new Map<string, StoredLease>();
   /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
   readonly demand = new Map<string, Demand>();
-  /** Allocations on their way, per model, and strikes waiting to share them. */
+  /** Allocations on their way, per pool, model and kind, and strikes waiting to share them. */
   private readonly pending = new Map<string, { allocations: number; claims: number }>();
 
   constructor(
@@ -71,17 +71,20 @@ export class LeaseManager {
     if (next) this.demand.set(model, next);
   }
 
-  /** Allocations on their way for this pool and model, and in all. */
-  pendingFor(poolId: string, model: string): PendingAllocations {
+  /**
+   * Allocations on their way for this pool and model (of this kind: a strike that must not run
+   * preemptible never waits for a preemptible one), and in all.
+   */
+  pendingFor(poolId: string, model: string, preemptible = false): PendingAllocations {
     let total = 0;
     for (const p of this.pending.values()) total += p.allocations;
-    const mine = this.pending.get(`${poolId}/${model}`);
+    const mine = this.pending.get(pendingKey(poolId, model, preemptible));
     return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
   }
 
   /** Marks a strike as waiting for a pending allocation; call the result when done waiting. */
-  claimPending(poolId: string, model: string): () => void {
-    const p = this.pending.get(`${poolId}/${model}`);
+  claimPending(poolId: string, model: string, preemptible = false): () => void {
+    const p = this.pending.get(pendingKey(poolId, model, preemptible));
     if (!p) return () => {};
     p.claims++;
     return () => {
@@ -104,7 +107,7 @@ export class LeaseManager {
 
   /**
    * Allocates a new lease for `model` on one pool. While the request is out, strikes for the same
-   * pool and model can join it instead of allocating too.
+   * pool, model and kind can join it instead of allocating too.
    */
   async allocate(
     poolId: string,
@@ -117,7 +120,8 @@ export class LeaseManager {
     /** Start the caller's strike on the new lease before anyone else can take its slots. */
     startForCaller = false,
   ): Promise<StoredLease> {
-    const key = `${poolId}/${model.id}`;
+    void purpose; // What the allocation is for shows in the trace; the upstream's metadata holds only the document's keys.
+    const key = pendingKey(poolId, model.id, preemptible);
     const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
     this.pending.set(key, p);
     p.allocations++;
@@ -128,7 +132,7 @@ export class LeaseManager {
           requirements: sliceRequirements(model, contract),
           duration_seconds: contract.lease.duration_s,
           preemptible,
-          metadata: { tenant: owner.tenant, covenant: owner.covenantId, covenant_object: owner.objectName, purpose },
+          metadata: allocationMetadata(owner.tenant, owner.covenantId),
         },
         timeoutMs,
       );
@@ -205,29 +209,31 @@ export class LeaseManager {
   }
 
   /**
-   * Gives a lease back. Its cost beyond what strikes were charged is booked as a lease charge.
-   * A release that fails is left to the alarm, so the allocation is never leaked.
+   * Gives a lease back. Its cost beyond what strikes were charged is booked as a lease charge, at
+   * what the upstream billed on release (an estimate if the release failed). A release that fails
+   * is left to the alarm, so the allocation is never leaked.
    */
-  async release(leaseId: string): Promise<void> {
+  async release(leaseId: string): Promise<{ billedSeconds: number; costUsd: number } | undefined> {
     const lease = this.leases.get(leaseId);
-    if (!lease) return;
+    if (!lease) return undefined;
     this.leases.delete(leaseId);
+    let bill: { billedSeconds: number; costUsd: number };
     try {
       const receipt = await this.client.release(lease.allocationId);
-      this.book(lease, receipt.billed_seconds, receipt.cost_usd);
+      bill = { billedSeconds: receipt.billed_seconds, costUsd: receipt.cost_usd };
     } catch (err) {
-      if (isAllocationGone(err)) {
-        this.bookEstimate(lease);
-      } else {
-        this.bookEstimate(lease);
+      bill = this.estimate(lease);
+      if (!isAllocationGone(err)) {
         this.store.addPendingRelease(lease.allocationId, lease.leaseId, Date.now() + RELEASE_RETRY_BASE_MS);
         await this.onDeferredRelease();
       }
     }
+    this.book(lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
     this.freed.notify();
     this.capacityReturned.notifyOne();
+    return bill;
   }
 
   /** The upstream says the allocation is gone (expired, preempted): forget it without a release. */
@@ -235,7 +241,8 @@ export class LeaseManager {
     const lease = this.leases.get(leaseId);
     if (!lease) return;
     this.leases.delete(leaseId);
-    this.bookEstimate(lease);
+    const bill = this.estimate(lease);
+    this.book(lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
     this.freed.notify();
@@ -260,15 +267,17 @@ export class LeaseManager {
   }
 
   /**
-   * Allocations the upstream holds for this covenant that no lease knows of are released; leases
-   * the upstream no longer has are dropped. Returns null (try later) while an allocation is on its
-   * way, since its grant could otherwise be mistaken for an orphan.
+   * Allocations the upstream holds for this covenant (its metadata's `tenant_id` and
+   * `workload_id`) that no lease knows of are released; leases whose allocation the upstream no
+   * longer lists at all are dropped. Returns null (try later) while an allocation is on its way,
+   * since its grant could otherwise be mistaken for an orphan.
    */
   async reconcile(owner: AllocationOwner): Promise<{ orphansReleased: number; leasesDropped: number } | null> {
     if (this.pendingFor("", "").total > 0) return null;
     const upstream = await this.client.listAllocations();
     if (this.pendingFor("", "").total > 0) return null;
-    const mine = upstream.filter((a) => a.metadata?.covenant_object === owner.objectName && a.status === "active");
+    const active = upstream.filter((a) => a.status === "active");
+    const mine = active.filter((a) => ownedBy(a.metadata, owner.tenant, owner.covenantId) || taggedBefore(a, owner));
     const known = new Set(this.list().map((l) => l.allocationId));
     const pending = new Set(this.store.pendingReleases().map((p) => p.allocation_id));
     let orphansReleased = 0;
@@ -278,7 +287,7 @@ export class LeaseManager {
       this.store.addPendingRelease(a.allocation_id, null, 0);
       orphansReleased++;
     }
-    const live = new Set(mine.map((a) => a.allocation_id));
+    const live = new Set(active.map((a) => a.allocation_id));
     let leasesDropped = 0;
     for (const lease of this.list()) {
       if (!live.has(lease.allocationId) && lease.inFlight === 0) {
@@ -308,8 +317,21 @@ export class LeaseManager {
     this.onCharge();
   }
 
-  private bookEstimate(lease: StoredLease): void {
+  /** What holding the lease cost, as far as this side can tell (when the upstream's receipt is missing). */
+  private estimate(lease: StoredLease): { billedSeconds: number; costUsd: number } {
     const heldMs = Math.max(1000, Math.min(Date.now(), lease.expiresAt) - lease.createdAt);
-    this.book(lease, heldMs / 1000, holdCostUsd(lease.pricePerHour, heldMs));
+    return { billedSeconds: heldMs / 1000, costUsd: holdCostUsd(lease.pricePerHour, heldMs) };
   }
+}
+
+function pendingKey(poolId: string, model: string, preemptible: boolean): string {
+  return `${poolId}/${model}/${preemptible ? "preemptible" : "on-demand"}`;
+}
+
+/**
+ * Allocations made before allocations carried only the document's metadata keys were tagged with
+ * the covenant object's name: still recognised, so an upgrade cannot orphan them.
+ */
+function taggedBefore(a: WireAllocation, owner: AllocationOwner): boolean {
+  return a.metadata?.covenant_object === owner.objectName;
 }

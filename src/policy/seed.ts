@@ -2,17 +2,28 @@ import type { PoolTier } from "../schema";
 import type { ModelSpec } from "./models";
 import { pickPoolInTier, type PoolSnapshot } from "./pools";
 
-/** VRAM below which the seed rule sends work to preemptible capacity. */
-export const SEED_PREEMPTIBLE_VRAM_MB = 8 * 1024;
+/**
+ * VRAM below which the seed rule asks for preemptible capacity: the document's
+ * `resources.vram < 8000`, in MB as written (not 8 GiB).
+ */
+export const SEED_PREEMPTIBLE_VRAM_MB = 8000;
+
+/** Where the seed rule puts a model: a pool type, and whether the allocation is preemptible. */
+export interface SeedChoice {
+  tier: PoolTier;
+  preemptible: boolean;
+}
 
 /**
  * The seed allocation rule, kept as the baseline every smarter policy is measured against:
- * latency-sensitive → dedicated; VRAM < 8 GB → preemptible; otherwise standard.
+ * latency-sensitive → dedicated; VRAM < 8000 MB → preemptible; otherwise standard. Preemptible
+ * is a property of an allocation, so "preemptible" is a preemptible allocation on a standard
+ * pool (the document's own example: `standard-us-east` with `preemptible: true`).
  */
-export function seedTier(model: ModelSpec, latencySensitive: boolean): PoolTier {
-  if (latencySensitive) return "dedicated";
-  if (model.vramMb < SEED_PREEMPTIBLE_VRAM_MB) return "preemptible";
-  return "standard";
+export function seedChoice(model: ModelSpec, latencySensitive: boolean): SeedChoice {
+  if (latencySensitive) return { tier: "dedicated", preemptible: false };
+  if (model.vramMb < SEED_PREEMPTIBLE_VRAM_MB) return { tier: "standard", preemptible: true };
+  return { tier: "standard", preemptible: false };
 }
 
 export interface PlacementDecision {
@@ -26,26 +37,32 @@ export type PlacementResult =
   | { kind: "place"; placement: PlacementDecision }
   | { kind: "no_pool"; tier: PoolTier; reason: string };
 
+/**
+ * The seed rule's placement. `allowPreemptible` is what the covenant and the model matrix allow
+ * (see preemptibleAllowed): where they forbid it, the rule's preemptible allocation becomes an
+ * ordinary one on the same standard pool.
+ */
 export function seedPlacement(
   model: ModelSpec,
   latencySensitive: boolean,
   pools: readonly PoolSnapshot[],
+  allowPreemptible = model.preemptibleOk,
 ): PlacementResult {
-  const tier = seedTier(model, latencySensitive);
-  const pool = pickPoolInTier(pools, tier, model.vramMb, model.minTflops);
+  const choice = seedChoice(model, latencySensitive);
+  const pool = pickPoolInTier(pools, choice.tier, model.vramMb, model.minTflops);
   if (!pool) {
     return {
       kind: "no_pool",
-      tier,
-      reason: `no ${tier} pool is up with a GPU that fits ${model.id} (${model.vramMb} MB, ${model.minTflops} TFLOPS)`,
+      tier: choice.tier,
+      reason: `no ${choice.tier} pool is up with a GPU that fits ${model.id} (${model.vramMb} MB, ${model.minTflops} TFLOPS)`,
     };
   }
   return {
     kind: "place",
     placement: {
-      tier,
+      tier: choice.tier,
       poolId: pool.id,
-      preemptible: tier === "preemptible",
+      preemptible: choice.preemptible && allowPreemptible,
       requirements: { min_tflops: model.minTflops, min_vram_mb: model.vramMb, max_vram_mb: model.vramMb },
     },
   };

@@ -1,11 +1,13 @@
 import type { CovenantContract } from "../schema";
-import { slicePricePerHour } from "./estimate";
 import type { ModelSpec } from "./models";
-import { candidatePools, type PlacementPolicy } from "./placement";
+import { allocatePreemptible, candidatePools, poolExclusion, poolTypeAllowed, preemptibleAllowed, slicePriceOn, type PlacementPolicy } from "./placement";
 import type { PoolSnapshot } from "./pools";
 import { seedPlacement } from "./seed";
 
-/** Somewhere a strike can run: a Hosted.AI pool, or the local node. */
+/**
+ * Somewhere a strike can run: a Hosted.AI pool (with whether a new allocation there is asked
+ * preemptible, and what its slice costs so), or the local node.
+ */
 export type Target =
   | { kind: "pool"; id: string; pricePerHour: number; preemptible: boolean }
   | { kind: "local"; id: "local"; pricePerHour: 0; preemptible: false };
@@ -32,26 +34,35 @@ export function planTargets(
   localAvailable: boolean,
 ): TargetPlan {
   const excluded: TargetPlan["excluded"] = [];
-  let ordered: PoolSnapshot[];
+  let ordered: { pool: PoolSnapshot; preemptible: boolean }[];
+  const homeskillet = (p: PoolSnapshot) => ({ pool: p, preemptible: allocatePreemptible(contract, model, p, latencySensitive) });
   if (policy === "seed") {
-    const seed = seedPlacement(model, latencySensitive, pools);
-    const first = seed.kind === "place" ? pools.filter((p) => p.id === seed.placement.poolId) : [];
+    const seed = seedPlacement(model, latencySensitive, pools, preemptibleAllowed(contract, model, latencySensitive));
+    const first = seed.kind === "place" ? pools.filter((p) => p.id === seed.placement.poolId).map((p) => ({ pool: p, preemptible: seed.placement.preemptible })) : [];
     if (seed.kind === "no_pool") excluded.push({ id: seed.tier, reason: seed.reason });
-    const rest = contract.fallback.length > 0 ? candidatePools(contract, model, pools).filter((p) => !first.includes(p)) : [];
+    const rest = contract.fallback.length > 0 ? candidatePools(contract, model, pools, new Set(), latencySensitive).filter((p) => !first.some((f) => f.pool === p)).map(homeskillet) : [];
     ordered = [...first, ...rest];
   } else {
-    ordered = candidatePools(contract, model, pools);
+    ordered = candidatePools(contract, model, pools, new Set(), latencySensitive).map(homeskillet);
+    if (contract.fallback.length === 0) {
+      // Pools that could hold the model but that its pool type rules out: said when nothing runs it.
+      const anyType = { ...contract, qos: { ...contract.qos, pool_type: "any" as const } };
+      for (const p of pools) {
+        if (poolTypeAllowed(contract, model, p, latencySensitive) || poolExclusion(anyType, model, p, latencySensitive) !== null) continue;
+        excluded.push({ id: p.id, reason: poolExclusion(contract, model, p, latencySensitive)! });
+      }
+    }
   }
 
   const targets: Target[] = [];
-  const primaryPrice = ordered[0] ? slicePricePerHour(model, ordered[0]) : Infinity;
-  for (const p of ordered) {
-    const price = slicePricePerHour(model, p);
+  const primaryPrice = ordered[0] ? slicePriceOn(model, ordered[0].pool, ordered[0].preemptible) : Infinity;
+  for (const { pool: p, preemptible } of ordered) {
+    const price = slicePriceOn(model, p, preemptible);
     if (!contract.cost.pricier_fallback && targets.length > 0 && price > primaryPrice * 1.000001) {
       excluded.push({ id: p.id, reason: `costs $${price.toFixed(4)}/h against $${primaryPrice.toFixed(4)}/h for the first choice; the covenant does not allow pricier fallbacks` });
       continue;
     }
-    targets.push({ kind: "pool", id: p.id, pricePerHour: price, preemptible: p.tier === "preemptible" });
+    targets.push({ kind: "pool", id: p.id, pricePerHour: price, preemptible });
   }
 
   const listed = contract.fallback.indexOf("local");
@@ -72,7 +83,8 @@ export function planTargets(
   }
   for (const id of contract.fallback) {
     if (id !== "local" && !targets.some((t) => t.id === id) && !excluded.some((e) => e.id === id)) {
-      excluded.push({ id, reason: `pool ${id} is unknown, down, too small for ${model.id}, or not allowed for it` });
+      const pool = pools.find((p) => p.id === id);
+      excluded.push({ id, reason: (pool && poolExclusion(contract, model, pool, latencySensitive)) ?? `pool ${id} is unknown` });
     }
   }
   return { targets, excluded };

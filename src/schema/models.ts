@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 
-export const PoolTier = z.enum(["standard", "premium", "preemptible", "dedicated"]);
+/** The integration document's pool types. Preemptible is a property of an allocation, on any pool, not a pool type. */
+export const PoolTier = z.enum(["standard", "premium", "dedicated"]);
 export type PoolTier = z.infer<typeof PoolTier>;
 
 export const ModelCard = z

@@ -22,7 +22,7 @@ async function chat(covenant: string, body: Record<string, unknown>) {
 async function billsOf(covenantId: string): Promise<Bill[]> {
   const res = await env.HOSTEDAI.fetch("http://hostedai.test/admin/inferences");
   const { inferences } = (await res.json()) as { inferences: Bill[] };
-  return inferences.filter((b) => b.metadata.covenant === covenantId);
+  return inferences.filter((b) => b.metadata.workload_id === covenantId);
 }
 
 afterEach(async () => {

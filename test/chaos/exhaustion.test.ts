@@ -14,18 +14,19 @@ describe("resource exhaustion", () => {
     try {
       const { id } = await createCovenant({
         models: ["qwen-14b", "gemma-2b-it"],
-        fallback: ["premium-us-east", "preemptible-us-east"],
+        fallback: ["premium-us-east", "standard-us-east"],
         cost: { on_limit: "degrade" },
         qos: { latency_slo_ms: 500 },
       });
       const res = await strike({ covenant_id: id, model: "qwen-14b", prompt: "x", max_tokens: 8 });
       expect(res.status, await res.clone().text()).toBe(200);
       const body = StrikeResponse.parse(await res.json());
-      expect(body).toMatchObject({ model: "gemma-2b-it", degraded_from: "qwen-14b", pool_id: "preemptible-us-east" });
+      // Each model on its matrix pool type: qwen-14b only on premium, gemma-2b-it on standard.
+      expect(body).toMatchObject({ model: "gemma-2b-it", degraded_from: "qwen-14b", pool_id: "standard-us-east" });
       await deleteCovenant(id);
 
       // Without permission to degrade, the same strike waits for capacity and then says so.
-      const strict = await createCovenant({ models: ["qwen-14b", "gemma-2b-it"], fallback: ["premium-us-east", "preemptible-us-east"], qos: { latency_slo_ms: 500 } });
+      const strict = await createCovenant({ models: ["qwen-14b", "gemma-2b-it"], fallback: ["premium-us-east", "standard-us-east"], qos: { latency_slo_ms: 500 } });
       const refused = await strike({ covenant_id: strict.id, model: "qwen-14b", prompt: "x", max_tokens: 8 });
       expect(refused.status).toBe(503);
       expect(await refused.json()).toMatchObject({ error: { type: "capacity_exhausted" } });

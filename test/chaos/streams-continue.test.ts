@@ -51,26 +51,32 @@ async function streamChat(covenantId: string, extra: Record<string, unknown> = {
 async function billsOf(covenantId: string): Promise<Bill[]> {
   const res = await env.HOSTEDAI.fetch("http://hostedai.test/admin/inferences");
   const { inferences } = (await res.json()) as { inferences: Bill[] };
-  return inferences.filter((b) => b.metadata.covenant === covenantId);
+  return inferences.filter((b) => b.metadata.workload_id === covenantId);
 }
 
-/** Cuts this covenant's streams on one pool after `n` tokens, and no one else's. */
+/** Cuts this covenant's streams on one pool after `n` tokens, and no one else's (its allocations' workload_id). */
 const cutOn = (pool: string, covenantId: string, n: number) =>
-  hostedaiFaults.set({ stream_cuts: [{ pool, metadata: { covenant: covenantId }, after_tokens: n }] });
+  hostedaiFaults.set({ stream_cuts: [{ pool, metadata: { workload_id: covenantId }, after_tokens: n }] });
+
+/**
+ * Two Hosted.AI pools in the chain: mistral-7b's matrix pool type (standard), then premium, which
+ * `qos.pool_type: "any"` lets it fall back to.
+ */
+const TWO_POOLS = { fallback: ["standard-us-east", "premium-us-east"], qos: { pool_type: "any" as const } };
 
 describe("a stream that breaks after its first token", () => {
   it("is continued on Hosted.AI with a continuation prompt: one stream, no text lost or repeated, billed as the emulator billed it", async () => {
     // Leases are held a while, so no idle remainder is booked yet: the ledger holds the strike alone.
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "standard-us-east"], lease: { idle_timeout_s: 60 } });
-    await cutOn("preemptible-us-east", id, 6);
+    const { id } = await createCovenant({ models: ["mistral-7b"], ...TWO_POOLS, lease: { idle_timeout_s: 60 } });
+    await cutOn("standard-us-east", id, 6);
     const out = await streamChat(id);
     expect(out.data.at(-1)).toBe("[DONE]");
     expect(out.chunks.some((c) => c.error)).toBe(false);
 
     const bills = await billsOf(id);
     expect(bills.map((b) => [b.pool_id, b.outcome])).toEqual([
-      ["preemptible-us-east", "cut"],
-      ["standard-us-east", "done"],
+      ["standard-us-east", "cut"],
+      ["premium-us-east", "done"],
     ]);
     const [cut, rest] = bills as [Bill, Bill];
     expect(cut.completion_tokens).toBe(6);
@@ -82,7 +88,7 @@ describe("a stream that breaks after its first token", () => {
 
     // The chunk where the text continues says so.
     expect(out.seams).toHaveLength(1);
-    expect(out.seams[0]!.homeskillet).toMatchObject({ continued: true, model: "mistral-7b", pool_id: "standard-us-east", after_tokens: 6, reason: "stream_cut" });
+    expect(out.seams[0]!.homeskillet).toMatchObject({ continued: true, model: "mistral-7b", pool_id: "premium-us-east", after_tokens: 6, reason: "stream_cut" });
     expect(out.seams[0]!.choices![0]!.delta.content).toBe(rest.text.split(" ")[0] + " ");
     expect(["stop", "length"]).toContain(out.finish);
 
@@ -96,7 +102,7 @@ describe("a stream that breaks after its first token", () => {
     expect(final.homeskillet!.cost_usd as number).toBeCloseTo(cut.cost_usd + rest.cost_usd, 12);
     const usage = await covenantUsage(id);
     const onPool = (pool: string) => usage.by_pool.find((p) => p.key === pool)!;
-    for (const [pool, bill] of [["preemptible-us-east", cut], ["standard-us-east", rest]] as const) {
+    for (const [pool, bill] of [["standard-us-east", cut], ["premium-us-east", rest]] as const) {
       expect(onPool(pool)).toMatchObject({ prompt_tokens: bill.prompt_tokens, completion_tokens: bill.completion_tokens });
       expect(onPool(pool).cost_usd).toBeCloseTo(bill.cost_usd, 12);
     }
@@ -109,8 +115,8 @@ describe("a stream that breaks after its first token", () => {
   });
 
   it("is continued on the local node with the answer so far as an assistant prefix", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "local"] });
-    await cutOn("preemptible-us-east", id, 5);
+    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["standard-us-east", "local"] });
+    await cutOn("standard-us-east", id, 5);
     const out = await streamChat(id);
     expect(out.data.at(-1)).toBe("[DONE]");
     const [cut] = await billsOf(id);
@@ -157,8 +163,8 @@ describe("a stream that breaks after its first token", () => {
   });
 
   it("keeps a stop sequence that spans the seam", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "standard-us-east"] });
-    await cutOn("preemptible-us-east", id, 6);
+    const { id } = await createCovenant({ models: ["mistral-7b"], ...TWO_POOLS });
+    await cutOn("standard-us-east", id, 6);
     const whole = await streamChat(id);
     const [cut] = await billsOf(id);
     const at = cut!.text.length - 5;
@@ -181,27 +187,27 @@ describe("a stream that cannot be continued keeps the explicit error", () => {
   };
 
   it("when the covenant says continue_streams: false", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "standard-us-east"], qos: { continue_streams: false } });
-    await cutOn("preemptible-us-east", id, 3);
+    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: TWO_POOLS.fallback, qos: { ...TWO_POOLS.qos, continue_streams: false } });
+    await cutOn("standard-us-east", id, 3);
     expectExplicitError(await streamChat(id), 3);
-    expect((await billsOf(id)).map((b) => b.pool_id)).toEqual(["preemptible-us-east"]);
+    expect((await billsOf(id)).map((b) => b.pool_id)).toEqual(["standard-us-east"]);
   });
 
   it("when no target is left after the one that broke", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east"] });
-    await cutOn("preemptible-us-east", id, 3);
+    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["standard-us-east"] });
+    await cutOn("standard-us-east", id, 3);
     const error = expectExplicitError(await streamChat(id), 3);
     expect(error.message).toMatch(/no target was left/);
   });
 
   it("when the continuation fails too before producing, and the part that was sent is still booked", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "standard-us-east"] });
+    const { id } = await createCovenant({ models: ["mistral-7b"], ...TWO_POOLS });
     await hostedaiFaults.set({
-      stream_cuts: [{ pool: "preemptible-us-east", metadata: { covenant: id }, after_tokens: 3 }],
-      errors: [{ pool: "standard-us-east", endpoint: "allocate", rate: 1, status: 500 }],
+      stream_cuts: [{ pool: "standard-us-east", metadata: { workload_id: id }, after_tokens: 3 }],
+      errors: [{ pool: "premium-us-east", endpoint: "allocate", rate: 1, status: 500 }],
     });
     const error = expectExplicitError(await streamChat(id), 3);
-    expect(error.message).toMatch(/no target could continue it \(tried standard-us-east\)/);
+    expect(error.message).toMatch(/no target could continue it \(tried premium-us-east\)/);
     const [cut] = await billsOf(id);
     const usage = await covenantUsage(id);
     expect(usage.by_model.find((m) => m.key === "mistral-7b")).toMatchObject({ completion_tokens: 3, prompt_tokens: cut!.prompt_tokens });

@@ -21,7 +21,7 @@ async function streamChat(covenantId: string, model: string) {
 
 describe("streams under faults", () => {
   it("ends a stream cut after output began with an explicit error, never a clean [DONE]", async () => {
-    const { id } = await createCovenant({ models: ["gemma-2b-it"], fallback: ["preemptible-us-east"] });
+    const { id } = await createCovenant({ models: ["gemma-2b-it"], fallback: ["standard-us-east"] });
     await hostedaiFaults.set({ stream_cut_after_tokens: 3 });
     const { res, data } = await streamChat(id, "gemma-2b-it");
     expect(res.status).toBe(200);
@@ -34,7 +34,7 @@ describe("streams under faults", () => {
   });
 
   it("falls back transparently when a stream breaks before its first token", async () => {
-    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["preemptible-us-east", "local"] });
+    const { id } = await createCovenant({ models: ["mistral-7b"], fallback: ["standard-us-east", "local"] });
     await hostedaiFaults.set({ stream_cut_after_tokens: 0 });
     const { res, data } = await streamChat(id, "mistral-7b");
     expect(res.status).toBe(200);

@@ -54,11 +54,12 @@ describe("upstream faults", () => {
   });
 
   it("falls back when the cheapest pool is down", async () => {
-    const { id } = await createCovenant({});
-    await hostedaiFaults.set({ pools_down: ["preemptible-us-east"] });
+    // Any pool type, so that gemma-2b-it has pools beyond its matrix's standard one to fall back to.
+    const { id } = await createCovenant({ qos: { pool_type: "any" } });
+    await hostedaiFaults.set({ pools_down: ["standard-us-east"] });
     const [r] = await strikes(id, 1);
     expect(r!.status).toBe(200);
-    expect(StrikeResponse.parse(r!.body).pool_id).not.toBe("preemptible-us-east");
+    expect(StrikeResponse.parse(r!.body).pool_id).not.toBe("standard-us-east");
     await deleteCovenant(id);
   });
 
@@ -81,7 +82,7 @@ describe("upstream faults", () => {
   });
 
   it("opens a pool's breaker under repeated faults, serves from the next pool, and closes it after a good probe", async () => {
-    const { id } = await createCovenant({ models: ["qwen-14b"], fallback: ["premium-us-east", "standard-us-east"] });
+    const { id } = await createCovenant({ models: ["qwen-14b"], fallback: ["premium-us-east", "standard-us-east"], qos: { pool_type: "any" } });
     await hostedaiFaults.set({ errors: [{ pool: "premium-us-east", endpoint: "allocate", rate: 1, status: 500 }] });
     for (const r of await strikes(id, 1, "qwen-14b")) expect(StrikeResponse.parse(r.body).pool_id).toBe("standard-us-east");
     for (const r of await strikes(id, 1, "qwen-14b")) expect(StrikeResponse.parse(r.body).pool_id).toBe("standard-us-east");
@@ -105,7 +106,7 @@ describe("upstream faults", () => {
     let preempted: string[] = [];
     for (let i = 0; i < 50 && preempted.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 40));
-      preempted = (await hostedaiFaults.preempt("preemptible-us-east", 10)).preempted;
+      preempted = (await hostedaiFaults.preempt("standard-us-east", 10)).preempted;
     }
     expect(preempted.length).toBeGreaterThan(0);
     const res = await running;

@@ -32,12 +32,12 @@ const admin = async (path: string, init: RequestInit = {}) => {
  * other tests configured (the system is shared), and returns how to take it away again.
  */
 async function cutStreams(covenantId: string, pool: string, afterTokens: number): Promise<() => Promise<void>> {
-  const mine = { pool, metadata: { covenant: covenantId }, after_tokens: afterTokens, rate: 1 };
+  const mine = { pool, metadata: { workload_id: covenantId }, after_tokens: afterTokens, rate: 1 };
   const current = await admin("/admin/faults");
   await admin("/admin/faults", { method: "PUT", body: JSON.stringify({ ...current, stream_cuts: [...current.stream_cuts, mine] }) });
   return async () => {
     const now = await admin("/admin/faults");
-    const rest = now.stream_cuts.filter((r: { metadata: Record<string, string> }) => r.metadata.covenant !== covenantId);
+    const rest = now.stream_cuts.filter((r: { metadata: Record<string, string> }) => r.metadata.workload_id !== covenantId);
     await admin("/admin/faults", { method: "PUT", body: JSON.stringify({ ...now, stream_cuts: rest }) });
   };
 }
@@ -59,9 +59,10 @@ describe("a stream cut at a random point, through the openai SDK", () => {
         covenants.push(id);
         await api("/v1/covenants", {
           method: "POST",
-          body: JSON.stringify({ id, models: ["mistral-7b"], fallback: ["preemptible-us-east", "standard-us-east"], lease: { idle_timeout_s: 60 } }),
+          // Two pools: mistral-7b's matrix type (standard), then premium, which pool_type "any" allows.
+          body: JSON.stringify({ id, models: ["mistral-7b"], fallback: ["standard-us-east", "premium-us-east"], qos: { pool_type: "any" }, lease: { idle_timeout_s: 60 } }),
         });
-        const uncut = await cutStreams(id, "preemptible-us-east", cutAfter);
+        const uncut = await cutStreams(id, "standard-us-east", cutAfter);
         const client = new OpenAI({ apiKey: keys.dev, baseURL: `${gateway}/v1`, defaultHeaders: { "x-homeskillet-covenant": id }, maxRetries: 0 });
         let text = "";
         let finish: string | null = null;
@@ -88,10 +89,10 @@ describe("a stream cut at a random point, through the openai SDK", () => {
         }
 
         // What the emulator delivered and billed, attempt by attempt.
-        const bills = ((await admin("/admin/inferences")).inferences as Bill[]).filter((b) => b.metadata.covenant === id);
+        const bills = ((await admin("/admin/inferences")).inferences as Bill[]).filter((b) => b.metadata.workload_id === id);
         expect(bills.map((b) => [b.pool_id, b.outcome])).toEqual([
-          ["preemptible-us-east", "cut"],
-          ["standard-us-east", "done"],
+          ["standard-us-east", "cut"],
+          ["premium-us-east", "done"],
         ]);
         const [cut, rest] = bills as [Bill, Bill];
         const sent = Math.min(cutAfter, cut.completion_tokens);
@@ -101,7 +102,7 @@ describe("a stream cut at a random point, through the openai SDK", () => {
 
         expect(text).toBe(cut.text + rest.text);
         expect(["stop", "length"]).toContain(finish);
-        expect(seams).toEqual([expect.objectContaining({ continued: true, pool_id: "standard-us-east", after_tokens: sent })]);
+        expect(seams).toEqual([expect.objectContaining({ continued: true, pool_id: "premium-us-east", after_tokens: sent })]);
         const prompt = cut.prompt_tokens + rest.prompt_tokens;
         const completion = cut.completion_tokens + rest.completion_tokens;
         expect(usage).toMatchObject({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion });

@@ -46,7 +46,7 @@ export async function emulatorAdmin(): Promise<EmulatorAdminView> {
   return res.json();
 }
 
-/** Live allocations in the emulator that belong to one covenant (by the metadata a strike attaches). */
+/** Live allocations in the emulator that belong to one covenant (by the metadata a strike attaches: workload_id is the covenant). */
 export async function liveAllocationsOf(covenantId: string): Promise<EmulatorAllocation[]> {
-  return (await emulatorAdmin()).allocations.filter((a) => a.metadata?.covenant === covenantId);
+  return (await emulatorAdmin()).allocations.filter((a) => a.metadata?.workload_id === covenantId);
 }

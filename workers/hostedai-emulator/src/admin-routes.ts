@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import { sameSecret } from "./auth";
 import { errorResponse } from "./errors";
 import { type AppEnv, cluster, json, readJsonBody, respond } from "./http";
-import { ConfigUpdateSchema, PreemptRequestSchema, validate } from "./schemas";
+import { AllocationStatusSchema, ConfigUpdateSchema, PreemptRequestSchema, validate } from "./schemas";
 import { tracedRequests } from "../../shared/trace-record";
 
 export const adminRoutes = new Hono<AppEnv>();
@@ -17,7 +17,13 @@ adminRoutes.use("*", async (c, next) => {
   await next();
 });
 
-adminRoutes.get("/allocations", async (c) => json(await cluster(c.env).adminView()));
+/** Live allocations (the leak check); `?status=released|expired|preempted` lists ended ones with their bills. */
+adminRoutes.get("/allocations", async (c) => {
+  const raw = c.req.query("status");
+  if (raw === undefined) return json(await cluster(c.env).adminView());
+  const status = validate(AllocationStatusSchema, raw, "status");
+  return status.ok ? json(await cluster(c.env).adminView(status.value)) : errorResponse(status.error);
+});
 
 /** What each recent inference delivered and was billed (the newest 1000), oldest first. */
 adminRoutes.get("/inferences", async (c) => json({ inferences: await cluster(c.env).inferenceLog() }));

@@ -2,7 +2,7 @@
 // rows, asks here, and persists what is decided. Every refusal is an ApiError the caller can act on.
 import { slicePricePerHour } from "./billing";
 import { type ModelSpec, type PoolTier, findModel } from "./catalogue";
-import { type ApiError, type Outcome, fail, invalidRequest, ok } from "./errors";
+import { type ApiError, type Outcome, fail, ok } from "./errors";
 import { allocationPreempted, poolUnavailable } from "./faults";
 import { type GpuCapacity, placeSlice } from "./placement";
 import type { AllocationRequest } from "./schemas";
@@ -33,9 +33,6 @@ export function admitAllocation(
   if (!pool) {
     return fail({ status: 404, type: "pool_not_found", message: `No pool ${request.pool_id} exists.`, param: "pool_id" });
   }
-  if (request.preemptible && pool.tier !== "preemptible") {
-    return fail(invalidRequest("preemptible", `Pool ${pool.id} is ${pool.tier}; only preemptible pools grant preemptible allocations.`));
-  }
   if (pool.status === "down") return fail(poolUnavailable(pool.id, RETRY_AFTER_BOUNDS.max));
   const need = { vram_mb: request.requirements.min_vram_mb, tflops: request.requirements.min_tflops };
   const placement = placeSlice(gpus, need);
@@ -56,7 +53,9 @@ export function admitAllocation(
       retry_after_seconds: retryAfterSeconds(),
     });
   }
-  const gpu = { vram_mb: pool.vram_mb_per_gpu, tflops: pool.tflops_per_gpu, price_per_gpu_hour: pool.price_per_gpu_hour };
+  // Any pool grants preemptible slices, at its preemptible price: they are the first evicted under pressure.
+  const gpuPrice = request.preemptible ? pool.preemptible_price_per_gpu_hour : pool.price_per_gpu_hour;
+  const gpu = { vram_mb: pool.vram_mb_per_gpu, tflops: pool.tflops_per_gpu, price_per_gpu_hour: gpuPrice };
   return ok({ poolId: pool.id, tier: pool.tier, gpuId: placement.gpuId, ...need, pricePerHour: slicePricePerHour(gpu, need) });
 }
 

@@ -2,8 +2,15 @@
 // with POOLS_JSON; the model catalogue is fixed because the throughput model is calibrated on it.
 import { z } from "zod";
 
-export const POOL_TIERS = ["standard", "premium", "preemptible", "dedicated"] as const;
+/**
+ * The pool types of the integration document. Preemptibility is not a pool type: it is a property
+ * of an allocation (`preemptible: true`), which any pool grants at a discount and evicts first.
+ */
+export const POOL_TIERS = ["standard", "premium", "dedicated"] as const;
 export type PoolTier = (typeof POOL_TIERS)[number];
+
+/** A preemptible slice's price, as a share of the same slice's on-demand price, unless a pool sets its own. */
+export const PREEMPTIBLE_PRICE_FACTOR = 0.3;
 
 export const POOL_STATUSES = ["available", "degraded", "down"] as const;
 export type PoolStatus = (typeof POOL_STATUSES)[number];
@@ -17,14 +24,24 @@ export const PoolSpecSchema = z.object({
   vram_mb_per_gpu: z.number().int().positive(),
   tflops_per_gpu: z.number().positive(),
   price_per_gpu_hour: z.number().nonnegative(),
+  /** What a GPU-hour costs in preemptible slices; PREEMPTIBLE_PRICE_FACTOR × the on-demand price when absent. */
+  preemptible_price_per_gpu_hour: z.number().nonnegative().optional(),
   status: z.enum(POOL_STATUSES).default("available"),
+}).refine((p) => p.preemptible_price_per_gpu_hour === undefined || p.preemptible_price_per_gpu_hour <= p.price_per_gpu_hour, {
+  path: ["preemptible_price_per_gpu_hour"],
+  message: "a preemptible GPU-hour cannot cost more than an on-demand one",
 });
-export type PoolSpec = z.infer<typeof PoolSpecSchema>;
+/** A pool as the cluster keeps it: every price resolved. */
+export type PoolSpec = z.infer<typeof PoolSpecSchema> & { preemptible_price_per_gpu_hour: number };
+
+/** The pool with its preemptible price filled in. */
+function withPrices(p: z.infer<typeof PoolSpecSchema>): PoolSpec {
+  return { ...p, preemptible_price_per_gpu_hour: p.preemptible_price_per_gpu_hour ?? Math.round(p.price_per_gpu_hour * PREEMPTIBLE_PRICE_FACTOR * 1e6) / 1e6 };
+}
 
 export const DEFAULT_POOLS: readonly PoolSpec[] = [
   pool("standard-us-east", "standard", "A100-80GB", 8, 81920, 312, 2.4),
   pool("premium-us-east", "premium", "H100-80GB", 4, 81920, 989, 4.9),
-  pool("preemptible-us-east", "preemptible", "A10G-24GB", 8, 24576, 125, 0.55),
   pool("dedicated-us-east", "dedicated", "H100-80GB", 2, 81920, 989, 6.5),
 ];
 
@@ -37,7 +54,7 @@ function pool(
   tflops: number,
   price: number,
 ): PoolSpec {
-  return {
+  return withPrices({
     id,
     tier,
     region: "us-east",
@@ -47,7 +64,7 @@ function pool(
     tflops_per_gpu: tflops,
     price_per_gpu_hour: price,
     status: "available",
-  };
+  });
 }
 
 /** Reads POOLS_JSON when present; a malformed catalogue is a deployment error, so it throws. */
@@ -66,7 +83,7 @@ export function poolCatalogue(poolsJson: string | undefined): PoolSpec[] {
   }
   const ids = new Set(parsed.data.map((p) => p.id));
   if (ids.size !== parsed.data.length) throw new Error("POOLS_JSON repeats a pool id");
-  return parsed.data;
+  return parsed.data.map(withPrices);
 }
 
 export interface ModelSpec {

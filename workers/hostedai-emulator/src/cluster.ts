@@ -18,7 +18,7 @@ import { type AllocationRow, ClusterStore } from "./store";
 import { planInference } from "./throughput";
 import {
   type AdminView, type AllocationView, type ConfigView, type InferenceBill, type InferenceReceipt, type InferenceRecordView, type MetricsView,
-  type PoolView, type ReleaseView, allocationView, metricsView, poolView, roundTo,
+  type PoolView, type ReleaseView, adminAllocationView, allocationView, metricsView, poolView, roundTo,
 } from "./views";
 
 /** What the Worker has already worked out about an inference before asking the cluster. */
@@ -92,7 +92,7 @@ export class HostedAiCluster extends DurableObject<Env> {
     await this.scheduleAlarm();
     return ok({
       allocation: allocationView(row),
-      provisioningMs: provisioningDelayMs(slice.tier, seed(this.env), row.sequence, this.settings.latencyScale),
+      provisioningMs: provisioningDelayMs(slice.tier, seed(this.env), row.sequence, this.settings.latencyScale, request.preemptible),
     });
   }
 
@@ -212,10 +212,11 @@ export class HostedAiCluster extends DurableObject<Env> {
 
   // ---- admin ----
 
-  async adminView(): Promise<AdminView> {
+  /** The record: live allocations by default; with `status`, every allocation in that state, with its bill once ended. */
+  async adminView(status: AllocationStatus = "active"): Promise<AdminView> {
     await this.advance();
     return {
-      allocations: this.store.allocations({ status: "active" }).map((row) => ({ ...allocationView(row), owner: row.owner })),
+      allocations: this.store.allocations({ status }).map(adminAllocationView),
       created_total: this.store.number("created_total") ?? 0,
       released_total: this.store.number("released_total") ?? 0,
       expired_total: this.store.number("expired_total") ?? 0,

@@ -12,7 +12,8 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pools (
   id TEXT PRIMARY KEY, position INTEGER NOT NULL, tier TEXT NOT NULL, region TEXT NOT NULL,
   gpu_model TEXT NOT NULL, gpu_count INTEGER NOT NULL, vram_mb_per_gpu INTEGER NOT NULL,
-  tflops_per_gpu REAL NOT NULL, price_per_gpu_hour REAL NOT NULL, status TEXT NOT NULL
+  tflops_per_gpu REAL NOT NULL, price_per_gpu_hour REAL NOT NULL, status TEXT NOT NULL,
+  preemptible_price_per_gpu_hour REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS gpus (
   id TEXT PRIMARY KEY, pool_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -94,6 +95,11 @@ type Row = Record<string, SqlStorageValue>;
 export class ClusterStore {
   constructor(private readonly sql: SqlStorage) {
     sql.exec(SCHEMA);
+    // A cluster stored before preemptible prices were per pool gains the column (pools are rewritten on reset).
+    const columns = sql.exec<{ name: string }>("PRAGMA table_info(pools)").toArray().map((c) => c.name);
+    if (!columns.includes("preemptible_price_per_gpu_hour")) {
+      sql.exec("ALTER TABLE pools ADD COLUMN preemptible_price_per_gpu_hour REAL NOT NULL DEFAULT 0");
+    }
   }
 
   // ---- counters and settings ----
@@ -129,9 +135,10 @@ export class ClusterStore {
     this.sql.exec("DELETE FROM gpus");
     pools.forEach((p, position) => {
       this.sql.exec(
-        "INSERT INTO pools VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO pools (id, position, tier, region, gpu_model, gpu_count, vram_mb_per_gpu, tflops_per_gpu,
+           price_per_gpu_hour, status, preemptible_price_per_gpu_hour) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         p.id, position, p.tier, p.region, p.gpu_model, p.gpu_count,
-        p.vram_mb_per_gpu, p.tflops_per_gpu, p.price_per_gpu_hour, p.status,
+        p.vram_mb_per_gpu, p.tflops_per_gpu, p.price_per_gpu_hour, p.status, p.preemptible_price_per_gpu_hour,
       );
       for (let i = 0; i < p.gpu_count; i++) {
         this.sql.exec("INSERT INTO gpus VALUES (?, ?, ?, ?, ?)", `${p.id}-gpu-${i}`, p.id, i, p.vram_mb_per_gpu, p.tflops_per_gpu);

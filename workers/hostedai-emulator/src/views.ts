@@ -18,6 +18,8 @@ export interface PoolView {
   total_tflops: number;
   free_tflops: number;
   price_per_gpu_hour: number;
+  /** What a GPU-hour costs in preemptible slices (`preemptible: true` on this pool). */
+  preemptible_price_per_gpu_hour: number;
   status: PoolStatus;
 }
 
@@ -36,8 +38,8 @@ export interface AllocationView {
   metadata: Record<string, string>;
 }
 
+/** Exactly the integration document's metrics answer. */
 export interface MetricsView {
-  allocation_id: string;
   gpu_utilization: number;
   memory_used_mb: number;
   inference_count: number;
@@ -97,8 +99,19 @@ export interface InferenceRecordView extends InferenceBill {
   at: number;
 }
 
+/** An allocation as the admin record lists it: its holder and, once it has ended, its bill. */
+export type AdminAllocationView = AllocationView & { owner: string; billed_seconds?: number; cost_usd?: number };
+
+export function adminAllocationView(row: AllocationRow): AdminAllocationView {
+  return {
+    ...allocationView(row),
+    owner: row.owner,
+    ...(row.status !== "active" ? { billed_seconds: row.billed_seconds ?? 0, cost_usd: row.cost_usd ?? 0 } : {}),
+  };
+}
+
 export interface AdminView {
-  allocations: (AllocationView & { owner: string })[];
+  allocations: AdminAllocationView[];
   created_total: number;
   released_total: number;
   expired_total: number;
@@ -133,6 +146,7 @@ export function poolView(pool: PoolRow, used: { vram_mb: number; tflops: number 
     total_tflops: roundTo(totalTflops, 6),
     free_tflops: roundTo(totalTflops - (used?.tflops ?? 0), 6),
     price_per_gpu_hour: pool.price_per_gpu_hour,
+    preemptible_price_per_gpu_hour: pool.preemptible_price_per_gpu_hour,
     status: down ? "down" : pool.status,
   };
 }
@@ -164,7 +178,6 @@ export function metricsView(row: AllocationRow, emulatedNow: number): MetricsVie
   const busySoFar = row.busy_ms - Math.max(0, row.busy_until - end);
   const utilization = elapsed > 0 ? Math.min(1, Math.max(0, busySoFar / elapsed)) : 0;
   return {
-    allocation_id: row.id,
     gpu_utilization: roundTo(utilization, 6),
     memory_used_mb: row.memory_used_mb,
     inference_count: row.inference_count,

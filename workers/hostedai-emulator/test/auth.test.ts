@@ -73,7 +73,7 @@ describe("token issuance and JWT auth", () => {
     expect(issued.status).toBe(200);
     const pools = await call("GET", "/api/v1/pools", { token: issued.body.access_token, viaRuntime: true });
     expect(pools.status).toBe(200);
-    expect(pools.body.pools).toHaveLength(4);
+    expect(pools.body.pools).toHaveLength(3);
   });
 
   it("accepts a fresh token", async () => {

@@ -36,7 +36,7 @@ const anyNumber = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-1, 0, 1e3
 const anything = fc.oneof(fc.jsonValue(), anyNumber, fc.string());
 const allocationLike = fc.record(
   {
-    pool_id: fc.oneof(fc.constantFrom("standard-us-east", "preemptible-us-east", "nope"), anything),
+    pool_id: fc.oneof(fc.constantFrom("standard-us-east", "premium-us-east", "nope"), anything),
     requirements: fc.oneof(
       fc.record(
         { min_tflops: fc.oneof(anyNumber, anything), min_vram_mb: fc.oneof(anyNumber, anything), max_vram_mb: anyNumber },

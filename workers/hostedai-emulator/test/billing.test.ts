@@ -86,10 +86,10 @@ describe("the bill of an inference", () => {
 
 describe("aimed stream cuts (stream_cuts)", () => {
   it("cut only streams on the pool named, and only for allocations with the metadata given", async () => {
-    await setFaults({ stream_cuts: [{ pool: "standard-us-east", metadata: { covenant: "victim" }, after_tokens: 2 }] });
-    const victim = await allocateOk(token, { metadata: { covenant: "victim", tenant: "t" } });
-    const bystander = await allocateOk(token, { metadata: { covenant: "other" } });
-    const elsewhere = await allocateOk(token, { pool_id: "premium-us-east", metadata: { covenant: "victim" } });
+    await setFaults({ stream_cuts: [{ pool: "standard-us-east", metadata: { workload_id: "victim" }, after_tokens: 2 }] });
+    const victim = await allocateOk(token, { metadata: { tenant_id: "t", workload_id: "victim" } });
+    const bystander = await allocateOk(token, { metadata: { tenant_id: "t", workload_id: "other" } });
+    const elsewhere = await allocateOk(token, { pool_id: "premium-us-east", metadata: { tenant_id: "t", workload_id: "victim" } });
     expect((await streamInference(token, victim.allocation_id, request)).events.map((e) => e.event)).toEqual(["token", "token"]);
     expect((await streamInference(token, bystander.allocation_id, request)).events.at(-1)!.event).toBe("done");
     expect((await streamInference(token, elsewhere.allocation_id, request)).events.at(-1)!.event).toBe("done");

@@ -61,7 +61,7 @@ describe("fault configuration", () => {
     [{ stream_cut_after_tokens: -1 }, "stream_cut_after_tokens"],
     [{ stream_cuts: [{ after_tokens: 3, pool: "atlantis" }] }, "stream_cuts.0.pool"],
     [{ stream_cuts: [{ pool: "premium-us-east" }] }, "stream_cuts.0.after_tokens"],
-    [{ stream_cuts: [{ after_tokens: 3, metadata: { covenant: 7 } }] }, "stream_cuts.0.metadata.covenant"],
+    [{ stream_cuts: [{ after_tokens: 3, metadata: { workload_id: 7 } }] }, "stream_cuts.0.metadata.workload_id"],
     [{ error: [] }, "error"],
     [[], "body"],
   ])("refuses %j with 400 naming %s, keeping the configuration in force", async (config, param) => {
@@ -181,7 +181,6 @@ describe("pool outage", () => {
     expect(statuses).toEqual({
       "standard-us-east": "available",
       "premium-us-east": "down",
-      "preemptible-us-east": "available",
       "dedicated-us-east": "available",
     });
     const refused = await allocate(token, { pool_id: "premium-us-east" });

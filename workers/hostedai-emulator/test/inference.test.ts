@@ -125,8 +125,8 @@ describe("metrics", () => {
   it("starts at zero and follows the inferences run", async () => {
     const slice = await allocateOk(token, { min_vram_mb: 16384, min_tflops: 20 });
     const path = `/api/v1/allocations/${slice.allocation_id}/metrics`;
+    // Exactly the document's fields.
     expect((await call("GET", path, { token })).body).toEqual({
-      allocation_id: slice.allocation_id,
       gpu_utilization: 0,
       memory_used_mb: 0,
       inference_count: 0,

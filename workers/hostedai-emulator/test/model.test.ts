@@ -5,7 +5,7 @@ import { billedSeconds, costUsd, slicePricePerHour } from "../src/billing";
 import { DEFAULT_POOLS, MODELS, poolCatalogue } from "../src/catalogue";
 import { emulatedAt, realAt, rescaleClock, startClock } from "../src/clock";
 import { placeSlice } from "../src/placement";
-import { PROVISIONING_MS, provisioningDelayMs } from "../src/provisioning";
+import { PREEMPTIBLE_EXTRA_MS, PROVISIONING_MS, provisioningDelayMs } from "../src/provisioning";
 import { generateCompletion, openAnswer, promptTokens } from "../src/textgen";
 import { planInference, tokenSchedule } from "../src/throughput";
 
@@ -168,12 +168,15 @@ describe("catalogue, clock and provisioning", () => {
     expect(emulatedAt(faster, 2_010)).toBe(12_000);
   });
 
-  it("provisions each tier near its base delay, deterministically", () => {
-    for (const tier of ["dedicated", "premium", "standard", "preemptible"] as const) {
+  it("provisions each pool type near its base delay, a preemptible slice a little later, deterministically", () => {
+    for (const tier of ["dedicated", "premium", "standard"] as const) {
       const delay = provisioningDelayMs(tier, "42", 7, 1);
       expect(delay).toBe(provisioningDelayMs(tier, "42", 7, 1));
       expect(delay).toBeGreaterThanOrEqual(PROVISIONING_MS[tier] * 0.85);
       expect(delay).toBeLessThanOrEqual(PROVISIONING_MS[tier] * 1.15);
+      const spot = provisioningDelayMs(tier, "42", 7, 1, true);
+      expect(spot).toBeGreaterThanOrEqual((PROVISIONING_MS[tier] + PREEMPTIBLE_EXTRA_MS) * 0.85);
+      expect(spot).toBeLessThanOrEqual((PROVISIONING_MS[tier] + PREEMPTIBLE_EXTRA_MS) * 1.15);
     }
     expect(provisioningDelayMs("standard", "42", 7, 0)).toBe(0);
   });

@@ -20,9 +20,10 @@ describe("pools", () => {
     expect(reply.body.pools.map((p: { id: string }) => p.id)).toEqual([
       "standard-us-east",
       "premium-us-east",
-      "preemptible-us-east",
       "dedicated-us-east",
     ]);
+    // The document's pool types, and nothing else: preemptibility belongs to allocations.
+    expect(reply.body.pools.map((p: { tier: string }) => p.tier)).toEqual(["standard", "premium", "dedicated"]);
     expect(reply.body.pools[0]).toEqual({
       id: "standard-us-east",
       tier: "standard",
@@ -36,6 +37,7 @@ describe("pools", () => {
       total_tflops: 8 * 312,
       free_tflops: 8 * 312,
       price_per_gpu_hour: 2.4,
+      preemptible_price_per_gpu_hour: 0.72,
       status: "available",
     });
   });
@@ -53,7 +55,7 @@ describe("pools", () => {
 
 describe("allocations", () => {
   it("grants a slice with the contract's shape and price", async () => {
-    const reply = await allocate(token, { min_vram_mb: 6144, min_tflops: 10, duration_seconds: 120, metadata: { covenant: "c1" } });
+    const reply = await allocate(token, { min_vram_mb: 6144, min_tflops: 10, duration_seconds: 120, metadata: { tenant_id: "t1", workload_id: "c1" } });
     expect(reply.status).toBe(201);
     const a = reply.body;
     expect(a.allocation_id).toMatch(/^alloc_[0-9a-f]+$/);
@@ -65,7 +67,7 @@ describe("allocations", () => {
       tflops: 10,
       preemptible: false,
       duration_seconds: 120,
-      metadata: { covenant: "c1" },
+      metadata: { tenant_id: "t1", workload_id: "c1" },
     });
     // 6144/81920 = 7.5 % of the VRAM beats 10/312 = 3.2 % of the compute.
     expect(a.price_per_hour).toBeCloseTo(2.4 * 0.075, 9);
@@ -98,16 +100,16 @@ describe("allocations", () => {
 
   it("fills a pool by compute as well as by memory", async () => {
     for (let i = 0; i < 8; i++) {
-      await allocateOk(token, { pool_id: "preemptible-us-east", min_vram_mb: 1024, min_tflops: 125, preemptible: true });
+      await allocateOk(token, { pool_id: "standard-us-east", min_vram_mb: 1024, min_tflops: 312, preemptible: true });
     }
-    // Preemptible itself, so it cannot evict the others (see faults-preemption.test.ts for that).
-    const reply = await allocate(token, { pool_id: "preemptible-us-east", min_vram_mb: 1024, min_tflops: 1, preemptible: true });
+    // Preemptible itself, so it cannot evict the others (see preemption.test.ts for that).
+    const reply = await allocate(token, { pool_id: "standard-us-east", min_vram_mb: 1024, min_tflops: 1, preemptible: true });
     expect(reply.status).toBe(503);
-    expect((await pool("preemptible-us-east")).free_tflops).toBe(0);
+    expect((await pool("standard-us-east")).free_tflops).toBe(0);
   });
 
   it("answers 422 requirements_unsatisfiable when no GPU of the pool could ever fit", async () => {
-    const tooBig = await allocate(token, { pool_id: "preemptible-us-east", min_vram_mb: 32768, min_tflops: 10 });
+    const tooBig = await allocate(token, { pool_id: "standard-us-east", min_vram_mb: 98304, min_tflops: 10 });
     expect(tooBig.status).toBe(422);
     expect(tooBig.body.error.type).toBe("requirements_unsatisfiable");
     const tooFast = await allocate(token, { pool_id: "standard-us-east", min_vram_mb: 1024, min_tflops: 400 });
@@ -120,14 +122,27 @@ describe("allocations", () => {
     expect(reply.body.error).toMatchObject({ type: "pool_not_found", param: "pool_id" });
   });
 
-  it("grants preemptible slices only on the preemptible tier", async () => {
-    const refused = await allocate(token, { pool_id: "standard-us-east", preemptible: true });
-    expect(refused.status).toBe(400);
-    expect(refused.body.error).toMatchObject({ type: "invalid_request", param: "preemptible" });
-    const granted = await allocateOk(token, { pool_id: "preemptible-us-east", preemptible: true });
-    expect(granted.preemptible).toBe(true);
-    const plain = await allocateOk(token, { pool_id: "preemptible-us-east", preemptible: false });
-    expect(plain.preemptible).toBe(false);
+  it("grants preemptible slices on any pool, at the pool's preemptible price", async () => {
+    for (const id of ["standard-us-east", "premium-us-east", "dedicated-us-east"]) {
+      const { price_per_gpu_hour, preemptible_price_per_gpu_hour } = await pool(id);
+      expect(preemptible_price_per_gpu_hour).toBeLessThan(price_per_gpu_hour);
+      const spot = await allocateOk(token, { pool_id: id, min_vram_mb: 8192, min_tflops: 10, preemptible: true });
+      const plain = await allocateOk(token, { pool_id: id, min_vram_mb: 8192, min_tflops: 10, preemptible: false });
+      expect([spot.preemptible, plain.preemptible]).toEqual([true, false]);
+      // 8192 MB of an 80 GB GPU is a tenth of it, whichever price applies.
+      expect(spot.price_per_hour).toBeCloseTo(preemptible_price_per_gpu_hour * 0.1, 9);
+      expect(plain.price_per_hour).toBeCloseTo(price_per_gpu_hour * 0.1, 9);
+    }
+  });
+
+  it("bills a released preemptible slice its seconds at the discounted price", async () => {
+    const spot = await allocateOk(token, { pool_id: "standard-us-east", min_vram_mb: 8192, min_tflops: 10, preemptible: true });
+    const bill = await call("DELETE", `/api/v1/allocations/${spot.allocation_id}`, { token });
+    expect(bill.body).toMatchObject({ status: "released", billed_seconds: 1 });
+    expect(bill.body.cost_usd).toBeCloseTo(spot.price_per_hour / 3600, 9);
+    const ended = await call("GET", "/admin/allocations?status=released");
+    expect(ended.body.allocations).toEqual([expect.objectContaining({ allocation_id: spot.allocation_id, preemptible: true, billed_seconds: 1, cost_usd: bill.body.cost_usd })]);
+    expect((await call("GET", "/admin/allocations?status=gone")).body.error).toMatchObject({ type: "invalid_request", param: "status" });
   });
 
   it("lists and fetches only the caller's own allocations", async () => {

@@ -1,5 +1,7 @@
 // Preemption of preemptible allocations: on demand through the admin API, and under pressure
 // when non-preemptible work needs the room. Inference running on a preempted slice ends with 409.
+// Preemptibility is a property of an allocation, so every pool mixes both kinds: the document's
+// own example asks for a preemptible slice of `standard-us-east`.
 import { beforeEach, describe, expect, it } from "vitest";
 import { adminView, allocate, allocateOk, call, infer, issueToken, pause, resetCluster, setConfig, setFaults } from "./harness";
 
@@ -10,10 +12,10 @@ beforeEach(async () => {
   token = await issueToken();
 });
 
-const SPOT = "preemptible-us-east";
+const SPOT = "standard-us-east";
 const spotSlice = { pool_id: SPOT, min_vram_mb: 6144, min_tflops: 10, preemptible: true };
-/** A whole A10G of the spot pool by compute: eight of them fill it. */
-const wholeGpu = { pool_id: SPOT, min_vram_mb: 1024, min_tflops: 125, preemptible: true };
+/** A whole A100 of the pool by compute, preemptible: eight of them fill it. */
+const wholeGpu = { pool_id: SPOT, min_vram_mb: 1024, min_tflops: 312, preemptible: true };
 
 const freeTflops = async (poolId: string) =>
   ((await call("GET", "/api/v1/pools", { token })).body.pools as { id: string; free_tflops: number }[]).find((p) => p.id === poolId)!.free_tflops;
@@ -101,6 +103,14 @@ describe("preemption under pressure", () => {
     expect((await adminView()).body).toMatchObject({ preempted_total: 1, created_total: 9 });
   });
 
+  it("evicts only on the pool that is full", async () => {
+    await fillSpotPool();
+    const elsewhere = await allocateOk(token, { pool_id: "premium-us-east", min_vram_mb: 2048, min_tflops: 5, preemptible: true });
+    expect((await allocate(token, { pool_id: "premium-us-east", min_vram_mb: 2048, min_tflops: 5 })).status).toBe(201);
+    expect((await call("GET", `/api/v1/allocations/${elsewhere.allocation_id}`, { token })).body.status).toBe("active");
+    expect((await adminView()).body.preempted_total).toBe(0);
+  });
+
   it("does not evict for preemptible requests, nor when preempt_under_pressure is off", async () => {
     await fillSpotPool();
     expect((await allocate(token, { ...wholeGpu, min_tflops: 5 })).status).toBe(503);
@@ -112,9 +122,9 @@ describe("preemption under pressure", () => {
   });
 
   it("does not evict when evicting every preemptible slice would still not make room", async () => {
-    for (let i = 0; i < 8; i++) await allocateOk(token, { ...wholeGpu, min_tflops: 100, preemptible: false });
-    for (let i = 0; i < 8; i++) await allocateOk(token, { ...wholeGpu, min_tflops: 25 });
-    const refused = await allocate(token, { pool_id: SPOT, min_vram_mb: 1024, min_tflops: 50, preemptible: false });
+    for (let i = 0; i < 8; i++) await allocateOk(token, { ...wholeGpu, min_tflops: 250, preemptible: false });
+    for (let i = 0; i < 8; i++) await allocateOk(token, { ...wholeGpu, min_tflops: 62 });
+    const refused = await allocate(token, { pool_id: SPOT, min_vram_mb: 1024, min_tflops: 100, preemptible: false });
     expect(refused.status).toBe(503);
     expect((await adminView()).body.preempted_total).toBe(0);
   });

@@ -66,10 +66,10 @@ describe("stream: true", () => {
 describe("a stream that ends badly", () => {
   it("ends with an error event when the allocation is preempted mid-stream, and is not counted", async () => {
     await setConfig({ latency_scale: 1 });
-    const slice = await allocateOk(token, { pool_id: "preemptible-us-east", min_vram_mb: 6144, min_tflops: 10, preemptible: true });
+    const slice = await allocateOk(token, { pool_id: "standard-us-east", min_vram_mb: 6144, min_tflops: 10, preemptible: true });
     const streamed = await streamInference(token, slice.allocation_id, { ...request, max_tokens: 128 }, async (event) => {
       if (event.event === "token" && event.data.index === 2) {
-        await call("POST", "/admin/faults/preempt", { body: { pool_id: "preemptible-us-east" } });
+        await call("POST", "/admin/faults/preempt", { body: { pool_id: "standard-us-east" } });
       }
     });
     const last = streamed.events.at(-1)!;
