@@ -68,7 +68,8 @@ describe("stop on the OpenAI API, end to end", () => {
   });
 
   it("ends a stream before the stop sequence, then finishes with the strike's own final chunk and [DONE]", async () => {
-    const { id } = await createCovenant({ models: ["gemma-2b-it"] });
+    // Answer caching off: the streamed repeat must run upstream, so its final chunk carries a real cost.
+    const { id } = await createCovenant({ models: ["gemma-2b-it"], cache: { mode: "off" } });
     const { stop, before } = await answerAndStop(id);
     const res = await ask(id, { stop, stream: true, stream_options: { include_usage: true } });
     expect(res.status).toBe(200);

@@ -100,6 +100,8 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
           seam = { continued: true, ...where };
           return true;
         }
+        // How the answer cache answered is a header (strike-service.ts); the final chunk says it too.
+        if (line.event === "progress" && (line.progress as { type: string }).type === "cache") return true;
         if (line.event === "progress") {
           controller.enqueue(sse({ ...chunk({}, null), choices: [], homeskillet: { fusion_progress: line.progress } }));
           return true;
@@ -122,6 +124,7 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
               allocation_id: s.allocation_id,
               cost_usd: s.cost_usd,
               ...(s.fusion ? { fusion: s.fusion } : {}),
+              ...(s.cache ? { cache: s.cache } : {}),
               // A continuation whose text a stop sequence held back entirely: its seam is told here.
               ...(seam ? { continued: true, after_tokens: seam.after_tokens } : {}),
             },

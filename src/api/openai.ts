@@ -11,7 +11,7 @@ import { chatStream } from "./openai-stream";
 import { cutAtStop, stopSequences } from "./stop-sequences";
 
 export { openAiErrors };
-import { callerOf, runStrike, startStreamedStrike } from "./strike-service";
+import { cacheHeader, callerOf, runStrike, startStreamedStrike } from "./strike-service";
 
 /** Which covenant an OpenAI-style request runs under, when it does not want the default. */
 export const COVENANT_HEADER = "x-homeskillet-covenant";
@@ -126,6 +126,7 @@ export function toChatCompletion(s: StrikeResponse): ChatCompletion {
       cost_usd: s.cost_usd,
       timings: s.timings,
       ...(s.fusion ? { fusion: s.fusion } : {}),
+      ...(s.cache ? { cache: s.cache } : {}),
     },
   };
 }
@@ -176,5 +177,6 @@ export const openai = newRouter().openapi(chatRoute, async (c) => {
     "x-homeskillet-pool": answer.body.pool_id,
     "x-homeskillet-allocation": answer.body.allocation_id,
     "x-homeskillet-cost-usd": String(answer.body.cost_usd),
+    ...cacheHeader(answer.body.cache),
   });
 });

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { analyseRequest, estimateTokens } from "../classify";
 import type { FailureBody, StrikeEvent, StrikeFailure, StrikeInput, StrikeOutcome, WatchOptions } from "../covenant";
+import type { CacheConsulted } from "../covenant/strike-runner";
 import { mergeViews, modelCatalogue, rateLimitHeaders, type RateView } from "../policy";
 import type { ChatMessage, FusionOptions, StrikeResponse } from "../schema";
 import type { AgentTurn } from "../structured/types";
@@ -150,6 +151,18 @@ async function openStream(caller: Caller, input: StrikeInput, watch: WatchOption
   }
 }
 
+/** `x-homeskillet-cache: hit|semantic|miss` for a strike the covenant's answer cache was consulted for; nothing otherwise. */
+export function cacheHeader(cache: { status: string } | undefined): Record<string, string> {
+  return cache ? { "x-homeskillet-cache": cache.status } : {};
+}
+
+/** The covenant's line, ahead of a token stream's first token, saying how its answer cache answered. */
+function cacheLine(line: StrikeEvent): { status: string } | undefined {
+  if (line.event !== "progress") return undefined;
+  const p = line.progress as unknown as CacheConsulted | { type: string };
+  return p.type === "cache" ? (p as CacheConsulted) : undefined;
+}
+
 /** When, and whether, a client should retry a refusal. */
 export function retryHeaders(error: FailureBody): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -275,7 +288,10 @@ export async function startStreamedStrike(
     covenantView = first.value.rate_limit;
     first = await lines.next();
   }
-  const headers = rateLimitHeaders(mergeViews(key.view, covenantView));
+  // Then, when the covenant's answer cache was consulted, how it answered: a header too.
+  const cached = first.done ? undefined : cacheLine(first.value);
+  if (cached) first = await lines.next();
+  const headers = { ...rateLimitHeaders(mergeViews(key.view, covenantView)), ...cacheHeader(cached) };
   if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId }, headers };
   const line = first.value;
   if (line.event === "error") return { ok: false, status: line.status, error: { ...line.error, strike_id: input.strikeId }, headers: { ...headers, ...retryHeaders(line.error) } };

@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ErrorBody, StrikeRequest, StrikeResponse } from "../schema";
-import { callerOf, runStrike } from "./strike-service";
+import { cacheHeader, callerOf, runStrike } from "./strike-service";
 import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 
@@ -19,7 +19,13 @@ export const strikeRoute = createRoute({
     body: { required: true, content: { "application/json": { schema: StrikeRequest } } },
   },
   responses: {
-    200: { description: "The completion, its cost and where its time went", content: { "application/json": { schema: StrikeResponse } } },
+    200: {
+      description: "The completion, its cost and where its time went",
+      headers: z.object({
+        "x-homeskillet-cache": z.enum(["hit", "semantic", "miss"]).optional().openapi({ description: "How the covenant's answer cache served the strike, when it was consulted (see `cache` in the body)." }),
+      }),
+      content: { "application/json": { schema: StrikeResponse } },
+    },
     400: { description: "Invalid request (the error names the field)", content: errorContent },
     401: { description: "Missing, invalid or revoked API key", content: errorContent },
     403: { description: "The key may not use this model", content: errorContent },
@@ -55,5 +61,6 @@ export const strikes = newRouter().openapi(strikeRoute, async (c) => {
     idempotencyKey: c.req.header("idempotency-key"),
   });
   if (!answer.ok) return c.json({ error: answer.error }, answer.status, answer.headers);
-  return c.json(answer.body, 200, answer.replayed ? { ...answer.headers, "idempotent-replayed": "true" } : answer.headers);
+  const headers = { ...answer.headers, ...cacheHeader(answer.body.cache) };
+  return c.json(answer.body, 200, answer.replayed ? { ...headers, "idempotent-replayed": "true" } : headers);
 });

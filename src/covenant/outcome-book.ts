@@ -36,7 +36,8 @@ export function meterStrike(metrics: MetricsBook, input: StrikeInput, outcome: S
     const s = outcome.strike;
     metrics.strikeFinished({
       ...who, model: s.model, pool: s.pool_id, outcome: "ok",
-      allocated: !s.lease_reused && s.pool_id !== "local", allocateMs: s.timings.allocate_ms, inferMs: s.timings.infer_ms,
+      // An answer from the cache (pool `cache`) allocated nothing.
+      allocated: !s.lease_reused && s.pool_id !== "local" && s.pool_id !== "cache", allocateMs: s.timings.allocate_ms, inferMs: s.timings.infer_ms,
       costUsd: s.cost_usd, promptTokens: s.usage.prompt_tokens, completionTokens: s.usage.completion_tokens,
     });
   } else {

@@ -23,6 +23,8 @@ import {
 import { UpstreamError } from "../providers/errors";
 import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
 import type { CovenantContract, FusionProgress } from "../schema";
+import { tenantKey } from "../fusion";
+import { answerIdentity, cacheVerdict, hitReport, streamPieces, type AnswerCache, type AnswerIdentity, type CachedAnswer, type CacheHit } from "./answer-cache";
 import { AnswerRejected, attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
 import { continueStream, ledgerShares } from "./continuation";
 import type { BreakerBook } from "./breakers";
@@ -31,7 +33,7 @@ import type { AllocationOwner } from "./lease-manager";
 import { PARTITION_QUEUE_LIMIT, type PartitionQueue } from "./partition-queue";
 import { MidStreamError } from "./stream-reader";
 import type { StrikeRecord } from "./storage";
-import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome } from "./types";
+import type { AttemptRecord, FailureBody, StrikeFailure, StrikeInput, StrikeOutcome, StrikeSuccess } from "./types";
 
 export interface RunnerDeps extends AttemptDeps {
   ledger: Ledger;
@@ -42,6 +44,17 @@ export interface RunnerDeps extends AttemptDeps {
   afterStrike: (leaseUsed: boolean) => Promise<void>;
   /** Called for each failed call to a target (retried or not), for the metrics. */
   attemptFailed?: (e: { target: string; type: string }) => void;
+  /** Plain strikes' answers (answer-cache.ts); without it nothing is cached. */
+  answers?: AnswerCache;
+}
+
+/**
+ * The line a token stream gets before its first token when the answer cache was consulted, so the
+ * edge can say so in the response's headers (`x-homeskillet-cache`). It travels as a progress line.
+ */
+export interface CacheConsulted {
+  type: "cache";
+  status: "hit" | "semantic" | "miss";
 }
 
 export interface RunContext {
@@ -81,6 +94,17 @@ class StrikeError extends Error {
 }
 
 const fail = (status: StrikeFailure["status"], error: FailureBody): StrikeError => new StrikeError({ ok: false, status, error });
+/** What `work` gives, or undefined as soon as `signal` fires. */
+const untilStopped = <T>(work: Promise<T>, signal?: AbortSignal): Promise<T | undefined> =>
+  !signal
+    ? work
+    : signal.aborted
+      ? Promise.resolve(undefined)
+      : new Promise((resolve) => {
+          const stop = () => resolve(undefined);
+          signal.addEventListener("abort", stop, { once: true });
+          void work.then((v) => (signal.removeEventListener("abort", stop), resolve(v)));
+        });
 /** Waits `ms`, or less when `signal` fires (the caller then sees the signal and stops). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -96,6 +120,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * Decisions come from the policy core; this class performs them and records the outcome.
  */
 export class StrikeRunner {
+  /** Cacheable strikes running now, by tenant and exact key: an identical one arriving meanwhile waits for their answer. */
+  private readonly answering = new Map<string, Promise<CachedAnswer | undefined>>();
+
   constructor(private readonly deps: RunnerDeps) {}
 
   /** Runs one strike, or one fragment of a fused strike (which gets a span of its own). */
@@ -107,6 +134,11 @@ export class StrikeRunner {
     return this.deps.waiting.count;
   }
 
+  /** Drops every cached answer (the covenant is being deleted). */
+  forgetAnswers(): void {
+    this.deps.answers?.forget();
+  }
+
   /** Runs one strike; see RunOptions for streaming, progress, cancellation and held budgets. */
   private async runStrike(input: StrikeInput, ctx: RunContext, opts: RunOptions = {}): Promise<StrikeOutcome> {
     const startedAt = Date.now();
@@ -116,8 +148,33 @@ export class StrikeRunner {
       ? routeModel(input.classification, ctx.contract.routes ?? DEFAULT_ROUTES, ctx.contract.models, input.model, { defaultModel: ctx.contract.default_model })
       : { model: input.model ?? ctx.contract.default_model, reason: input.model ? "model named in the request" : "covenant default" };
     let modelId = routed.model;
+    // This strike leads a flight of identical cacheable strikes: they hear its answer when it ends.
+    let leading: { key: string; answer: CachedAnswer | undefined; done: (a: CachedAnswer | undefined) => void } | undefined;
     try {
       const requested = this.resolveModel(modelId, ctx.contract);
+      // The answer cache, before any cost is admitted or capacity sought: a hit runs nothing.
+      // A fragment of a fused plan (its budget held by the plan) is fusion's to cache.
+      const verdict = this.deps.answers ? cacheVerdict(ctx.contract, input, opts.budgetHeld === true) : undefined;
+      let caching: { id: AnswerIdentity; settings: CovenantContract["cache"] } | undefined;
+      if (verdict?.use) {
+        const id = await answerIdentity(input, requested.id);
+        const hit = this.deps.answers!.lookup(input.tenant, id, verdict.settings);
+        if (hit) return await this.fromCache(hit, input, requested, routed.reason, startedAt, opts);
+        const key = tenantKey(input.tenant, id.hash);
+        const running = this.answering.get(key);
+        if (running) {
+          // The same request is running: its answer, once it has one, is this one's (a hit); if it fails, run.
+          const shared = await untilStopped(running, opts.signal);
+          this.throwIfStopped(opts.signal);
+          if (shared) return await this.fromCache({ status: "hit", similarity: 1, answer: shared }, input, requested, routed.reason, startedAt, opts);
+        } else {
+          let done!: (a: CachedAnswer | undefined) => void;
+          this.answering.set(key, new Promise((resolve) => (done = resolve)));
+          leading = { key, answer: undefined, done };
+        }
+        caching = { id, settings: verdict.settings };
+        this.announceCache(opts, "miss");
+      }
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
       const limited = opts.budgetHeld ? { model: requested, estimateUsd: 0 } : await this.withinLimits(requested, input, ctx);
       let model = limited.model;
@@ -141,6 +198,12 @@ export class StrikeRunner {
         const own = share.strikeId === input.strikeId;
         this.book(input, startedAt, { strike_id: share.strikeId, model: share.model, pool_id: share.poolId, allocation_id: share.allocationId, outcome: "ok", error_type: null, prompt_tokens: share.promptTokens, completion_tokens: share.completionTokens, cost_usd: share.costUsd, allocation_seconds: own ? r.inferMs / 1000 : 0 });
       }
+      // Kept only as the request asked for it: the requested model, answered whole by one target.
+      if (caching && model.id === requested.id && !r.interrupted && !r.toolCalls) {
+        const answer = { text: r.text, finishReason: r.finishReason, model: model.id, usage: r.usage, costUsd: r.costUsd, strikeId: input.strikeId, createdAt: Date.now() };
+        this.deps.answers!.store(input.tenant, caching.id, answer, caching.settings);
+        if (leading) leading.answer = answer;
+      }
       await this.deps.afterStrike(r.poolId !== "local");
       return {
         ok: true,
@@ -158,6 +221,7 @@ export class StrikeRunner {
           usage: r.usage,
           cost_usd: r.costUsd,
           timings: { queue_ms: r.queueMs, allocate_ms: Math.max(0, r.allocateMs), infer_ms: r.inferMs, release_ms: r.releaseMs },
+          ...(caching ? { cache: { status: "miss" as const } } : {}),
         },
       };
     } catch (caught) {
@@ -174,6 +238,11 @@ export class StrikeRunner {
       this.book(input, startedAt, { strike_id: input.strikeId, model: modelId, pool_id: null, allocation_id: null, outcome: "error", error_type: err.failure.error.type, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, allocation_seconds: 0 });
       await this.deps.afterStrike(false);
       return err.failure;
+    } finally {
+      if (leading) {
+        this.answering.delete(leading.key);
+        leading.done(leading.answer);
+      }
     }
   }
 
@@ -288,6 +357,45 @@ export class StrikeRunner {
         this.deps.waiting.count--;
       }
     }
+  }
+
+  /**
+   * A strike answered from the answer cache: nothing runs upstream, nothing is reserved or held.
+   * It is booked as a strike (outcome ok, pool `cache`) with no tokens and no cost, as the upstream
+   * billed none; the response says where the answer came from and what it saved. A token stream
+   * gets the answer as a stream, word by word, after the line that says it was cached.
+   */
+  private async fromCache(hit: CacheHit, input: StrikeInput, model: ModelSpec, reason: string, startedAt: number, opts: RunOptions): Promise<StrikeSuccess> {
+    const { answer } = hit;
+    if (opts.onToken) {
+      this.announceCache(opts, hit.status);
+      for (const piece of streamPieces(answer.text)) opts.onToken(piece, model.id);
+    }
+    this.book(input, startedAt, { strike_id: input.strikeId, model: model.id, pool_id: "cache", allocation_id: null, outcome: "ok", error_type: null, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, allocation_seconds: 0 });
+    await this.deps.afterStrike(false);
+    return {
+      ok: true,
+      strikeId: input.strikeId,
+      strike: {
+        covenant_id: input.covenantId,
+        model: model.id,
+        pool_id: "cache",
+        allocation_id: "cache",
+        model_reason: reason,
+        lease_reused: false,
+        output: { role: "assistant", content: answer.text },
+        finish_reason: answer.finishReason,
+        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+        cost_usd: 0,
+        timings: { queue_ms: 0, allocate_ms: 0, infer_ms: 0, release_ms: 0 },
+        cache: hitReport(hit, Date.now()),
+      },
+    };
+  }
+
+  /** Tells a token stream's watcher, before its first token, how the cache answered (see CacheConsulted). */
+  private announceCache(opts: RunOptions, status: CacheConsulted["status"]): void {
+    if (opts.onToken && opts.onProgress) opts.onProgress({ type: "cache", status } satisfies CacheConsulted as unknown as FusionProgress);
   }
 
   /** A stream broke after output began: the targets in `rest` may continue it (continuation.ts). */

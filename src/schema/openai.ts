@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { FusionReport } from "./fusion";
+import { StrikeCache } from "./strike";
 
 export { ChatCompletionRequest, ChatTool, OpenAiMessage } from "./openai-chat";
 
@@ -38,6 +39,7 @@ export const ChatCompletion = z
         cost_usd: z.number(),
         timings: z.record(z.string(), z.number()),
         fusion: FusionReport.optional(),
+        cache: StrikeCache.optional(),
       })
       .openapi({ description: "Homeskillet's extras; strict OpenAI clients ignore unknown fields." }),
   })

@@ -46,6 +46,23 @@ export const StrikeTimings = z
   .openapi("StrikeTimings", { description: "Where the strike's time went, in milliseconds." });
 export type StrikeTimings = z.infer<typeof StrikeTimings>;
 
+export const StrikeCache = z
+  .object({
+    status: z.enum(["hit", "semantic", "miss"]).openapi({
+      description: "hit: the same request's cached answer; semantic: a near-duplicate's; miss: looked up, not found, run (and its answer kept).",
+    }),
+    similarity: z.number().optional().openapi({ description: "semantic: the estimated similarity of the last user turns (0..1)." }),
+    source_strike_id: z.string().optional().openapi({ description: "The strike whose answer this is." }),
+    age_s: z.number().optional().openapi({ description: "How old the cached answer is, in seconds." }),
+    saved_usd: z.number().optional().openapi({ description: "What the original inference cost: what this answer did not cost again." }),
+    saved_tokens: z.number().int().optional().openapi({ description: "The original inference's prompt + completion tokens." }),
+  })
+  .openapi("StrikeCache", {
+    description:
+      "The covenant's answer cache and this strike: present when it was consulted (a plain strike the covenant's `cache` allows). A hit ran nothing upstream: its cost and usage are zero, its pool and allocation `cache`.",
+  });
+export type StrikeCache = z.infer<typeof StrikeCache>;
+
 export const StrikeResponse = z
   .object({
     id: z.string().openapi({ example: "str_5f0c0e4a9d2b41c7" }),
@@ -72,6 +89,7 @@ export const StrikeResponse = z
     cost_usd: z.number().openapi({ description: "Allocation seconds × pool price, as billed by the upstream." }),
     timings: StrikeTimings,
     fusion: FusionReport.optional().openapi({ description: "For a fused strike: the plan, every fragment, the gaps and the totals." }),
+    cache: StrikeCache.optional(),
   })
   .openapi("Strike");
 export type StrikeResponse = z.infer<typeof StrikeResponse>;
