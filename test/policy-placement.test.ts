@@ -1,18 +1,24 @@
 // Placement as the integration document and the model matrix write it: pool types (standard,
-// premium, dedicated), preemptibility as a property of an allocation on any pool, and
-// latency-sensitive strikes on dedicated capacity under every policy.
+// premium, dedicated), preemptibility as a property of an allocation on any pool, latency-sensitive
+// strikes on dedicated capacity under every policy, and isolated covenants that keep no warm pool.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   allocatePreemptible,
   applyCovenantChange,
   candidatePools,
+  decideAcquire,
+  decideIsolated,
   DEFAULT_MODELS,
   defaultContract,
   modelCatalogue,
+  planMaintenance,
   planTargets,
   poolTypeAllowed,
   preemptibleAllowed,
+  warmTarget,
+  type Demand,
+  type Lease,
   type PoolSnapshot,
 } from "../src/policy";
 import type { CovenantPatch } from "../src/schema";
@@ -25,6 +31,7 @@ const contract = (change: CovenantPatch) => {
   if (!r.ok) throw new Error(r.message);
   return r.contract;
 };
+const NOW = 1_800_000_000_000;
 
 function pool(id: string, tier: string, over: Partial<PoolSnapshot> = {}): PoolSnapshot {
   return { id, tier, status: "available", vramMbPerGpu: 81920, tflopsPerGpu: 312, freeVramMb: 81920 * 8, freeTflops: 312 * 8, pricePerGpuHour: 2.4, preemptiblePricePerGpuHour: 0.72, ...over };
@@ -156,5 +163,39 @@ describe("latency-sensitive strikes (every policy)", () => {
   it("falls back to the matrix's pools when no dedicated pool can take it", () => {
     const noDedicated = POOLS.map((p) => (p.tier === "dedicated" ? { ...p, status: "down" as const } : p));
     expect(planTargets("homeskillet", base, model("qwen-14b"), true, noDedicated, false).targets).toMatchObject([{ id: "premium-us-east", preemptible: false }]);
+  });
+});
+
+describe("isolation per allocation (lease.isolation: per_strike)", () => {
+  const isolated = contract({ lease: { isolation: "per_strike", idle_timeout_s: 60 } });
+  const busy: Demand = { count: 500, at: NOW, promptTokens: 200, maxTokens: 256 };
+
+  function lease(over: Partial<Lease> = {}): Lease {
+    return {
+      leaseId: "l1", allocationId: "a1", poolId: "standard-us-east", model: "mistral-7b", vramMb: 6144, tflops: 10, pricePerHour: 0.05,
+      preemptible: true, createdAt: NOW - 1000, expiresAt: NOW + 600_000, state: "active", inFlight: 0, strikesServed: 0, busyMs: 0,
+      busySince: null, lastUsedAt: NOW - 500, ...over,
+    };
+  }
+
+  it("keeps no warm leases and pre-allocates none, however busy", () => {
+    const shared = contract({ lease: { idle_timeout_s: 60 } });
+    expect(warmTarget(model("mistral-7b"), busy, shared, NOW)).toBeGreaterThan(0);
+    expect(warmTarget(model("mistral-7b"), busy, isolated, NOW)).toBe(0);
+    const plan = planMaintenance([], new Map([["mistral-7b", busy]]), isolated, models, NOW);
+    expect(plan.allocate).toEqual([]);
+  });
+
+  it("an isolated allocation is born draining: no other strike is started on it, and it goes once idle", () => {
+    const own = lease({ state: "draining", inFlight: 1 });
+    const need = { model: model("mistral-7b"), promptTokens: 10, maxTokens: 16, latencySensitive: false };
+    expect(decideAcquire([own], need, base, NOW).kind).not.toBe("reuse");
+    expect(planMaintenance([{ ...own, inFlight: 0 }], new Map(), isolated, models, NOW).release).toEqual(["l1"]);
+  });
+
+  it("allocates while the covenant holds fewer than max_leases allocations, then waits", () => {
+    const small = contract({ lease: { isolation: "per_strike", max_leases: 2, max_warm_leases: 1 } });
+    expect(decideIsolated(1, small)).toEqual({ kind: "allocate" });
+    expect(decideIsolated(2, small).kind).toBe("wait");
   });
 });

@@ -1,8 +1,10 @@
 import {
   continuationPrompt,
   decideAcquire,
+  decideIsolated,
   estimateServiceMs,
   holdCostUsd,
+  isolatedPerStrike,
   STREAM_IDLE_MS,
   streamFirstTokenMs,
   type ModelSpec,
@@ -229,10 +231,11 @@ export async function attemptPool(
     const inferMs = Date.now() - inferStart;
     const concurrent = Math.max(1, lease.inFlight);
     if (!turned?.retried) deps.leases.observeService(ctx.model.id, estimateServiceMs(ctx.model, input.promptTokens, input.maxTokens) * Math.sqrt(concurrent), inferMs);
-    // Strikes sharing the slice share its cost: split by how many ran at once.
+    // Strikes sharing the slice share its cost: split by how many ran at once. An isolated
+    // strike's allocation was its own: it pays the whole bill, known once it is released.
     charged = inference.cost_usd / Math.max(1, lease.inFlight);
     const releaseStart = Date.now();
-    await giveBack(deps, lease, charged, ctx.ephemeral);
+    charged = (await giveBack(deps, lease, charged, ctx)) ?? charged;
     return {
       text: inference.text,
       finishReason: inference.finish_reason,
@@ -251,20 +254,20 @@ export async function attemptPool(
     if (err instanceof TurnFailed) {
       // Both inferences ran and were billed: the slice's share of them is booked with the failure.
       const share = err.costUsd / Math.max(1, lease.inFlight);
-      await giveBack(deps, lease, share, ctx.ephemeral);
-      throw new AnswerRejected(err, { model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId }, share);
+      const paid = (await giveBack(deps, lease, share, ctx)) ?? share;
+      throw new AnswerRejected(err, { model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId }, paid);
     }
     if (err instanceof MidStreamError) {
       // Tokens already went out: this attempt ends here, charged what the upstream billed for
       // them (its running cost; without one, the slice's price for the time it streamed), and
       // the lease goes back (or, if it was preempted, is dropped).
       const billed = err.partial.costUsd ?? holdCostUsd(lease.pricePerHour, Date.now() - inferStart);
-      const share = billed / Math.max(1, lease.inFlight);
+      let share = billed / Math.max(1, lease.inFlight);
       if (err.type === "allocation_preempted") {
         deps.leases.finish(lease.leaseId, share);
         deps.leases.drop(lease.leaseId);
       } else {
-        await giveBack(deps, lease, share, ctx.ephemeral);
+        share = (await giveBack(deps, lease, share, ctx)) ?? share;
       }
       throw interrupted(err, input, { model: ctx.model.id, poolId: lease.poolId, allocationId: lease.allocationId }, share);
     }
@@ -274,7 +277,8 @@ export async function attemptPool(
       deps.leases.drop(lease.leaseId);
       throw new UpstreamError(err.provider, err.status, "allocation_gone", `${lease.allocationId}: ${err.message}`, undefined, err.detail);
     }
-    await giveBack(deps, lease, 0, ctx.ephemeral);
+    // The strike failed: what its allocation cost is the covenant's (a lease charge), not a strike's.
+    await giveBack(deps, lease, 0, ctx, false);
     throw err;
   }
 }
@@ -301,9 +305,27 @@ async function streamOnLease(
   };
 }
 
-async function giveBack(deps: AttemptDeps, lease: StoredLease, chargedUsd: number, ephemeral: boolean): Promise<void> {
+/**
+ * The strike is done with its lease: returned to the covenant, or released (a one-off allocation,
+ * or a draining lease now idle). An isolated strike's allocation (`lease.isolation: "per_strike"`)
+ * is released and its whole bill — what the upstream billed for holding it — is the strike's
+ * cost, returned here; otherwise undefined (the strike keeps `chargedUsd`, its share).
+ */
+async function giveBack(
+  deps: AttemptDeps,
+  lease: StoredLease,
+  chargedUsd: number,
+  ctx: Pick<AttemptContext, "ephemeral" | "contract">,
+  billStrike = true,
+): Promise<number | undefined> {
+  if (isolatedPerStrike(ctx.contract)) {
+    deps.leases.finish(lease.leaseId, 0);
+    const bill = await deps.leases.release(lease.leaseId, { chargedToStrike: billStrike });
+    return billStrike ? bill?.costUsd : undefined;
+  }
   const after = deps.leases.finish(lease.leaseId, chargedUsd);
-  if (after && (ephemeral || (after.state === "draining" && after.inFlight === 0))) await deps.leases.release(after.leaseId);
+  if (after && (ctx.ephemeral || (after.state === "draining" && after.inFlight === 0))) await deps.leases.release(after.leaseId);
+  return undefined;
 }
 
 async function acquireOn(
@@ -321,13 +343,16 @@ async function acquireOn(
     latencySensitive: input.latencySensitive,
     serviceScale: leases.demand.get(ctx.model.id)?.serviceScale,
   };
+  const isolated = isolatedPerStrike(ctx.contract);
   let waitedMs = 0;
   for (;;) {
     // A strike that may not run preemptible never reuses a preemptible lease (the same pool holds both).
     const onPool = leases.list().filter((l) => l.poolId === poolId && (target.preemptible || !l.preemptible));
-    const decision = ctx.ephemeral
-      ? ({ kind: "allocate" } as const)
-      : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id, target.preemptible));
+    const decision = isolated
+      ? decideIsolated(leases.list().length + leases.pendingFor(poolId, ctx.model.id).total, ctx.contract)
+      : ctx.ephemeral
+        ? ({ kind: "allocate" } as const)
+        : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id, target.preemptible));
     if (decision.kind === "reuse") return { lease: leases.start(decision.leaseId), reused: true, waitedMs };
     if (decision.kind === "allocate") {
       const lease = await leases.allocate(
@@ -339,6 +364,7 @@ async function acquireOn(
         input.strikeId,
         Math.max(1_000, Math.min(10_000, ctx.deadline - Date.now())),
         true,
+        isolated,
       );
       return { lease, reused: false, waitedMs };
     }

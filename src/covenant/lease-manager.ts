@@ -36,8 +36,10 @@ export class LeaseManager {
   readonly leases = new Map<string, StoredLease>();
   /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
   readonly demand = new Map<string, Demand>();
-  /** Allocations on their way, per pool, model and kind, and strikes waiting to share them. */
+  /** Allocations on their way that strikes may share, per pool, model and kind, and strikes waiting to share them. */
   private readonly pending = new Map<string, { allocations: number; claims: number }>();
+  /** Allocations on their way for one isolated strike each: never shared, so never joined. */
+  private isolatedPending = 0;
 
   constructor(
     private readonly client: HostedAiClient,
@@ -76,7 +78,7 @@ export class LeaseManager {
    * preemptible never waits for a preemptible one), and in all.
    */
   pendingFor(poolId: string, model: string, preemptible = false): PendingAllocations {
-    let total = 0;
+    let total = this.isolatedPending;
     for (const p of this.pending.values()) total += p.allocations;
     const mine = this.pending.get(pendingKey(poolId, model, preemptible));
     return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
@@ -107,7 +109,9 @@ export class LeaseManager {
 
   /**
    * Allocates a new lease for `model` on one pool. While the request is out, strikes for the same
-   * pool, model and kind can join it instead of allocating too.
+   * pool, model and kind can join it instead of allocating too — unless it is `isolated`: then it
+   * is one strike's alone (`lease.isolation: "per_strike"`), born draining so that no other strike
+   * is ever started on it, and released when that strike ends.
    */
   async allocate(
     poolId: string,
@@ -119,12 +123,17 @@ export class LeaseManager {
     timeoutMs?: number,
     /** Start the caller's strike on the new lease before anyone else can take its slots. */
     startForCaller = false,
+    isolated = false,
   ): Promise<StoredLease> {
     void purpose; // What the allocation is for shows in the trace; the upstream's metadata holds only the document's keys.
     const key = pendingKey(poolId, model.id, preemptible);
-    const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
-    this.pending.set(key, p);
-    p.allocations++;
+    const p = isolated ? undefined : (this.pending.get(key) ?? { allocations: 0, claims: 0 });
+    if (p) {
+      this.pending.set(key, p);
+      p.allocations++;
+    } else {
+      this.isolatedPending++;
+    }
     try {
       const a = await this.client.allocate(
         {
@@ -150,7 +159,9 @@ export class LeaseManager {
         // The upstream's clock may run ahead of ours (an emulator's time scale, skew): trust the
         // granted duration measured from now, or the stated expiry if that is sooner.
         expiresAt: Math.min(now + a.duration_seconds * 1000, Date.parse(a.expires_at) || Infinity),
-        state: "active",
+        // Draining takes no new strikes (policy leaseFits) and is released once idle: an isolated
+        // allocation is that from the start, which the stored state keeps across a restart.
+        state: isolated ? "draining" : "active",
         inFlight: 0,
         strikesServed: 0,
         busyMs: 0,
@@ -168,8 +179,12 @@ export class LeaseManager {
       if (isCapacityExhausted(err)) this.pools.invalidate();
       throw err;
     } finally {
-      p.allocations--;
-      if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
+      if (p) {
+        p.allocations--;
+        if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
+      } else {
+        this.isolatedPending--;
+      }
       this.freed.notify();
     }
   }
@@ -209,11 +224,13 @@ export class LeaseManager {
   }
 
   /**
-   * Gives a lease back. Its cost beyond what strikes were charged is booked as a lease charge, at
-   * what the upstream billed on release (an estimate if the release failed). A release that fails
-   * is left to the alarm, so the allocation is never leaked.
+   * Gives a lease back. Its cost beyond what strikes were charged is booked as a lease charge —
+   * unless `chargedToStrike`: then the strike that held it alone pays the whole bill, which is
+   * returned for it (what the upstream billed on release, or an estimate if the release failed),
+   * and the lease charge books the billed seconds at no further cost. A release that fails is
+   * left to the alarm, so the allocation is never leaked.
    */
-  async release(leaseId: string): Promise<{ billedSeconds: number; costUsd: number } | undefined> {
+  async release(leaseId: string, opts: { chargedToStrike?: boolean } = {}): Promise<{ billedSeconds: number; costUsd: number } | undefined> {
     const lease = this.leases.get(leaseId);
     if (!lease) return undefined;
     this.leases.delete(leaseId);
@@ -228,7 +245,7 @@ export class LeaseManager {
         await this.onDeferredRelease();
       }
     }
-    this.book(lease, bill.billedSeconds, bill.costUsd);
+    this.book(opts.chargedToStrike ? { ...lease, attributedUsd: bill.costUsd } : lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
     this.freed.notify();

@@ -49,10 +49,12 @@ const WARM_HEADROOM = 1.5;
 /**
  * Leases to keep for a model: Little's law gives the strikes in service at once (arrival rate ×
  * time in service), divided by what one lease serves concurrently, with headroom. At least one
- * while arrivals are expected within the idle timeout; at most the covenant's warm limit.
+ * while arrivals are expected within the idle timeout; at most the covenant's warm limit. None
+ * for an isolated covenant (`lease.isolation: "per_strike"`): each of its strikes allocates its
+ * own, so a warm lease would be paid for and never used.
  */
 export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: CovenantContract, now: number): number {
-  if (!d || contract.lease.max_warm_leases === 0) return 0;
+  if (!d || contract.lease.max_warm_leases === 0 || isolatedPerStrike(contract)) return 0;
   // Nothing arrived for a whole idle timeout: the burst is over, whatever the decaying rate says.
   if (now - d.at >= contract.lease.idle_timeout_s * 1000) return 0;
   const rate = arrivalRate(d, now);
@@ -60,6 +62,24 @@ export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: Co
   const inService = (rate * estimateServiceMs(model, d.promptTokens, d.maxTokens) * (d.serviceScale ?? 1)) / 1000;
   const leases = Math.ceil((inService * WARM_HEADROOM) / contract.lease.max_concurrency);
   return Math.min(contract.lease.max_warm_leases, Math.max(1, leases));
+}
+
+/**
+ * Complete isolation: every strike of the covenant runs on an allocation of its own, never shared
+ * with or reused by another strike, released when it ends; no warm leases are kept for it.
+ */
+export function isolatedPerStrike(contract: CovenantContract): boolean {
+  return contract.lease.isolation === "per_strike";
+}
+
+/**
+ * An isolated strike never reuses or joins anything: it allocates its own, while the covenant holds
+ * fewer than `max_leases` allocations (its own in flight included); otherwise it waits for one to go.
+ */
+export function decideIsolated(held: number, contract: CovenantContract): { kind: "allocate" } | { kind: "wait"; reason: string } {
+  return held < contract.lease.max_leases
+    ? { kind: "allocate" }
+    : { kind: "wait", reason: `all ${contract.lease.max_leases} allocations of the covenant are held by its isolated strikes` };
 }
 
 /** Hosted.AI bills allocations by the second (at least one). */
