@@ -20,6 +20,8 @@ export interface Env extends TracingEnv {
   ASSETS?: Fetcher;
   HOSTEDAI_BASE_URL: string;
   HOSTEDAI_API_KEY?: string;
+  /** JSON overrides of what the connector assumes where the integration document is silent (src/providers/hostedai/assumptions.ts). */
+  HOSTEDAI_ASSUMPTIONS?: string;
   /** Optional service binding to a Hosted.AI deployment (the emulator in tests). */
   HOSTEDAI?: Fetcher;
   LOCAL_NODE_URL?: string;

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import {
+  allocatePreemptible,
   applyCovenantChange,
   budgetDay,
   candidatePools,
@@ -65,7 +66,7 @@ export class CovenantObject extends DurableObject<Env> {
     super(ctx, env);
     this.store = new CovenantStore(ctx.storage.sql, (fn) => ctx.storage.transactionSync(fn));
     this.retention = retentionFrom(env);
-    const client = new HostedAiClient({ baseUrl: env.HOSTEDAI_BASE_URL, apiKey: env.HOSTEDAI_API_KEY ?? "", fetcher: env.HOSTEDAI });
+    const client = new HostedAiClient({ baseUrl: env.HOSTEDAI_BASE_URL, apiKey: env.HOSTEDAI_API_KEY ?? "", fetcher: env.HOSTEDAI, assumptions: env.HOSTEDAI_ASSUMPTIONS });
     this.leases = new LeaseManager(
       client,
       this.store,
@@ -365,7 +366,7 @@ export class CovenantObject extends DurableObject<Env> {
       for (let i = 0; pool && i < count; i++) {
         try {
           const t0 = Date.now();
-          await this.leases.allocate(pool.id, contract, spec, pool.tier === "preemptible", this.owner(), "warm");
+          await this.leases.allocate(pool.id, contract, spec, allocatePreemptible(contract, spec, pool), this.owner(), "warm");
           this.metrics.warmAllocated({ pool: pool.id, allocateMs: Date.now() - t0 });
         } catch {
           break; // No room upstream right now: strikes will allocate on demand.

@@ -546,10 +546,13 @@ export class StrikeRunner {
     const warm = this.deps.leases.list().find((l) => l.model === model.id && l.state === "active");
     if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
     const pools = await this.deps.leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
-    const prices = candidatePools(ctx.contract, model, pools).map((p) => slicePricePerHour(model, p));
+    // A latency-sensitive strike may go to dedicated capacity: its price counts too.
+    const prices = candidatePools(ctx.contract, model, pools, new Set(), input.latencySensitive).map((p) => slicePricePerHour(model, p));
     const price = prices.length > 0 ? Math.max(...prices) : 0;
-    // A new allocation is billed at least a second, and a lease is held through its idle timeout.
-    const tailMs = ctx.policy === "seed" ? 1000 : ctx.contract.lease.idle_timeout_s * 1000;
+    // A new allocation is billed at least a second (an isolated strike pays all of its own), and a
+    // shared lease is held through its idle timeout.
+    const ownAllocation = ctx.policy === "seed" || ctx.contract.lease.isolation === "per_strike";
+    const tailMs = ownAllocation ? 1000 : ctx.contract.lease.idle_timeout_s * 1000;
     return holdCostUsd(price, serviceMs + tailMs);
   }
 }
