@@ -56,6 +56,14 @@ const BENCHES: Record<string, Bench> = {
     describe: "what a key check and a limit check add, paired against an earlier checkout (--before DIR, built; --rounds)",
     run: async () => (await import("./limits-ab")).run(),
   },
+  cache: {
+    describe: "the answer cache on a workload with repeats: hit rate, latency percentiles and cost with the cache off, exact, exact + semantic (--requests, --repeat, --retyped, --concurrency, --time-scale)",
+    run: async (args) => (await import("./cache")).run(args),
+  },
+  jwt: {
+    describe: "inference calls through the Hosted.AI connector with the JWT reused vs a token exchange per call (--calls, --latency-scale)",
+    run: async (args) => (await import("./jwt")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),
