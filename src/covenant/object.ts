@@ -17,6 +17,7 @@ import { renewKeyHold, settleKeyHold } from "../limits/edge";
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
 import { metricsRecording } from "../telemetry/book";
+import { AnswerCache } from "./answer-cache";
 import { BreakerBook } from "./breakers";
 import { FusionDesk } from "./fusion-desk";
 import { IdempotencyBook } from "./idempotency";
@@ -107,6 +108,7 @@ export class CovenantObject extends DurableObject<Env> {
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
       attemptFailed: (e) => this.metrics.attemptFailed(e),
+      answers: new AnswerCache(ctx.storage.sql),
     });
     this.fusion = new FusionDesk(ctx.storage.sql, this.runner, this.leases, this.ledger, models, (input, outcome) => meterStrike(this.metrics, input, outcome, this.owned?.contract.default_model ?? ""));
     this.metrics = new MetricsBook(ctx.storage.sql, {
@@ -211,6 +213,7 @@ export class CovenantObject extends DurableObject<Env> {
     const pending = this.store.pendingReleases().length;
     this.store.wipe();
     this.fusion.forget();
+    this.runner.forgetAnswers();
     this.idempotency.forget();
     this.limits.forget();
     this.owned = undefined;
