@@ -265,7 +265,7 @@ export async function attemptPool(
       let share = billed / Math.max(1, lease.inFlight);
       if (err.type === "allocation_preempted") {
         deps.leases.finish(lease.leaseId, share);
-        deps.leases.drop(lease.leaseId);
+        await deps.leases.drop(lease.leaseId);
       } else {
         share = (await giveBack(deps, lease, share, ctx)) ?? share;
       }
@@ -274,7 +274,7 @@ export async function attemptPool(
     if (err instanceof UpstreamError && [404, 409, 410].includes(err.status)) {
       // Expired, preempted or released under us: never use it again.
       deps.leases.finish(lease.leaseId, 0);
-      deps.leases.drop(lease.leaseId);
+      await deps.leases.drop(lease.leaseId);
       throw new UpstreamError(err.provider, err.status, "allocation_gone", `${lease.allocationId}: ${err.message}`, undefined, err.detail);
     }
     // The strike failed: what its allocation cost is the covenant's (a lease charge), not a strike's.

@@ -253,12 +253,22 @@ export class LeaseManager {
     return bill;
   }
 
-  /** The upstream says the allocation is gone (expired, preempted): forget it without a release. */
-  drop(leaseId: string): void {
+  /**
+   * The upstream says the allocation is gone (expired, preempted, released by someone else):
+   * forget it. Its bill is the upstream's final record of it, which a release of an ended
+   * allocation repeats; only when that cannot be had is it estimated.
+   */
+  async drop(leaseId: string): Promise<void> {
     const lease = this.leases.get(leaseId);
     if (!lease) return;
     this.leases.delete(leaseId);
-    const bill = this.estimate(lease);
+    let bill: { billedSeconds: number; costUsd: number };
+    try {
+      const final = await this.client.release(lease.allocationId);
+      bill = { billedSeconds: final.billed_seconds, costUsd: final.cost_usd };
+    } catch {
+      bill = this.estimate(lease);
+    }
     this.book(lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
@@ -271,7 +281,12 @@ export class LeaseManager {
     for (const p of this.store.pendingReleases()) {
       if (p.due_at > now) continue;
       try {
-        await this.client.release(p.allocation_id);
+        const receipt = await this.client.release(p.allocation_id);
+        // The lease was booked at an estimate when its release failed: now the upstream's bill is known.
+        if (p.lease_id !== null) {
+          this.store.settleLeaseCharge(p.lease_id, receipt.billed_seconds, receipt.cost_usd);
+          this.onCharge();
+        }
       } catch (err) {
         if (!isAllocationGone(err)) {
           const delay = Math.min(RELEASE_RETRY_MAX_MS, RELEASE_RETRY_BASE_MS * 2 ** (p.attempts + 1));
@@ -305,13 +320,10 @@ export class LeaseManager {
       orphansReleased++;
     }
     const live = new Set(active.map((a) => a.allocation_id));
-    let leasesDropped = 0;
-    for (const lease of this.list()) {
-      if (!live.has(lease.allocationId) && lease.inFlight === 0) {
-        this.drop(lease.leaseId);
-        leasesDropped++;
-      }
-    }
+    // Each drop forgets its lease before it asks the upstream for the bill, so all go at once.
+    const gone = this.list().filter((lease) => !live.has(lease.allocationId) && lease.inFlight === 0);
+    await Promise.all(gone.map((lease) => this.drop(lease.leaseId)));
+    const leasesDropped = gone.length;
     await this.retryPendingReleases(Date.now());
     return { orphansReleased, leasesDropped };
   }

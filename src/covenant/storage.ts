@@ -211,6 +211,19 @@ export class CovenantStore {
     );
   }
 
+  /**
+   * A lease charge booked at an estimate (its release failed) made the upstream's bill, once a
+   * retried release returns it: the bill less what the allocation's strikes were charged.
+   */
+  settleLeaseCharge(leaseId: string, billedSeconds: number, billedUsd: number): void {
+    this.sql.exec(
+      `UPDATE lease_charges SET billed_seconds = ?1,
+         cost_usd = ?2 - (SELECT COALESCE(SUM(cost_usd), 0) FROM strikes WHERE strikes.allocation_id = lease_charges.allocation_id)
+       WHERE lease_id = ?3`,
+      billedSeconds, billedUsd, leaseId,
+    );
+  }
+
   /** Settled spend in [from, to): strike shares plus lease remainders, from rows and roll-ups alike. */
   spentBetween(from: number, to: number): number {
     return this.usage.spentBetween(from, to);
