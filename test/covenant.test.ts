@@ -1,9 +1,10 @@
-import { env } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { covenantObjectName } from "../src/covenant";
 import { StrikeResponse } from "../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "./support/covenants";
 import { emulatorAdmin, liveAllocationsOf, strike } from "./support/gateway";
+import { billedAllocationsOf, USD_TOLERANCE } from "./support/money";
 import { TEST_KEYS } from "./support/workers";
 
 async function hostedai<T>(path: string, init: RequestInit = {}, token?: string): Promise<T> {
@@ -46,8 +47,28 @@ describe("leases", () => {
     expect((await liveAllocationsOf(id)).length).toBe(3);
     const usageBefore = await covenantUsage(id);
     expect(usageBefore.strikes).toBe(3);
+    // A deleted covenant's ledger goes with it, so what the delete booked is read at the last
+    // moment it exists: as the object wipes its store.
+    let booked: Map<string, number> | undefined;
+    await runInDurableObject(stubFor("dev", id), (instance, state) => {
+      const store = (instance as unknown as { store: { wipe: () => void } }).store;
+      const wipe = store.wipe.bind(store);
+      store.wipe = () => {
+        booked = new Map();
+        const rows = state.storage.sql.exec<{ allocation_id: string; usd: number }>(
+          `SELECT allocation_id, SUM(cost_usd) AS usd FROM (SELECT allocation_id, cost_usd FROM strikes WHERE allocation_id IS NOT NULL UNION ALL SELECT allocation_id, cost_usd FROM lease_charges) GROUP BY allocation_id`,
+        );
+        for (const r of rows) booked.set(r.allocation_id, r.usd);
+        wipe();
+      };
+    });
     expect((await deleteCovenant(id)).leases_released).toBe(3);
     expect(await liveAllocationsOf(id)).toEqual([]);
+    // Each allocation's strike and remainder add up to what Hosted.AI billed when it was released.
+    const bills = await billedAllocationsOf(id);
+    expect(bills).toHaveLength(3);
+    expect([...booked!.keys()].sort()).toEqual(bills.map((b) => b.allocation_id).sort());
+    for (const b of bills) expect(Math.abs(booked!.get(b.allocation_id)! - b.cost_usd), `${b.allocation_id}: booked ${booked!.get(b.allocation_id)}, billed ${b.cost_usd}`).toBeLessThanOrEqual(USD_TOLERANCE);
   });
 
   it("reconciles with the upstream: an orphan allocation is released, a vanished lease is dropped", async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { StrikeResponse } from "../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant } from "./support/covenants";
-import { call, emulatorAdmin, liveAllocationsOf } from "./support/gateway";
+import { call, liveAllocationsOf } from "./support/gateway";
 import { hostedaiDirect } from "./support/hostedai";
+import { billedInferencesOf } from "./support/money";
 
 function strikeWithKey(body: unknown, key: string) {
   return call("/v1/strikes", { method: "POST", body: JSON.stringify(body), headers: { "idempotency-key": key } });
@@ -22,6 +23,10 @@ describe("idempotency", () => {
     const b = StrikeResponse.parse(await second.json());
     expect(b.id).toBe(a.id);
     expect(b.output.content).toBe(a.output.content);
+    // Ran once by Hosted.AI's own count: one inference on the covenant's allocations, the answer's.
+    const ran = await billedInferencesOf(id);
+    expect(ran).toHaveLength(1);
+    expect(ran[0]).toMatchObject({ allocation_id: a.allocation_id, completion_tokens: a.usage.completion_tokens });
     expect((await covenantUsage(id)).strikes).toBe(1);
     await deleteCovenant(id);
   });
@@ -33,6 +38,7 @@ describe("idempotency", () => {
     const responses = await Promise.all(Array.from({ length: 5 }, () => strikeWithKey(body, key)));
     const ids = await Promise.all(responses.map(async (r) => StrikeResponse.parse(await r.json()).id));
     expect(new Set(ids).size).toBe(1);
+    expect(await billedInferencesOf(id)).toHaveLength(1);
     expect((await covenantUsage(id)).strikes).toBe(1);
     await deleteCovenant(id);
   });
@@ -66,6 +72,7 @@ describe("idempotency records belong to their covenant", () => {
     expect(second.id).not.toBe(first.id);
     // It ran: the new covenant's ledger has it, and the emulator billed a second inference.
     expect((await covenantUsage(id)).strikes).toBe(1);
+    expect((await billedInferencesOf(id)).map((i) => i.allocation_id)).toEqual([first.allocation_id, second.allocation_id]);
     await deleteCovenant(id);
   });
 });
@@ -117,6 +124,6 @@ describe("fallback chain", () => {
     const status = await covenantStatus(id);
     // A model the node lacks is not the node failing: its breaker stays closed.
     expect(status.breakers.every((b) => b.state === "closed")).toBe(true);
-    expect((await emulatorAdmin()).allocations.filter((a) => a.metadata?.covenant === id)).toEqual([]);
+    expect(await liveAllocationsOf(id)).toEqual([]);
   });
 });

@@ -42,6 +42,17 @@ export interface UsageRow {
   completion_tokens: number;
   cost_usd: number;
   allocation_seconds: number;
+  /** cost_usd per thousand tokens (prompt and completion) of the line; null without tokens. */
+  usd_per_1k_tokens: number | null;
+}
+
+/**
+ * Dollars per thousand tokens: what a line cost (its strikes' charges, its leases' idle remainders
+ * and any billed failure) over the tokens it processed, prompt and completion alike. null when it
+ * processed none (a lease held and never used), since no price per token exists then.
+ */
+export function usdPer1kTokens(costUsd: number, tokens: number): number | null {
+  return tokens > 0 ? (costUsd / tokens) * 1000 : null;
 }
 
 /** One line of the usage export: an hour of one model on one pool under one key. */
@@ -120,14 +131,15 @@ export class UsageBook {
    */
   by(column: "model" | "pool_id", from: number, to: number): UsageRow[] {
     return this.sql
-      .exec<UsageRow & Record<string, SqlStorageValue>>(
+      .exec<Omit<UsageRow, "usd_per_1k_tokens"> & Record<string, SqlStorageValue>>(
         `SELECT ${column} AS key, SUM(CASE WHEN outcome = 'ok' THEN strikes ELSE 0 END) AS strikes, SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens,
                 SUM(cost_usd) AS cost_usd, SUM(allocation_seconds) AS allocation_seconds
          FROM (${EVENTS}) WHERE ${BILLED} AND ${column} != '' GROUP BY ${column} ORDER BY cost_usd DESC, key`,
         from,
         to,
       )
-      .toArray();
+      .toArray()
+      .map((r) => ({ ...r, usd_per_1k_tokens: usdPer1kTokens(r.cost_usd, r.prompt_tokens + r.completion_tokens) }));
   }
 
   strikeCount(from: number, to: number): number {

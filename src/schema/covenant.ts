@@ -231,7 +231,17 @@ export const CovenantStatus = z
   .openapi("CovenantStatus");
 export type CovenantStatus = z.infer<typeof CovenantStatus>;
 
-const UsageLine = z.object({ key: z.string(), strikes: z.number().int(), prompt_tokens: z.number().int(), completion_tokens: z.number().int(), cost_usd: z.number(), allocation_seconds: z.number() });
+const UsageLine = z.object({
+  key: z.string(),
+  strikes: z.number().int(),
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  cost_usd: z.number(),
+  allocation_seconds: z.number(),
+  usd_per_1k_tokens: z.number().nullable().openapi({
+    description: "cost_usd per thousand tokens (prompt and completion) of this line: what its pool or model cost per unit of work, idle lease time included. null when the line processed no tokens.",
+  }),
+});
 
 export const CovenantUsage = z
   .object({
