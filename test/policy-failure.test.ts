@@ -85,13 +85,55 @@ describe("retries", () => {
     expect(isRetryable(400, "invalid_request")).toBe(false);
   });
 
-  it("backs off with jitter, honours Retry-After, never passes the deadline", () => {
+  // The documented backoff: full jitter, uniform in [0, cap) with cap = min(2 s, 50 ms × 2^attempt);
+  // at least the upstream's Retry-After; never past the deadline. `unit` is the caller's random draw.
+  const cap = (attempt: number) => Math.min(2_000, 50 * 2 ** attempt);
+
+  it("backs off with full jitter: the draw spreads delays across [0, cap), the cap doubling from 50 ms to 2 s", () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 10].map((a) => retryDelayMs(a, undefined, 60_000, 0.5))).toEqual([25, 50, 100, 200, 400, 800, 1_000, 1_000]);
+    // Different draws, different delays: the lowest draw waits nothing, the highest just under the cap.
+    const units = Array.from({ length: 100 }, (_, i) => i / 100);
+    for (const attempt of [0, 2, 5, 8]) {
+      const delays = units.map((u) => retryDelayMs(attempt, undefined, 60_000, u));
+      expect(delays[0]).toBe(0);
+      expect(delays.at(-1)).toBeCloseTo(cap(attempt) * 0.99, 9);
+      expect(Math.max(...delays)).toBeLessThan(cap(attempt));
+      expect(new Set(delays).size, "every draw its own delay").toBe(units.length);
+      delays.slice(1).forEach((d, i) => expect(d).toBeGreaterThan(delays[i]!));
+      // Spread evenly: each quarter of [0, cap) gets a quarter of the draws.
+      for (let q = 0; q < 4; q++) expect(delays.filter((d) => d >= (q * cap(attempt)) / 4 && d < ((q + 1) * cap(attempt)) / 4)).toHaveLength(25);
+    }
+    expect(retryDelayMs(3, undefined, 60_000, 0.999)).toBeCloseTo(399.6, 9);
+  });
+
+  it("honours Retry-After: waits exactly that long when the jitter would be shorter, and the jitter when it is longer", () => {
+    for (const unit of [0, 0.3, 0.999]) {
+      expect(retryDelayMs(0, 1, 60_000, unit)).toBe(1_000);
+      expect(retryDelayMs(2, 3, 60_000, unit)).toBe(3_000);
+      expect(retryDelayMs(10, 30, 60_000, unit)).toBe(30_000);
+    }
+    // A cap of 2 s and a draw of 0.9: 1.8 s of jitter is already past a Retry-After of 1 s.
+    expect(retryDelayMs(6, 1, 60_000, 0.9)).toBe(1_800);
+    expect(retryDelayMs(6, 1, 60_000, 0.25)).toBe(1_000);
+    // Retry-After: 0 is no floor at all.
+    expect(retryDelayMs(3, 0, 60_000, 0.5)).toBe(200);
+  });
+
+  it("never waits past the deadline, Retry-After or not", () => {
+    expect(retryDelayMs(0, 30, 5_000, 0.5)).toBe(5_000);
+    expect(retryDelayMs(10, undefined, 700, 0.99)).toBe(700);
+    expect(retryDelayMs(2, 1, 0, 0.5)).toBe(0);
+    expect(retryDelayMs(2, 1, -250, 0.5)).toBe(0);
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 20 }), fc.option(fc.integer({ min: 1, max: 30 }), { nil: undefined }), fc.integer({ min: 0, max: 60_000 }), fc.double({ min: 0, max: 0.999, noNaN: true }), (attempt, retryAfter, remaining, unit) => {
+      fc.property(fc.integer({ min: 0, max: 20 }), fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }), fc.integer({ min: -1_000, max: 60_000 }), fc.double({ min: 0, max: 0.999, noNaN: true }), (attempt, retryAfter, remaining, unit) => {
         const d = retryDelayMs(attempt, retryAfter, remaining, unit);
+        const room = Math.max(0, remaining);
         expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThanOrEqual(remaining);
-        if (retryAfter !== undefined) expect(d).toBe(Math.min(Math.max(d, retryAfter * 1000), remaining));
+        expect(d).toBeLessThanOrEqual(room);
+        // Within the deadline: at least Retry-After, and never more than the larger of it and the cap.
+        const floor = (retryAfter ?? 0) * 1_000;
+        if (room >= floor) expect(d).toBeGreaterThanOrEqual(floor);
+        if (room >= Math.max(floor, cap(attempt))) expect(d).toBeLessThan(Math.max(floor + 1, cap(attempt)));
       }),
     );
   });

@@ -1,8 +1,12 @@
+import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "../support/covenants";
 import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
+import { failOnceThenPass } from "../support/fault-draws";
 import { call, liveAllocationsOf, strike } from "../support/gateway";
+import { hostedaiDirect } from "../support/hostedai";
+import { billedInferencesOf } from "../support/money";
 
 afterEach(async () => {
   await hostedaiFaults.clear();
@@ -18,6 +22,10 @@ async function upstreamFailuresCounted(): Promise<number> {
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
 }
 
+async function localStats(): Promise<{ requests_total: number }> {
+  return (await env.LOCAL_NODE.fetch("http://local-node.test/admin/stats")).json();
+}
+
 async function strikes(covenantId: string, n: number, model = "gemma-2b-it") {
   const responses = await Promise.all(Array.from({ length: n }, (_, i) => strike({ covenant_id: covenantId, model, prompt: `chaos ${i}`, max_tokens: 8 })));
   return Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })));
@@ -27,12 +35,20 @@ describe("upstream faults", () => {
   it("absorbs a 30 % inference error rate: every strike answered once, none lost or run twice, none leaked", async () => {
     const { id } = await createCovenant({});
     const [countedBefore, injectedBefore] = [await upstreamFailuresCounted(), (await hostedaiCounters()).faults_injected_total.errors ?? 0];
+    const localBefore = (await localStats()).requests_total;
     await hostedaiFaults.set({ errors: [{ endpoint: "inference", rate: 0.3, status: 500 }] });
     const results = await strikes(id, 30);
     expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
     const ids = results.map((r) => StrikeResponse.parse(r.body).id);
     expect(new Set(ids).size).toBe(30);
     expect((await covenantUsage(id)).strikes).toBe(30);
+    // Each answer ran exactly once where it says it did, by the emulators' own counts: Hosted.AI
+    // ran one inference per answer from a pool (an injected failure runs none), the local node
+    // booked one per answer from it (a strike that failed three times on the pool falls back there).
+    const answers = results.map((r) => StrikeResponse.parse(r.body));
+    const onPools = answers.filter((a) => a.pool_id !== "local").map((a) => a.allocation_id).sort();
+    expect((await billedInferencesOf(id)).map((i) => i.allocation_id).sort()).toEqual(onPools);
+    expect((await localStats()).requests_total - localBefore).toBe(answers.length - onPools.length);
     const injected = (await hostedaiCounters()).faults_injected_total.errors! - injectedBefore;
     expect(injected).toBeGreaterThan(0);
     // Every failed call was retried or fallen back from, and each is counted in the metrics.
@@ -63,11 +79,30 @@ describe("upstream faults", () => {
     await deleteCovenant(id);
   });
 
-  it("honours 429 Retry-After and still answers", async () => {
-    const { id } = await createCovenant({});
-    await hostedaiFaults.set({ rate_limit: [{ endpoint: "allocate", rate: 0.5, retry_after_s: 1 }] });
-    const results = await strikes(id, 3, "qwen-14b");
-    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+  it("honours 429 Retry-After: the retry reaches Hosted.AI no sooner than it said, and answers", async () => {
+    const { id } = await createCovenant({ models: ["qwen-14b"] });
+    // The strike's first allocation is refused with Retry-After: 1, its second is not.
+    const { spend, rate } = failOnceThenPass();
+    await hostedaiFaults.set({ rate_limit: [{ endpoint: "allocate", rate, retry_after_s: 1 }] });
+    const direct = await hostedaiDirect();
+    for (let i = 0; i < spend; i++) {
+      const res = await env.HOSTEDAI.fetch("http://hostedai.test/api/v1/allocations", {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${direct.token}` },
+        body: JSON.stringify({ pool_id: "standard-us-east", requirements: { min_tflops: 5, min_vram_mb: 2048 }, duration_seconds: 60, preemptible: false }),
+      });
+      if (res.status === 201) await direct.release(((await res.json()) as { allocation_id: string }).allocation_id);
+    }
+    const limitedBefore = (await hostedaiCounters()).faults_injected_total.rate_limit ?? 0;
+    const res = await strike({ covenant_id: id, model: "qwen-14b", prompt: "told to wait", max_tokens: 8 });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect((await hostedaiCounters()).faults_injected_total.rate_limit! - limitedBefore).toBe(1);
+    // The emulator's clock: when each of this strike's allocation requests (its trace) arrived.
+    const trace = res.headers.get("x-homeskillet-trace-id")!;
+    const { requests } = (await (await env.HOSTEDAI.fetch("http://hostedai.test/admin/traceparents")).json()) as { requests: { method: string; path: string; traceparent: string | null; at: string }[] };
+    const allocations = requests.filter((r) => r.method === "POST" && r.path === "/api/v1/allocations" && r.traceparent?.split("-")[1] === trace);
+    expect(allocations).toHaveLength(2);
+    expect(Date.parse(allocations[1]!.at) - Date.parse(allocations[0]!.at)).toBeGreaterThanOrEqual(1_000);
     await deleteCovenant(id);
   });
 
