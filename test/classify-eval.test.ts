@@ -1,7 +1,13 @@
 // The scoring behind `npm run eval:classifier`: the script reads a JSON-lines file in Node and
-// prints exactly these functions' output, so their format is what the script's output is.
+// prints exactly these functions' output, so their format is what the script's output is. And the
+// edge's classifier, as the gateway runs it in workerd, scores the recorded figures on the
+// labelled corpus (test/fixtures/classifier-eval.json; the Node side is test/node/classify-eval.test.ts).
 import { describe, expect, it } from "vitest";
+import corpus from "../../shared/data/prompts/train.jsonl?raw";
+import { classify } from "../src/classify";
+import { TASK_LABELS, type TaskLabel } from "../src/schema/classification";
 import { formatScores, score, summaryLine } from "../wasm/lib/metrics";
+import recorded from "./fixtures/classifier-eval.json";
 
 describe("eval:classifier output", () => {
   // actual / predicted as label indices (0 coding, 1 math, 2 reasoning, …).
@@ -39,5 +45,21 @@ describe("eval:classifier output", () => {
     const perfect = score([3, 3, 4], [3, 3, 4]);
     expect(perfect.macroF1).toBe(1);
     expect(perfect.accuracy).toBe(1);
+  });
+});
+
+describe("the edge's classifier on the labelled corpus", () => {
+  it(`scores the recorded accuracy and macro-F1, within ${recorded.tolerance}`, () => {
+    const rows = corpus
+      .split("\n")
+      .filter((l) => l.trim() !== "")
+      .map((l) => JSON.parse(l) as { text: string; label: TaskLabel });
+    expect(rows).toHaveLength(recorded.n);
+    const s = score(
+      rows.map((r) => TASK_LABELS.indexOf(r.label)),
+      rows.map((r) => TASK_LABELS.indexOf(classify(r.text).label)),
+    );
+    expect(Math.abs(s.accuracy - recorded.accuracy), `accuracy ${s.accuracy}, recorded ${recorded.accuracy}`).toBeLessThanOrEqual(recorded.tolerance);
+    expect(Math.abs(s.macroF1 - recorded.macro_f1), `macro-F1 ${s.macroF1}, recorded ${recorded.macro_f1}`).toBeLessThanOrEqual(recorded.tolerance);
   });
 });
