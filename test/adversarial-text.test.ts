@@ -261,41 +261,36 @@ describe("adversarial client text, end to end", () => {
   // ~600 words of prose with 200,000 spaces inside a line: an ordinary request the classifier
   // counts as long enough to plan, so fusion normalises it.
   const prompt = `${words.slice(0, 1_500)}${" ".repeat(200_000)}${words.slice(1_500)}`;
+  // These pass the whole path and check only that it answers: how long each function on it takes
+  // is measured above (expectLinear), away from the emulators' latency and a loaded machine's
+  // stalls. A quadratic pass over these inputs would take minutes, past the test's timeout.
 
-  it("answers a chat completion with 200,000 spaces inside a line quickly", async () => {
-    const started = Date.now();
+  it("answers a chat completion with 200,000 spaces inside a line", async () => {
     const res = await call("/v1/chat/completions", { method: "POST", body: JSON.stringify({ model: "auto", max_tokens: 8, messages: [{ role: "user", content: prompt }] }) });
     await res.text();
     expect(res.status).toBeLessThan(500);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it("answers fused strikes over such a prompt quickly, and plans one past the cap as a plain strike", async () => {
+  it("answers fused strikes over such a prompt, and plans one past the cap as a plain strike", async () => {
     const { id } = await createCovenant({ fusion: { map_reduce_min_tokens: 1_000 } });
     for (const fusion of [{ strategy: "auto" }, { strategy: "split" }, { strategy: "map_reduce" }]) {
-      const started = Date.now();
       const res = await strike({ covenant_id: id, prompt, max_tokens: 8, fusion });
       const text = await res.text();
-      expect(res.status, text).toBeLessThan(500);
-      expect(Date.now() - started, JSON.stringify(fusion)).toBeLessThan(5_000);
+      expect(res.status, `${JSON.stringify(fusion)}: ${text}`).toBeLessThan(500);
     }
     const long = `1. What is x?\n2. What is y?\n${"z ".repeat(MAX_FUSION_TEXT_CHARS / 2)}`;
-    const started = Date.now();
     const res = await strike({ covenant_id: id, prompt: long, max_tokens: 8, fusion: { strategy: "split" } });
     const text = await res.text();
     expect(res.status, text).toBeLessThan(500);
-    expect(Date.now() - started).toBeLessThan(5_000);
     // Run whole: no fusion report.
     if (res.status === 200) expect(StrikeResponse.parse(JSON.parse(text)).fusion).toBeUndefined();
     await deleteCovenant(id);
   });
 
-  it("refuses a long Content-Type or Authorization header quickly", async () => {
-    const started = Date.now();
+  it("refuses a long Content-Type or Authorization header", async () => {
     const typed = await call("/v1/strikes", { method: "POST", body: "{}", headers: { "content-type": `application/${"+".repeat(32 * KiB)}x` } });
     expect(typed.status).toBe(415);
     const authed = await call("/v1/strikes", { method: "POST", body: "{}", key: `x${" ".repeat(32 * KiB)}y` });
     expect(authed.status).toBe(401);
-    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
