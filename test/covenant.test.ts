@@ -4,7 +4,7 @@ import { covenantObjectName } from "../src/covenant";
 import { StrikeResponse } from "../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "./support/covenants";
 import { emulatorAdmin, liveAllocationsOf, strike } from "./support/gateway";
-import { billedAllocationsOf, USD_TOLERANCE } from "./support/money";
+import { billedAllocationsOf, expectBooksMatchBills, USD_TOLERANCE } from "./support/money";
 import { TEST_KEYS } from "./support/workers";
 
 async function hostedai<T>(path: string, init: RequestInit = {}, token?: string): Promise<T> {
@@ -154,5 +154,8 @@ describe("the cost ledger", () => {
     expect(usage.strikes).toBe(statuses.filter((s) => s === 200).length);
     expect(usage.total_usd).toBeGreaterThan(0);
     expect(usage.total_usd).toBeLessThanOrEqual(budget);
+    // And what Hosted.AI billed is what the covenant booked: the budget held for the real bills.
+    const { bills } = await expectBooksMatchBills(id, new Date(Date.now() - 3_600_000).toISOString());
+    expect(bills.reduce((sum, b) => sum + b.cost_usd, 0)).toBeLessThanOrEqual(budget);
   });
 });
