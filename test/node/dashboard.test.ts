@@ -100,8 +100,9 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
     for (const [id, extra] of [
       [covenants.main, {}],
       [covenants.narrow, { models: ["mistral-7b"] }],
-      // Tries the failing pool first, so its breaker trips while strikes still succeed elsewhere.
-      [covenants.flaky, { fallback: [FAILING_POOL, "standard-us-east"] }],
+      // Tries the failing pool first (any pool type may run its models), so its breaker trips
+      // while strikes still succeed elsewhere.
+      [covenants.flaky, { fallback: [FAILING_POOL, "standard-us-east"], qos: { pool_type: "any" } }],
     ] as const) {
       const res = await api("/v1/covenants", keys.dashboard, { method: "POST", body: JSON.stringify({ id, ...extra }) });
       expect(res.status, await res.clone().text()).toBe(201);
