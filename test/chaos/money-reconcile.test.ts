@@ -66,7 +66,7 @@ describe("money reconciles under faults", () => {
 
   it("a lease preempted mid-inference: the strike runs again elsewhere, and the lost allocation's bill is booked", async () => {
     const from = hourAgo();
-    const { id } = await createCovenant({ models: ["mistral-7b"], lease: { idle_timeout_s: 3, max_warm_leases: 0 }, cache: { mode: "off" } });
+    const { id } = await createCovenant({ models: ["mistral-7b"], lease: { idle_timeout_s: 5, max_warm_leases: 0 }, cache: { mode: "off" } });
     const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "mistral-7b", prompt: "make a lease", max_tokens: 8 })).json());
     // Held a second and a half before it is lost: a bill of whole seconds, not of the time held.
     await new Promise((r) => setTimeout(r, 1_500));
