@@ -166,11 +166,12 @@ export class CovenantStore {
     );
   }
 
-  /** What strikes on an allocation were charged: the part of its bill already in the ledger. */
+  /**
+   * What strikes on an allocation were charged: the part of its bill already in the ledger. Failed
+   * strikes count too: an agent turn refused after its retry was billed and booked where it ran.
+   */
   chargedTo(allocationId: string): number {
-    return this.sql
-      .exec<{ usd: number }>(`SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM strikes WHERE allocation_id = ? AND outcome = 'ok'`, allocationId)
-      .one().usd;
+    return this.sql.exec<{ usd: number }>(`SELECT COALESCE(SUM(cost_usd), 0) AS usd FROM strikes WHERE allocation_id = ?`, allocationId).one().usd;
   }
 
   deleteLease(leaseId: string): void {
