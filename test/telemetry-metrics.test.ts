@@ -99,10 +99,10 @@ describe("GET /metrics", () => {
 
   it("counts failed attempts per target", async () => {
     const { id } = await createCovenant({ models: ["qwen-14b"], fallback: ["local"] });
-    const before = total(await scrape(), "homeskillet_upstream_failures_total", { target: "local", type: "model_not_served" });
+    const before = total(await scrape(), "homeskillet_attempt_failures_total", { target: "local", type: "model_not_served" });
     const res = await strike({ covenant_id: id, prompt: "hi", max_tokens: 4 });
     expect(res.status).toBe(503);
-    const after = total(await scrape(), "homeskillet_upstream_failures_total", { target: "local", type: "model_not_served" });
+    const after = total(await scrape(), "homeskillet_attempt_failures_total", { target: "local", type: "model_not_served" });
     expect(after - before).toBe(1);
   });
 });

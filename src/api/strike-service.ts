@@ -78,8 +78,8 @@ export function callerOf(c: Context<AppEnv>): Caller {
   return { env: c.env, tenant: c.get("tenant"), principal: c.get("principal") };
 }
 
-/** The request analysed at the edge, as the covenant object takes it. */
-function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
+/** The request analysed at the edge, as the covenant object takes it; `receivedAt` is when the edge got it. */
+function strikeInput(caller: Caller, ask: StrikeAsk, receivedAt: number): StrikeInput {
   const analysis = analyseRequest({ messages: ask.messages, prompt: ask.prompt });
   // Without an explicit strategy the covenant may still decompose a request — but only one that
   // could be decomposed at all: sub-tasks in sight, or long enough to map-reduce. Everything else
@@ -109,6 +109,7 @@ function strikeInput(caller: Caller, ask: StrikeAsk): StrikeInput {
     ...(ask.seed !== undefined ? { seed: ask.seed } : {}),
     ...(ask.idempotencyKey ? { idempotencyKey: ask.idempotencyKey } : {}),
     traceparent: activeTraceparent(),
+    receivedAt,
     keyId: caller.principal.keyId,
     // A key narrowed to some models: a strike that names none is routed among those only.
     ...(caller.principal.models ? { models: [...caller.principal.models] } : {}),
@@ -208,7 +209,7 @@ export async function runStrike(
   const receivedAt = Date.now();
   const refused = precheck(ask, caller.principal);
   if (refused) return refused;
-  const input = strikeInput(caller, ask);
+  const input = strikeInput(caller, ask, receivedAt);
   const classifyMs = Date.now() - receivedAt;
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
@@ -239,7 +240,7 @@ export async function watchStrike(
   const receivedAt = Date.now();
   const refused = precheck(ask, caller.principal);
   if (refused) return refused;
-  const input = strikeInput(caller, ask);
+  const input = strikeInput(caller, ask, receivedAt);
   const classifyMs = Date.now() - receivedAt;
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
@@ -275,7 +276,7 @@ export async function startStreamedStrike(
   const receivedAt = Date.now();
   const refused = precheck(ask, caller.principal);
   if (refused) return refused;
-  const input = strikeInput(caller, { ...ask, idempotencyKey: undefined });
+  const input = strikeInput(caller, { ...ask, idempotencyKey: undefined }, receivedAt);
   const key = await admitKey(caller, input);
   if ("ok" in key) return key;
   // An agent turn's answer is checked whole before any of it goes out: no tokens to stream.

@@ -34,7 +34,9 @@ import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
 import { bookOutcome, meterStrike } from "./outcome-book";
 import { HOUR_MS, retentionFrom, type Retention } from "./usage";
+import { UpstreamSampler } from "./upstream-sampler";
 import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
+import type { UpstreamFailure, UpstreamSink } from "../telemetry/upstream-failures";
 import type { Result, StrikeEvent, StrikeInput, StrikeOutcome, WatchOptions } from "./types";
 
 const models = modelCatalogue();
@@ -57,6 +59,7 @@ export class CovenantObject extends DurableObject<Env> {
   private readonly limits: CovenantLimiter;
   private readonly local: LocalNodeClient | undefined;
   private readonly metrics: MetricsBook;
+  private readonly sampler: UpstreamSampler;
   private localModels: { models: Set<string>; at: number } | undefined;
   private owned: { tenant: string; contract: CovenantContract } | undefined;
   private alarmAt: number | null = null;
@@ -111,6 +114,7 @@ export class CovenantObject extends DurableObject<Env> {
       answers: new AnswerCache(ctx.storage.sql),
     });
     this.fusion = new FusionDesk(ctx.storage.sql, this.runner, this.leases, this.ledger, models, (input, outcome) => meterStrike(this.metrics, input, outcome, this.owned?.contract.default_model ?? ""));
+    this.sampler = new UpstreamSampler(client, { onGone: () => this.reconcileSoon() });
     this.metrics = new MetricsBook(ctx.storage.sql, {
       objectName: () => (this.owned ? this.owner().objectName : undefined),
       register: (name) => env.METRICS_INDEX.getByName(METRICS_INDEX_NAME).register(name),
@@ -118,9 +122,11 @@ export class CovenantObject extends DurableObject<Env> {
       recording: metricsRecording(env),
       gauges: () => {
         if (!this.owned) return null;
-        const leases = this.leases.list().map((l) => ({ pool: l.poolId, inFlight: l.inFlight }));
+        const live = this.leases.list();
+        const leases = live.map((l) => ({ pool: l.poolId, inFlight: l.inFlight }));
         const breakers = this.breakers.all(Date.now()).map(({ target, breaker }) => ({ target, phase: breaker.phase }));
-        return { tenant: this.owned.tenant, covenant: this.owned.contract.id, leases, queueDepth: this.runner.queueDepth, breakers, storageBytes: ctx.storage.sql.databaseSize };
+        const gpu = this.sampler.gauges(live, Date.now());
+        return { tenant: this.owned.tenant, covenant: this.owned.contract.id, leases, queueDepth: this.runner.queueDepth, breakers, storageBytes: ctx.storage.sql.databaseSize, gpu };
       },
     });
     const stored = this.store.contract();
@@ -226,6 +232,7 @@ export class CovenantObject extends DurableObject<Env> {
   // ---- RPC: strikes --------------------------------------------------------------------------
 
   strike(input: StrikeInput): Promise<StrikeOutcome> {
+    const enteredAt = Date.now();
     const admitted = this.admit(input);
     if (!("gate" in admitted)) return Promise.resolve(admitted);
     const { contract, gate } = admitted;
@@ -235,6 +242,7 @@ export class CovenantObject extends DurableObject<Env> {
     return pending.then(
       (outcome) => {
         gate.close(outcome);
+        this.meterRequest(input, outcome, enteredAt);
         return gate.view ? { ...outcome, rateLimit: gate.view } : outcome;
       },
       (err: unknown) => {
@@ -277,6 +285,7 @@ export class CovenantObject extends DurableObject<Env> {
    * with an explicit error line. A reader that goes away stops the strike at its next step.
    */
   strikeStream(input: StrikeInput, watch: WatchOptions = { tokens: true }): ReadableStream<Uint8Array> {
+    const enteredAt = Date.now();
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
@@ -312,6 +321,8 @@ export class CovenantObject extends DurableObject<Env> {
       if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
       else await line({ event: "error", status: outcome.status, error: outcome.error });
       await writer.close().catch(() => {});
+      // The last byte has gone to the edge: the request's end-to-end time ends here.
+      this.meterRequest(input, outcome, enteredAt);
     })().catch((err) => writer.abort(err).catch(() => {}));
     return readable;
   }
@@ -321,6 +332,29 @@ export class CovenantObject extends DurableObject<Env> {
   /** This object's counters, histograms and current gauges, for the edge to merge (src/telemetry). */
   metricsSnapshot(): Snapshot {
     return this.metrics.snapshot();
+  }
+
+  /**
+   * Where a failed upstream call made for this covenant is counted: TracedCovenantObject puts it
+   * in the context of every call that reaches an upstream. A call that names no pool is placed by
+   * the lease holding its allocation (in memory, or its row until the release is booked).
+   */
+  protected readonly upstreamSink: UpstreamSink = (f: UpstreamFailure) => {
+    const byAllocation = (id: string | undefined) =>
+      id === undefined ? undefined : (this.leases.list().find((l) => l.allocationId === id) ?? this.store.leases().find((l) => l.allocationId === id))?.poolId;
+    this.metrics.upstreamFailed({ operation: f.operation, kind: f.kind, pool: f.pool ?? byAllocation(f.allocationId) ?? "" });
+  };
+
+  /**
+   * An answered request's end-to-end time, from the edge's receipt (its clock) to now, and never
+   * less than this object's own part of it (clocks of two machines may disagree). Replays and
+   * refusals are not requests that ran.
+   */
+  private meterRequest(input: StrikeInput, outcome: StrikeOutcome, enteredAt: number): void {
+    if (!outcome.ok || outcome.replayed) return;
+    const now = Date.now();
+    const ms = Math.max(now - enteredAt, input.receivedAt === undefined ? 0 : now - input.receivedAt);
+    this.metrics.requestFinished({ pool: outcome.strike.pool_id, model: outcome.strike.model, ms });
   }
 
   /** Runs a strike and books what it leaves besides its ledger row (src/covenant/outcome-book.ts). */
@@ -379,7 +413,9 @@ export class CovenantObject extends DurableObject<Env> {
     const pending = this.store.pendingReleases().map((p) => p.due_at);
     // Old ledger rows roll up into hourly aggregates here, in the alarm, never on a strike's path.
     const rollUpAt = this.store.rollUp(Date.now(), this.retention) ?? Infinity;
-    const next = Math.min(plan.nextAt ?? Infinity, ...pending, rollUpAt);
+    // Hosted.AI's own metrics of the leases still held, each at most every interval, bounded.
+    const sampleAt = (await this.sampler.sample(this.leases.list(), Date.now())) ?? Infinity;
+    const next = Math.min(plan.nextAt ?? Infinity, ...pending, rollUpAt, sampleAt);
     if (Number.isFinite(next)) await this.wakeAt(next);
   }
 
@@ -395,7 +431,9 @@ export class CovenantObject extends DurableObject<Env> {
     if (!contract || !leaseUsed) return;
     // The soonest any lease can go back: a strike's lease ended a use just now.
     const now = Date.now();
-    const soonest = Math.min(...this.leases.list().map((l) => idleReleaseAt(l, contract.lease.idle_timeout_s * 1000)), now + 60_000);
+    const live = this.leases.list();
+    // A lease the upstream's metrics were never read for (a new one) is read by the next alarm.
+    const soonest = Math.min(...live.map((l) => idleReleaseAt(l, contract.lease.idle_timeout_s * 1000)), now + 60_000, this.sampler.dueAt(live) ?? Infinity);
     await this.wakeAt(Math.max(now, soonest));
   }
 

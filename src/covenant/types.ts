@@ -40,6 +40,8 @@ export interface StrikeInput {
   idempotencyKey?: string;
   /** The edge's W3C trace context: the covenant's spans continue the request's trace. */
   traceparent?: string;
+  /** When the edge received the request (its clock, Unix ms): the start of the request's end-to-end time. */
+  receivedAt?: number;
   /** The key is narrowed to these models: the covenant runs only those of its own that are among them. */
   models?: string[];
   /** The key's limiter admitted this strike: settle the hold when it ends. */

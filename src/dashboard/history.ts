@@ -10,6 +10,8 @@ import type { SpendSplit, TrendPoint } from "./types";
 export const LATENCY_WINDOW_MS = 60_000;
 /** Utilisation too, but longer: leases book their busy and held seconds only when released. */
 export const UTILISATION_WINDOW_MS = 5 * 60_000;
+/** Dollars per thousand tokens over the same five minutes: a few strikes per pool need that long. */
+export const UNIT_COST_WINDOW_MS = UTILISATION_WINDOW_MS;
 
 // Counters only grow while every source answers, and only complete collections are stored; a
 // drop can still come from a key moving into OTHER or a mixed deploy, and reads as no change.
@@ -31,6 +33,43 @@ function windowQuantile(now: HistogramReading | null, before: HistogramReading |
   return toMs(bucketQuantile(now.bounds, counts, q));
 }
 
+/**
+ * Dollars per thousand tokens by key over a window: cost grown ÷ tokens grown. null where no
+ * tokens were processed, where a reading lacks tokens by key (older than this version), or where a
+ * key new to a capped reading may have been inside OTHER at the start (its growth is unknown).
+ */
+function unitCost(now: Record<string, number>, nowTokens: Record<string, number> | undefined, before: Record<string, number>, beforeTokens: Record<string, number> | undefined): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  if (!nowTokens) return out;
+  for (const k of Object.keys(nowTokens)) {
+    const tokensUnknown = !beforeTokens || (OTHER in beforeTokens && !(k in beforeTokens));
+    const costUnknown = OTHER in before && !(k in before) && k in now;
+    if (tokensUnknown || costUnknown) {
+      out[k] = null;
+      continue;
+    }
+    const tokens = grew(nowTokens[k]!, beforeTokens[k]);
+    out[k] = tokens > 0 ? (grew(now[k] ?? 0, before[k]) / tokens) * 1000 : null;
+  }
+  return out;
+}
+
+/** The upstream's GPU gauges of a reading, by pool: mean utilisation, and memory used ÷ granted. */
+function upstreamGpu(r: Reading): { util: Record<string, number | null>; memory: Record<string, number | null> } {
+  const util: Record<string, number | null> = {};
+  const memory: Record<string, number | null> = {};
+  for (const [pool, g] of Object.entries(r.gpu ?? {})) {
+    util[pool] = g.util;
+    memory[pool] = g.alloc_b > 0 ? g.used_b / g.alloc_b : null;
+  }
+  return { util, memory };
+}
+
+/** End-to-end latency over a window; null when the window starts at a reading from before it was kept. */
+function requestQuantile(now: Reading, start: Reading, q: number): number | null {
+  return start.request === undefined ? null : windowQuantile(now.request ?? null, start.request ?? null, q);
+}
+
 /** The latest reading at least `windowMs` older than readings[i], else the oldest there is. */
 function windowStart(readings: readonly Reading[], i: number, windowMs: number): Reading {
   const cutoff = readings[i]!.t - windowMs;
@@ -45,6 +84,9 @@ export function trendPoint(readings: readonly Reading[], i: number): TrendPoint 
   const minutes = Math.max(now.t - prev.t, 1) / 60_000;
   const lat = windowStart(readings, i, LATENCY_WINDOW_MS);
   const util = windowStart(readings, i, UTILISATION_WINDOW_MS);
+  const unit = windowStart(readings, i, UNIT_COST_WINDOW_MS);
+  const gpu = upstreamGpu(now);
+  const failures = now.upstream_failures ?? {};
   const okInWindow = grew(now.strikes_ok, lat.strikes_ok);
   const errInWindow = grew(now.strikes_error, lat.strikes_error);
   const spendBy: SpendSplit = {
@@ -69,9 +111,20 @@ export function trendPoint(readings: readonly Reading[], i: number): TrendPoint 
     inference_p50_ms: windowQuantile(now.inference, lat.inference, 0.5),
     inference_p95_ms: windowQuantile(now.inference, lat.inference, 0.95),
     inference_p99_ms: windowQuantile(now.inference, lat.inference, 0.99),
+    request_p50_ms: requestQuantile(now, lat, 0.5),
+    request_p95_ms: requestQuantile(now, lat, 0.95),
+    request_p99_ms: requestQuantile(now, lat, 0.99),
     allocation_p50_ms: windowQuantile(now.allocation, lat.allocation, 0.5),
     allocation_p95_ms: windowQuantile(now.allocation, lat.allocation, 0.95),
+    usd_per_1k_tokens: {
+      pool: unitCost(now.cost.pool, now.tokens_by?.pool, unit.cost.pool, unit.tokens_by?.pool),
+      model: unitCost(now.cost.model, now.tokens_by?.model, unit.cost.model, unit.tokens_by?.model),
+    },
+    // A reading from before failures were kept by operation has no baseline: no rate from it.
+    upstream_failures_per_min: prev.upstream_failures ? Object.fromEntries(Object.keys(failures).map((k) => [k, grew(failures[k]!, prev.upstream_failures![k]) / minutes])) : {},
     utilisation,
+    upstream_utilisation: gpu.util,
+    memory_used_ratio: gpu.memory,
     leases: now.leases,
     in_flight: now.in_flight,
     queue_depth: now.queue_depth,

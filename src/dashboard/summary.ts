@@ -3,12 +3,12 @@
  * `GET /metrics` exposes) and the stored readings. Pure: no clock, no I/O.
  */
 import {
-  bucketsOf, histogramsBy, METRICS, READING_RETENTION_MS, READING_SPACING_MS, rowsOf, sumBy,
+  bucketsOf, EDGE_METRICS, histogramsBy, METRICS, READING_RETENTION_MS, READING_SPACING_MS, rowsOf, sumBy,
   type HistogramValue, type MetricDef, type Reading, type Row, type Snapshot,
 } from "../telemetry";
 import { trendOf } from "./history";
 import { quantilesOf } from "./quantiles";
-import type { BreakerPhase, BreakerRow, DashboardSummary, PoolRow, Quantiles, SpendRow, TrendPoint } from "./types";
+import type { BreakerPhase, BreakerRow, DashboardSummary, PoolRow, Quantiles, SpendRow, TrendPoint, UpstreamFailureRow } from "./types";
 
 /** The recent error rate at or above which the deployment counts as degraded. */
 export const DEGRADED_ERROR_RATE = 0.05;
@@ -41,7 +41,11 @@ function spendRows(snap: Snapshot, label: "tenant" | "model" | "pool"): SpendRow
   const strikes = sumBy(rowsOf<number>(snap, METRICS.strikes).filter((r) => r.labels.outcome === "ok"), keyOf);
   const keys = new Set([...usd.keys(), ...tokens.keys(), ...strikes.keys()]);
   return [...keys]
-    .map((key) => ({ key, usd: usd.get(key) ?? 0, tokens: tokens.get(key) ?? 0, strikes: strikes.get(key) ?? 0 }))
+    .map((key) => {
+      const t = tokens.get(key) ?? 0;
+      const u = usd.get(key) ?? 0;
+      return { key, usd: u, tokens: t, strikes: strikes.get(key) ?? 0, usd_per_1k_tokens: t > 0 ? (u / t) * 1000 : null };
+    })
     .sort((a, b) => b.usd - a.usd || b.strikes - a.strikes || a.key.localeCompare(b.key));
 }
 
@@ -85,10 +89,15 @@ function pools(snap: Snapshot, latest: TrendPoint | undefined): PoolRow[] {
   const released = sumBy(rowsOf<number>(snap, METRICS.leasesReleased), poolOf);
   const busy = sumBy(rowsOf<number>(snap, METRICS.leaseBusySeconds), poolOf);
   const held = sumBy(rowsOf<number>(snap, METRICS.leaseHeldSeconds), poolOf);
+  const sampled = sumBy(rowsOf<number>(snap, METRICS.gpuLeasesSampled), poolOf);
+  const upstream = new Map(rowsOf<number>(snap, EDGE_METRICS.gpuUtilization).map((r) => [poolOf(r.labels), r.value]));
+  const used = sumBy(rowsOf<number>(snap, METRICS.gpuMemoryUsedBytes), poolOf);
+  const granted = sumBy(rowsOf<number>(snap, METRICS.gpuMemoryAllocatedBytes), poolOf);
   // Pools that ever ran work on a lease; the local node holds no leases and is left out.
-  const names = new Set([...live.keys(), ...released.keys(), ...held.keys()]);
+  const names = new Set([...live.keys(), ...released.keys(), ...held.keys(), ...sampled.keys()]);
   return [...names].sort().map((pool) => {
     const allocated = held.get(pool) ?? 0;
+    const memory = granted.get(pool) ?? 0;
     return {
       pool,
       leases_live: live.get(pool) ?? 0,
@@ -97,6 +106,11 @@ function pools(snap: Snapshot, latest: TrendPoint | undefined): PoolRow[] {
       allocated_s: allocated,
       utilisation: allocated > 0 ? Math.min(1, (busy.get(pool) ?? 0) / allocated) : null,
       utilisation_recent: latest?.utilisation[pool] ?? null,
+      leases_sampled: sampled.get(pool) ?? 0,
+      upstream_utilisation: upstream.get(pool) ?? null,
+      memory_used_bytes: used.get(pool) ?? 0,
+      memory_allocated_bytes: memory,
+      memory_used_ratio: memory > 0 ? (used.get(pool) ?? 0) / memory : null,
     };
   });
 }
@@ -129,7 +143,13 @@ export function buildSummary(input: SummaryInput): DashboardSummary {
   const error = byOutcome.get("error") ?? 0;
   const byErrorType = sumBy(strikeRows.filter((r) => r.labels.outcome === "error"), (l) => l.error_type || "unknown");
   const tokensByKind = sumBy(rowsOf<number>(snap, METRICS.tokens), (l) => l.kind ?? "");
-  const failures = rowsOf<number>(snap, METRICS.upstreamFailures);
+  const attempts = rowsOf<number>(snap, METRICS.attemptFailures);
+  const calls: UpstreamFailureRow[] = rowsOf<number>(snap, METRICS.upstreamFailures).map((r) => ({
+    operation: r.labels.operation ?? "",
+    kind: (r.labels.kind ?? "error") as UpstreamFailureRow["kind"],
+    pool: r.labels.pool ?? "",
+    count: r.value,
+  }));
   const count = (def: MetricDef) => [...sumBy(rowsOf<number>(snap, def), () => "").values()].reduce((a, b) => a + b, 0);
 
   const allPoints = trendOf(input.readings);
@@ -156,9 +176,12 @@ export function buildSummary(input: SummaryInput): DashboardSummary {
         .map(([type, n]) => ({ type, count: n, share: error > 0 ? n / error : 0 }))
         .sort((a, b) => b.count - a.count || a.type.localeCompare(b.type)),
     },
-    upstream_failures: failures
+    attempt_failures: attempts
       .map((r) => ({ target: r.labels.target ?? "", type: r.labels.type ?? "", count: r.value }))
-      .sort((a, b) => b.count - a.count || a.target.localeCompare(b.target)),
+      .sort((a, b) => b.count - a.count || a.target.localeCompare(b.target) || a.type.localeCompare(b.type)),
+    upstream_failures: calls.sort(
+      (a, b) => b.count - a.count || a.operation.localeCompare(b.operation) || a.kind.localeCompare(b.kind) || a.pool.localeCompare(b.pool),
+    ),
     breakers: breakerView,
     resources: {
       leases_live: count(METRICS.liveLeases),
@@ -172,6 +195,9 @@ export function buildSummary(input: SummaryInput): DashboardSummary {
       ...costBy,
     },
     latency: {
+      request: latencyAll(snap, METRICS.requestSeconds),
+      request_by_pool: latencyBy(snap, METRICS.requestSeconds, "pool"),
+      request_by_model: latencyBy(snap, METRICS.requestSeconds, "model"),
       inference: latencyAll(snap, METRICS.inferenceSeconds),
       allocation: latencyAll(snap, METRICS.allocationSeconds),
       inference_by_pool: latencyBy(snap, METRICS.inferenceSeconds, "pool"),

@@ -29,6 +29,8 @@ export interface SpendRow {
   usd: number;
   tokens: number;
   strikes: number;
+  /** usd per thousand tokens (prompt and completion); null without tokens. */
+  usd_per_1k_tokens: number | null;
 }
 
 export interface PoolRow {
@@ -42,6 +44,24 @@ export interface PoolRow {
   utilisation: number | null;
   /** The same ratio over the trailing utilisation window of the history, when there is one. */
   utilisation_recent: number | null;
+  /** Live leases with a recent reading of Hosted.AI's own metrics (GET /allocations/{id}/metrics). */
+  leases_sampled: number;
+  /** Hosted.AI's own gpu_utilization (0-1), the mean over those leases; null without a reading. */
+  upstream_utilisation: number | null;
+  /** GPU memory those leases use, as Hosted.AI reports it, and the VRAM their slices were granted. */
+  memory_used_bytes: number;
+  memory_allocated_bytes: number;
+  /** memory_used_bytes / memory_allocated_bytes; null without a reading. */
+  memory_used_ratio: number | null;
+}
+
+export interface UpstreamFailureRow {
+  /** allocate, infer, release (or token, pools, list, get, metrics, models). */
+  operation: string;
+  kind: "error" | "timeout" | "preempted";
+  /** A pool id, `local` for the local node, "" when the call named none. */
+  pool: string;
+  count: number;
 }
 
 export interface BreakerRow {
@@ -83,9 +103,24 @@ export interface TrendPoint {
   inference_p50_ms: number | null;
   inference_p95_ms: number | null;
   inference_p99_ms: number | null;
+  /** End-to-end request time (edge receipt to answer), over the trailing minute. */
+  request_p50_ms: number | null;
+  request_p95_ms: number | null;
+  request_p99_ms: number | null;
   allocation_p50_ms: number | null;
   allocation_p95_ms: number | null;
+  /**
+   * Dollars per thousand tokens by pool and by model, over the trailing five minutes (strikes'
+   * charges over their tokens); null where no tokens were processed then or it cannot be known.
+   */
+  usd_per_1k_tokens: { pool: Record<string, number | null>; model: Record<string, number | null> };
+  /** Failed upstream calls per minute over the interval, by `<operation> <kind>` (e.g. `infer timeout`). */
+  upstream_failures_per_min: Record<string, number>;
   utilisation: Record<string, number | null>;
+  /** Hosted.AI's own mean GPU utilisation of the live leases, by pool, at `t` (a gauge). */
+  upstream_utilisation: Record<string, number | null>;
+  /** GPU memory used ÷ granted on the live leases, by pool, at `t`. */
+  memory_used_ratio: Record<string, number | null>;
   leases: Record<string, number>;
   in_flight: number;
   queue_depth: number;
@@ -105,7 +140,10 @@ export interface DashboardSummary {
     error_rate: number | null;
     by_error_type: { type: string; count: number; share: number }[];
   };
-  upstream_failures: { target: string; type: string; count: number }[];
+  /** Failed attempts of strikes on a target of their fallback chain, by error type (all time). */
+  attempt_failures: { target: string; type: string; count: number }[];
+  /** Failed calls to an upstream by operation, kind and pool (all time). */
+  upstream_failures: UpstreamFailureRow[];
   breakers: {
     by_target: BreakerTargetRow[];
     /** Open and half-open breakers first, then closed ones; at most BREAKER_ROWS rows. */
@@ -122,6 +160,10 @@ export interface DashboardSummary {
     by_pool: SpendRow[];
   };
   latency: {
+    /** End-to-end: from the edge receiving a request to its answer (a streamed one: its last byte). */
+    request: Quantiles;
+    request_by_pool: (Quantiles & { key: string })[];
+    request_by_model: (Quantiles & { key: string })[];
     inference: Quantiles;
     allocation: Quantiles;
     inference_by_pool: (Quantiles & { key: string })[];

@@ -15,3 +15,4 @@ export * from "./targets";
 export * from "./routing";
 export * from "./limits";
 export * from "./continuation";
+export * from "./upstream-sampling";

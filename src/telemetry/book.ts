@@ -5,7 +5,9 @@
  * (live leases, queue depth, breakers) are read from the object when a snapshot is taken.
  */
 import { BREAKER_PHASE_VALUE, M } from "./metrics";
+import { currentName, migrateSnapshot } from "./migrate";
 import { emptySnapshot, inc, merge, metricOf, observe, set, type MetricDef, type SeriesValue, type Snapshot } from "./registry";
+import type { FailureKind } from "./upstream-failures";
 
 export interface StrikeFinished {
   tenant: string;
@@ -23,6 +25,31 @@ export interface StrikeFinished {
   costUsd?: number;
   promptTokens?: number;
   completionTokens?: number;
+}
+
+/** A request answered: from the edge receiving it to the answer (a streamed one: its last byte). */
+export interface RequestFinished {
+  /** Where it ran: a pool, `local`, or `fused` for a request answered by fusion. */
+  pool: string;
+  model: string;
+  ms: number;
+}
+
+export interface UpstreamFailed {
+  operation: string;
+  kind: FailureKind;
+  /** "" when no pool is known (a token exchange, a pool listing). */
+  pool: string;
+}
+
+/** Hosted.AI's latest reading of one live lease (GET /allocations/{id}/metrics). */
+export interface GpuReading {
+  pool: string;
+  /** 0-1, as the upstream reports it. */
+  utilization: number;
+  memoryUsedMb: number;
+  /** VRAM the slice was granted. */
+  vramMb: number;
 }
 
 export interface FusedFinished {
@@ -51,6 +78,8 @@ export interface GaugeReading {
   breakers: { target: string; phase: keyof typeof BREAKER_PHASE_VALUE }[];
   /** The object's SQLite size in bytes. */
   storageBytes?: number;
+  /** The upstream's own latest readings of live leases (src/covenant/upstream-sampler.ts). */
+  gpu?: GpuReading[];
 }
 
 export interface MetricsBookOptions {
@@ -70,6 +99,8 @@ export interface MetricsBookOptions {
 export function metricsRecording(env: { HOMESKILLET_METRICS?: string }): boolean {
   return env.HOMESKILLET_METRICS?.trim().toLowerCase() !== "off";
 }
+
+const MIB = 1024 * 1024;
 
 const rowPlaceholders = new Map<number, string>();
 
@@ -107,14 +138,28 @@ export class MetricsBook {
     sql.exec(SCHEMA);
     this.recording = opts.recording ?? true;
     const defs = new Map<string, MetricDef>(Object.values(M).map((d) => [d.name, d]));
+    const renamed: [MetricDef, string, string][] = [];
     for (const row of sql.exec<{ metric: string; labels: string; value: string }>(`SELECT metric, labels, value FROM metric_series`)) {
-      const def = defs.get(row.metric);
+      const name = currentName(row.metric, row.labels);
+      const def = defs.get(name);
       if (!def || def.kind === "gauge") continue; // a metric this version no longer has
-      metricOf(this.snap, def).series[row.labels] = JSON.parse(row.value) as SeriesValue;
+      const series = metricOf(this.snap, def).series;
+      const value = JSON.parse(row.value) as SeriesValue;
+      if (name === row.metric) series[row.labels] = typeof value === "number" && typeof series[row.labels] === "number" ? (series[row.labels] as number) + value : value;
+      else {
+        series[row.labels] = ((series[row.labels] as number | undefined) ?? 0) + (value as number);
+        renamed.push([def, row.metric, row.labels]);
+      }
+    }
+    // A series stored under a name since renamed moves to its new name, once.
+    for (const [def, old, key] of renamed) {
+      sql.exec(`DELETE FROM metric_series WHERE metric = ? AND labels = ?`, old, key);
+      sql.exec(`INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES (?, ?, ?)`, def.name, key, JSON.stringify(this.snap.metrics[def.name]!.series[key]));
     }
     this.registered = sql.exec(`SELECT 1 FROM metric_meta WHERE key = 'registered'`).toArray().length > 0;
     const pending = sql.exec<{ value: string }>(`SELECT value FROM metric_meta WHERE key = 'retiring'`).toArray()[0];
-    this.pending = pending ? (JSON.parse(pending.value) as PendingRetirement) : undefined;
+    const parsed = pending ? (JSON.parse(pending.value) as PendingRetirement) : undefined;
+    this.pending = parsed ? { ...parsed, final: migrateSnapshot(parsed.final) } : undefined;
   }
 
   /**
@@ -174,6 +219,12 @@ export class MetricsBook {
     this.persist(touched);
   }
 
+  /** A request answered (not a replay): its end-to-end time, by where it ran. */
+  requestFinished(e: RequestFinished): void {
+    if (!this.recording) return;
+    this.persist([[M.requestSeconds, observe(this.snap, M.requestSeconds, { pool: e.pool, model: e.model }, Math.max(0, e.ms) / 1000)]]);
+  }
+
   /** An allocation made ahead of demand (the warm pool), not for a waiting strike. */
   warmAllocated(e: { pool: string; allocateMs: number }): void {
     if (!this.recording) return;
@@ -191,9 +242,16 @@ export class MetricsBook {
     ]);
   }
 
+  /** A strike's attempt on a target of its fallback chain failed (it may be retried or fall back). */
   attemptFailed(e: { target: string; type: string }): void {
     if (!this.recording) return;
-    this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, e)]]);
+    this.persist([[M.attemptFailures, inc(this.snap, M.attemptFailures, e)]]);
+  }
+
+  /** One call to an upstream failed (src/telemetry/upstream-failures.ts). */
+  upstreamFailed(e: UpstreamFailed): void {
+    if (!this.recording) return;
+    this.persist([[M.upstreamFailures, inc(this.snap, M.upstreamFailures, { operation: e.operation, kind: e.kind, pool: e.pool })]]);
   }
 
   /** A fused request answered or failed; `cache` is each fragment's cache outcome. */
@@ -220,6 +278,17 @@ export class MetricsBook {
     set(out, M.queueDepth, who, g.queueDepth);
     if (g.storageBytes !== undefined) set(out, M.storageBytes, who, g.storageBytes);
     for (const b of g.breakers) set(out, M.breakerState, { ...who, target: b.target }, BREAKER_PHASE_VALUE[b.phase]);
+    const gpu = new Map<string, { n: number; util: number; used: number; vram: number }>();
+    for (const r of g.gpu ?? []) {
+      const p = gpu.get(r.pool) ?? { n: 0, util: 0, used: 0, vram: 0 };
+      gpu.set(r.pool, { n: p.n + 1, util: p.util + r.utilization, used: p.used + r.memoryUsedMb, vram: p.vram + r.vramMb });
+    }
+    for (const [pool, p] of gpu) {
+      set(out, M.gpuLeasesSampled, { pool }, p.n);
+      set(out, M.gpuUtilizationSum, { pool }, p.util);
+      set(out, M.gpuMemoryUsedBytes, { pool }, p.used * MIB);
+      set(out, M.gpuMemoryAllocatedBytes, { pool }, p.vram * MIB);
+    }
     return out;
   }
 

@@ -8,9 +8,11 @@
  * follows the covenants that exist, not every covenant that ever did.
  */
 import { mapLimit } from "../concurrency";
-import { EDGE } from "./metrics";
+import { EDGE, M } from "./metrics";
 import type { MetricsSources } from "./metrics-index";
+import { migrateSnapshot } from "./migrate";
 import { emptySnapshot, merge, set, type Snapshot } from "./registry";
+import { rowsOf, sumBy } from "./snapshot-read";
 
 export interface MetricsSource {
   metricsSnapshot(): Promise<Snapshot> | Snapshot;
@@ -70,7 +72,8 @@ export async function collect(names: readonly string[], source: (name: string) =
       continue;
     }
     ok++;
-    const merged = merge(total, r.s);
+    // An object still on the previous version (mid-deploy) may report a metric by its old name.
+    const merged = merge(total, migrateSnapshot(r.s));
     total = merged.snapshot;
     conflicts += merged.conflicts.length;
   }
@@ -78,5 +81,20 @@ export async function collect(names: readonly string[], source: (name: string) =
   set(total, EDGE.sources, { result: "ok" }, ok);
   set(total, EDGE.sources, { result: "failed" }, failed.length);
   set(total, EDGE.conflicts, {}, conflicts);
+  deriveGauges(total);
   return { snapshot: total, failed };
+}
+
+/**
+ * Gauges only the edge can compute, from the merged ones: the upstream's mean GPU utilisation per
+ * pool, over every object's sampled leases (each object reports the sum and the count, which add
+ * up across objects where means would not). The sum itself is not exposed.
+ */
+export function deriveGauges(snap: Snapshot): void {
+  const sampled = sumBy(rowsOf<number>(snap, M.gpuLeasesSampled), (l) => l.pool ?? "");
+  for (const r of rowsOf<number>(snap, M.gpuUtilizationSum)) {
+    const n = sampled.get(r.labels.pool ?? "") ?? 0;
+    if (n > 0) set(snap, EDGE.gpuUtilization, { pool: r.labels.pool }, r.value / n);
+  }
+  delete snap.metrics[M.gpuUtilizationSum.name];
 }

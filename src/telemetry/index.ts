@@ -6,10 +6,12 @@ export type { HistogramValue, Labels, MergeResult, MetricDef, MetricKind, Metric
 export { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 export { M as METRICS, EDGE as EDGE_METRICS } from "./metrics";
 export { MetricsBook, metricsRecording } from "./book";
-export type { FusedFinished, GaugeReading, LeaseReleased, MetricsBookOptions, StrikeFinished } from "./book";
+export type { FusedFinished, GaugeReading, GpuReading, LeaseReleased, MetricsBookOptions, RequestFinished, StrikeFinished, UpstreamFailed } from "./book";
 export { MetricsIndex, METRICS_INDEX_NAME } from "./metrics-index";
 export type { MetricsSources, ReadingsAnswer, ReadingsRequest } from "./metrics-index";
-export { collect, collectDeployment, FAN_OUT } from "./collect";
+export { collect, collectDeployment, deriveGauges, FAN_OUT } from "./collect";
+export { currentName, migrateSnapshot } from "./migrate";
+export { failureKind, withUpstreamSink, type FailureKind, type UpstreamFailure, type UpstreamSink } from "./upstream-failures";
 export { outlivesCovenant } from "./retire";
 export { addHistograms, bucketsOf, histogramsBy, rowsOf, sumBy } from "./snapshot-read";
 export type { Row } from "./snapshot-read";

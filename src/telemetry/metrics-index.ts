@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
+import { migrateSnapshot } from "./migrate";
 import { emptySnapshot, merge, type Snapshot } from "./registry";
 import { outlivesCovenant } from "./retire";
 
@@ -76,7 +77,7 @@ export class MetricsIndex extends DurableObject<Env> {
   retire(name: string, final: Snapshot): MetricsSources {
     const sql = this.ctx.storage.sql;
     const current = this.retiredTotals();
-    const body = merge(current.retired, outlivesCovenant(final)).snapshot;
+    const body = merge(current.retired, outlivesCovenant(migrateSnapshot(final))).snapshot;
     sql.exec(`INSERT OR REPLACE INTO retired (id, epoch, body) VALUES (1, ?, ?)`, current.epoch + 1, JSON.stringify(body));
     sql.exec(`DELETE FROM sources WHERE name = ?`, name);
     return this.sources();
@@ -84,7 +85,8 @@ export class MetricsIndex extends DurableObject<Env> {
 
   private retiredTotals(): { retired: Snapshot; epoch: number } {
     const row = this.ctx.storage.sql.exec<{ epoch: number; body: string }>(`SELECT epoch, body FROM retired WHERE id = 1`).toArray()[0];
-    return row ? { retired: JSON.parse(row.body) as Snapshot, epoch: row.epoch } : { retired: emptySnapshot(), epoch: 0 };
+    // Totals kept before a metric was renamed are read under its new name.
+    return row ? { retired: migrateSnapshot(JSON.parse(row.body) as Snapshot), epoch: row.epoch } : { retired: emptySnapshot(), epoch: 0 };
   }
 
   /**

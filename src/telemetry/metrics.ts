@@ -9,6 +9,11 @@ import { defineMetric } from "./registry";
 const ALLOCATION_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Seconds; inference spans a short completion on a warm slice to a long one on a cold pool. */
 const INFERENCE_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/**
+ * Seconds; a request is its inference plus everything around it (edge, queue, allocation,
+ * retries, fallbacks), so the same bounds as inference, compared side by side, and one more.
+ */
+const REQUEST_BUCKETS = [...INFERENCE_BUCKETS, 120];
 
 export const M = {
   strikes: defineMetric({
@@ -30,6 +35,13 @@ export const M = {
     kind: "histogram",
     labels: ["pool", "model"],
     buckets: INFERENCE_BUCKETS,
+  }),
+  requestSeconds: defineMetric({
+    name: "homeskillet_request_duration_seconds",
+    help: "End-to-end time of an answered strike, from the edge receiving the request to the answer (a streamed one: its last byte), by pool and model.",
+    kind: "histogram",
+    labels: ["pool", "model"],
+    buckets: REQUEST_BUCKETS,
   }),
   costUsd: defineMetric({
     name: "homeskillet_cost_usd_total",
@@ -61,11 +73,17 @@ export const M = {
     kind: "counter",
     labels: ["pool"],
   }),
-  upstreamFailures: defineMetric({
-    name: "homeskillet_upstream_failures_total",
-    help: "Failed calls to an upstream target (pool or local node), by target and error type.",
+  attemptFailures: defineMetric({
+    name: "homeskillet_attempt_failures_total",
+    help: "Failed attempts of strikes on a target of their fallback chain (a pool, the local node, or hostedai for its pool listing), by target and error type; retried or fallen back from, so they need not have failed a strike.",
     kind: "counter",
     labels: ["target", "type"],
+  }),
+  upstreamFailures: defineMetric({
+    name: "homeskillet_upstream_failures_total",
+    help: "Failed calls to an upstream, by operation (allocate, infer, release; also token, pools, list, get, metrics, models), kind (error, timeout, preempted) and pool (local for the local node).",
+    kind: "counter",
+    labels: ["operation", "kind", "pool"],
   }),
   cacheLookups: defineMetric({
     name: "homeskillet_cache_lookups_total",
@@ -108,6 +126,36 @@ export const M = {
     labels: ["tenant", "covenant"],
     merge: "sum",
   }),
+  // Hosted.AI's own account of the live leases (GET /allocations/{id}/metrics), sampled by each
+  // covenant object (src/covenant/upstream-sampler.ts). By pool only: these add up across objects.
+  gpuLeasesSampled: defineMetric({
+    name: "homeskillet_gpu_leases_sampled",
+    help: "Live leases with a recent reading of Hosted.AI's own metrics, by pool (what the gpu_ gauges describe).",
+    kind: "gauge",
+    labels: ["pool"],
+    merge: "sum",
+  }),
+  gpuMemoryUsedBytes: defineMetric({
+    name: "homeskillet_gpu_memory_used_bytes",
+    help: "GPU memory in use on the sampled live leases, as Hosted.AI reports it (memory_used_mb), by pool.",
+    kind: "gauge",
+    labels: ["pool"],
+    merge: "sum",
+  }),
+  gpuMemoryAllocatedBytes: defineMetric({
+    name: "homeskillet_gpu_memory_allocated_bytes",
+    help: "GPU memory Hosted.AI granted to the sampled live leases (their slices' VRAM), by pool.",
+    kind: "gauge",
+    labels: ["pool"],
+    merge: "sum",
+  }),
+  gpuUtilizationSum: defineMetric({
+    name: "homeskillet_gpu_utilization_sum",
+    help: "Sum of Hosted.AI's gpu_utilization over the sampled live leases, by pool. Internal: the edge divides it by the leases sampled into homeskillet_gpu_utilization_ratio and does not expose it.",
+    kind: "gauge",
+    labels: ["pool"],
+    merge: "sum",
+  }),
   breakerState: defineMetric({
     name: "homeskillet_breaker_state",
     help: "Circuit breaker phase per covenant and target: 0 closed, 1 half open, 2 open.",
@@ -130,6 +178,12 @@ export const EDGE = {
     help: "Metrics left out of this scrape for a source because their shape differed (mixed versions during a deploy).",
     kind: "gauge",
     labels: [],
+  }),
+  gpuUtilization: defineMetric({
+    name: "homeskillet_gpu_utilization_ratio",
+    help: "Mean of Hosted.AI's own gpu_utilization (0-1) over the sampled live leases, by pool; compare homeskillet_lease_busy_seconds_total / homeskillet_lease_allocated_seconds_total, our own busy / held.",
+    kind: "gauge",
+    labels: ["pool"],
   }),
 } as const;
 

@@ -5,7 +5,7 @@
  * way Prometheus's `rate()` works, so a reading never depends on the one before it.
  * `readingOf` and `parseReadings` are pure; `storeReading` is the one call to the index.
  */
-import { M } from "./metrics";
+import { EDGE, M } from "./metrics";
 import type { MetricsIndex } from "./metrics-index";
 import type { HistogramValue, Snapshot } from "./registry";
 import { addHistograms, bucketsOf, rowsOf, sumBy } from "./snapshot-read";
@@ -17,7 +17,11 @@ export const READING_RETENTION_MS = 60 * 60_000;
 /** Cost split keys kept per reading; the rest are added up under OTHER so readings stay small. */
 export const SPLIT_KEYS = 12;
 export const OTHER = "(other)";
-/** Bumped when the shape changes; readings of another version are ignored. */
+/**
+ * Bumped when the shape changes incompatibly; readings of another version are ignored. Fields
+ * added since (marked optional below) leave it alone: a reading without them reads as "not
+ * measured then", so the hour of history kept through an upgrade stays.
+ */
 export const READING_VERSION = 1;
 
 export interface HistogramReading {
@@ -38,6 +42,14 @@ export interface Reading {
   /** Every inference / allocation, all pools and models added up; null before the first. */
   inference: HistogramReading | null;
   allocation: HistogramReading | null;
+  /** Every answered request's end-to-end time, all pools and models added up. */
+  request?: HistogramReading | null;
+  /** Cumulative tokens (prompt and completion) by model and pool, capped as cost is. */
+  tokens_by?: { model: Record<string, number>; pool: Record<string, number> };
+  /** Cumulative failed upstream calls by `<operation> <kind>`. */
+  upstream_failures?: Record<string, number>;
+  /** Hosted.AI's own readings of live leases at `t`, by pool: mean utilisation, memory used and granted. */
+  gpu?: Record<string, { util: number | null; used_b: number; alloc_b: number }>;
   /** Cumulative seconds released leases were busy / held, by pool. */
   busy_s: Record<string, number>;
   held_s: Record<string, number>;
@@ -56,6 +68,15 @@ function capKeys(m: Map<string, number>): Record<string, number> {
   return out;
 }
 
+/** The upstream's GPU gauges by pool (the merged snapshot's, with the edge's mean utilisation). */
+function gpuByPool(snap: Snapshot): NonNullable<Reading["gpu"]> {
+  const util = new Map(rowsOf<number>(snap, EDGE.gpuUtilization).map((r) => [poolOf(r.labels), r.value]));
+  const used = sumBy(rowsOf<number>(snap, M.gpuMemoryUsedBytes), poolOf);
+  const alloc = sumBy(rowsOf<number>(snap, M.gpuMemoryAllocatedBytes), poolOf);
+  const pools = new Set([...util.keys(), ...used.keys(), ...alloc.keys()]);
+  return Object.fromEntries([...pools].map((p) => [p, { util: util.get(p) ?? null, used_b: used.get(p) ?? 0, alloc_b: alloc.get(p) ?? 0 }]));
+}
+
 function histogramReading(snap: Snapshot, def: typeof M.inferenceSeconds): HistogramReading | null {
   const total = addHistograms(rowsOf<HistogramValue>(snap, def).map((r) => r.value));
   return total ? { bounds: [...bucketsOf(snap, def)], counts: total.counts } : null;
@@ -68,6 +89,7 @@ const poolOf = (l: Record<string, string>) => l.pool || "(none)";
 export function readingOf(snap: Snapshot, t: number): Reading {
   const strikes = sumBy(rowsOf<number>(snap, M.strikes), (l) => l.outcome ?? "");
   const cost = rowsOf<number>(snap, M.costUsd);
+  const tokens = rowsOf<number>(snap, M.tokens);
   return {
     v: READING_VERSION,
     t,
@@ -81,6 +103,10 @@ export function readingOf(snap: Snapshot, t: number): Reading {
     },
     inference: histogramReading(snap, M.inferenceSeconds),
     allocation: histogramReading(snap, M.allocationSeconds),
+    request: histogramReading(snap, M.requestSeconds),
+    tokens_by: { model: capKeys(sumBy(tokens, (l) => l.model ?? "")), pool: capKeys(sumBy(tokens, poolOf)) },
+    upstream_failures: Object.fromEntries(sumBy(rowsOf<number>(snap, M.upstreamFailures), (l) => `${l.operation ?? ""} ${l.kind ?? ""}`)),
+    gpu: gpuByPool(snap),
     busy_s: Object.fromEntries(sumBy(rowsOf<number>(snap, M.leaseBusySeconds), poolOf)),
     held_s: Object.fromEntries(sumBy(rowsOf<number>(snap, M.leaseHeldSeconds), poolOf)),
     leases: Object.fromEntries(sumBy(rowsOf<number>(snap, M.liveLeases), poolOf)),

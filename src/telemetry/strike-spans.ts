@@ -7,6 +7,7 @@ import { context, createContextKey, trace, type Attributes, type Span } from "@o
 import type { AttemptResult } from "../covenant/attempt";
 import type { StrikeInput, StrikeOutcome } from "../covenant/types";
 import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, withWho, type Who } from "./tracing";
+import { withAttemptPool, withUpstreamSink, type UpstreamSink } from "./upstream-failures";
 
 /** Attempts made so far in this strike, by target: the retry count of the next one. */
 const ATTEMPTS = createContextKey("homeskillet.attempts");
@@ -56,15 +57,18 @@ export function describeOutcome(span: Span, outcome: StrikeOutcome): void {
 /** Who a strike input is for, and where its trace continues from (the edge, over RPC). */
 type StrikeCall = Pick<StrikeInput, "strikeId" | "tenant" | "covenantId" | "traceparent">;
 
-function covenantParent(input: StrikeCall): { who: Who; parent: ReturnType<typeof context.active> } {
+function covenantParent(input: StrikeCall, sink: UpstreamSink | undefined): { who: Who; parent: ReturnType<typeof context.active> } {
   const who = { tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId };
   // A remote parent: native RPC does not carry the edge's context by itself.
-  return { who, parent: withWho(contextFromTraceparent(input.traceparent), who) };
+  return { who, parent: withUpstreamSink(withWho(contextFromTraceparent(input.traceparent), who), sink) };
 }
 
-/** A strike call into the covenant object (`strike`), continuing the edge's trace. */
-export function traceCovenantStrike(input: StrikeCall, run: () => Promise<StrikeOutcome>): Promise<StrikeOutcome> {
-  const { who, parent } = covenantParent(input);
+/**
+ * A strike call into the covenant object (`strike`), continuing the edge's trace. `sink` hears of
+ * every upstream call made for it that fails (so do the other covenant calls' sinks).
+ */
+export function traceCovenantStrike(input: StrikeCall, run: () => Promise<StrikeOutcome>, sink?: UpstreamSink): Promise<StrikeOutcome> {
+  const { who, parent } = covenantParent(input, sink);
   return inSpan("covenant strike", { attributes: whoAttributes(who) }, async (span) => {
     const outcome = await run();
     describeOutcome(span, outcome);
@@ -73,8 +77,8 @@ export function traceCovenantStrike(input: StrikeCall, run: () => Promise<Strike
 }
 
 /** A streamed strike call (`strikeStream`): its span lasts until the stream it answers with ends. */
-export function traceCovenantStream(input: StrikeCall, open: () => ReadableStream<Uint8Array>, afterEnd?: () => void): ReadableStream<Uint8Array> {
-  const { who, parent } = covenantParent(input);
+export function traceCovenantStream(input: StrikeCall, open: () => ReadableStream<Uint8Array>, afterEnd?: () => void, sink?: UpstreamSink): ReadableStream<Uint8Array> {
+  const { who, parent } = covenantParent(input, sink);
   const span = startSpan("covenant strike stream", { attributes: whoAttributes(who) }, parent);
   // The strike runs on after `open` returns: everything it starts inherits this context.
   const stream = context.with(trace.setSpan(parent, span), open);
@@ -89,9 +93,9 @@ export function traceCovenantStream(input: StrikeCall, open: () => ReadableStrea
 }
 
 /** Covenant housekeeping (the alarm, a retirement): its upstream calls are traced under it. */
-export function traceCovenantWork<T>(name: string, objectName: string | undefined, run: () => Promise<T>): Promise<T> {
+export function traceCovenantWork<T>(name: string, objectName: string | undefined, run: () => Promise<T>, sink?: UpstreamSink): Promise<T> {
   const who = whoFromObjectName(objectName);
-  return inSpan(name, { attributes: whoAttributes(who) }, () => run(), withWho(context.active(), who));
+  return inSpan(name, { attributes: whoAttributes(who) }, () => run(), withUpstreamSink(withWho(context.active(), who), sink));
 }
 
 /**
@@ -133,10 +137,12 @@ export function traceAttempt(
     "homeskillet.breaker_state": about.breakerState,
     "gen_ai.request.model": about.model,
   };
+  // Calls made in the attempt (allocate, infer, the release after it) are about its target.
+  const parent = withAttemptPool(context.active(), target.kind === "local" ? "local" : target.id);
   return inSpan(`attempt ${target.id}`, { attributes }, async (span) => {
     const r = await run();
     // Where it ran; tokens and cost are on the inference's span and the strike's.
     span.setAttributes({ "homeskillet.pool": r.poolId, "homeskillet.allocation_id": r.allocationId, "homeskillet.lease_reused": r.leaseReused, "homeskillet.queue_ms": r.queueMs });
     return r;
-  });
+  }, parent);
 }

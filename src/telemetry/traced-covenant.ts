@@ -1,8 +1,10 @@
 /**
  * The covenant object as deployed: CovenantObject with a span around each call that does upstream
  * work (strikes, streamed strikes, retirement, reconciliation, the alarm), and the spans exported
- * when the call ends, inside `ctx.waitUntil`. Kept apart from the object so that the object's code
- * stays about covenants; wrangler binds this class under the name `CovenantObject`.
+ * when the call ends, inside `ctx.waitUntil`. The context each call runs in also carries the
+ * object's `upstreamSink`, so a failed upstream call made for it is counted in its metrics.
+ * Kept apart from the object so that the object's code stays about covenants; wrangler binds this
+ * class under the name `CovenantObject`.
  */
 import { CovenantObject } from "../covenant";
 import type { Env } from "../env";
@@ -16,24 +18,24 @@ export class TracedCovenantObject extends CovenantObject {
   }
 
   override strike(...args: Parameters<CovenantObject["strike"]>): ReturnType<CovenantObject["strike"]> {
-    return this.exportAfter(traceCovenantStrike(args[0], () => super.strike(...args)));
+    return this.exportAfter(traceCovenantStrike(args[0], () => super.strike(...args), this.upstreamSink));
   }
 
   override strikeStream(...args: Parameters<CovenantObject["strikeStream"]>): ReturnType<CovenantObject["strikeStream"]> {
     // The span ends with the stream, and is exported then.
-    return traceCovenantStream(args[0], () => super.strikeStream(...args), () => flushAfter(this.ctx));
+    return traceCovenantStream(args[0], () => super.strikeStream(...args), () => flushAfter(this.ctx), this.upstreamSink);
   }
 
   override retire(...args: Parameters<CovenantObject["retire"]>): ReturnType<CovenantObject["retire"]> {
-    return this.exportAfter(traceCovenantWork("covenant retire", this.objectName, () => super.retire(...args)));
+    return this.exportAfter(traceCovenantWork("covenant retire", this.objectName, () => super.retire(...args), this.upstreamSink));
   }
 
   override reconcile(...args: Parameters<CovenantObject["reconcile"]>): ReturnType<CovenantObject["reconcile"]> {
-    return this.exportAfter(traceCovenantWork("covenant reconcile", this.objectName, () => super.reconcile(...args)));
+    return this.exportAfter(traceCovenantWork("covenant reconcile", this.objectName, () => super.reconcile(...args), this.upstreamSink));
   }
 
   override alarm(...args: Parameters<CovenantObject["alarm"]>): ReturnType<CovenantObject["alarm"]> {
-    return this.exportAfter(traceCovenantWork("covenant alarm", this.objectName, () => super.alarm(...args)));
+    return this.exportAfter(traceCovenantWork("covenant alarm", this.objectName, () => super.alarm(...args), this.upstreamSink));
   }
 
   /** `<tenant>:<covenant id>`, as the edge named this object (see covenantObjectName). */

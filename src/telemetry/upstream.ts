@@ -6,9 +6,10 @@
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { emit, outcomeOf, type Outcome } from "./log";
 import { failSpan, relayStream, spanIds, startSpan, whoIsActive } from "./tracing";
+import { attemptPoolActive, failureKind, upstreamSinkActive } from "./upstream-failures";
 
 export interface UpstreamCallInfo {
-  /** `hostedai` or `localnode`. */
+  /** `hostedai` or `local` (the local node). */
   provider: string;
   /** What was asked: `token`, `pools`, `allocate`, `infer`, `release`, `metrics`, `list`, `get`, `models`. */
   op: string;
@@ -38,8 +39,9 @@ export interface UpstreamCall {
 }
 
 /**
- * One upstream call's span and log line. `finish` ends both exactly once; later calls are ignored
- * (a stream can end, be cancelled and fail in any order).
+ * One upstream call's span and log line, and when it fails, its count in the metrics of the
+ * covenant object it was made for. `finish` ends them exactly once; later calls are ignored (a
+ * stream can end, be cancelled and fail in any order).
  */
 export class UpstreamCallRecord implements UpstreamCall {
   readonly traceparent: string;
@@ -49,6 +51,9 @@ export class UpstreamCallRecord implements UpstreamCall {
   private readonly result: UpstreamResult = {};
   /** Read when the call starts: a stream may end in some other piece of work's context. */
   private readonly who = whoIsActive();
+  /** Where a failure is counted, and the pool of the attempt the call runs under (both from the context). */
+  private readonly sink = upstreamSinkActive();
+  private readonly attemptPool = attemptPoolActive();
   private httpStatus = 0;
   private done = false;
 
@@ -107,6 +112,17 @@ export class UpstreamCallRecord implements UpstreamCall {
     if (type !== undefined) failSpan(this.span, error ?? {}, type);
     else if (outcome === "error") this.span.setStatus({ code: SpanStatusCode.ERROR });
     this.span.end();
+    if (type !== undefined && this.sink) {
+      const pool = r.pool ?? this.info.pool ?? (this.info.provider === "local" ? "local" : this.attemptPool);
+      this.sink({
+        provider: this.info.provider,
+        operation: this.info.op,
+        kind: failureKind(type, status),
+        errorType: type,
+        ...(pool ? { pool } : {}),
+        ...((r.allocationId ?? this.info.allocationId) ? { allocationId: r.allocationId ?? this.info.allocationId } : {}),
+      });
+    }
     const who = this.who;
     emit({
       kind: "upstream",

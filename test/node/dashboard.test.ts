@@ -2,13 +2,16 @@
 // scripts/ensure-chromium.mjs), driven by playwright-core, loads the page from the running
 // gateway while strikes — some failing, some meeting a failing pool — go through it. The page
 // must ask for the key, show live numbers that match the API, draw every chart from the history
-// it is sent, and update without a reload. A screenshot is saved to test/artifacts/dashboard.png.
+// it is sent, and update without a reload. The integration document's measures are checked against
+// references of their own: cost per thousand tokens against what the Hosted.AI emulator billed this
+// test's tenant, and the upstream's own GPU readings against its metrics endpoint. A screenshot is
+// saved to test/artifacts/dashboard.png.
 import { existsSync, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { DashboardSummary } from "../../src/dashboard/types";
-import { int, pct, usd } from "../../web/dashboard/format";
+import { bytes, int, ms, pct, usd } from "../../web/dashboard/format";
 
 /** Debian's browser, where scripts/ensure-chromium.mjs installs it. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -18,7 +21,7 @@ if (!hasChromium) console.warn(`dashboard.test.ts: skipped, no ${CHROMIUM} (see 
 
 const artifacts = fileURLToPath(new URL("../artifacts/", import.meta.url));
 const tag = Math.random().toString(16).slice(2, 8);
-const covenants = { main: `dash-main-${tag}`, narrow: `dash-narrow-${tag}`, flaky: `dash-flaky-${tag}` };
+const covenants = { main: `dash-main-${tag}`, narrow: `dash-narrow-${tag}`, flaky: `dash-flaky-${tag}`, warm: `dash-warm-${tag}` };
 const FAILING_POOL = "dedicated-us-east";
 
 async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
@@ -103,6 +106,8 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
       // Tries the failing pool first (any pool type may run its models), so its breaker trips
       // while strikes still succeed elsewhere.
       [covenants.flaky, { fallback: [FAILING_POOL, "standard-us-east"], qos: { pool_type: "any" } }],
+      // Keeps one lease live, so the upstream's own metrics of it are read and shown.
+      [covenants.warm, { models: ["mistral-7b"], lease: { idle_timeout_s: 600, max_warm_leases: 1 } }],
     ] as const) {
       const res = await api("/v1/covenants", keys.dashboard, { method: "POST", body: JSON.stringify({ id, ...extra }) });
       expect(res.status, await res.clone().text()).toBe(201);
@@ -123,6 +128,7 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
+    await api(`/v1/covenants/${covenants.warm}`, keys.dashboard, { method: "DELETE" }).catch(() => {});
     await fetch(`${hostedai}/admin/faults`, { method: "DELETE" }).catch(() => {});
   });
 
@@ -154,6 +160,10 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
       expect(r.status).toBe(200);
       spent += r.cost;
     }
+    const warm = await api("/v1/strikes", keys.dashboard, { method: "POST", body: JSON.stringify({ covenant_id: covenants.warm, model: "mistral-7b", prompt: `Stay warm (${tag}).`, max_tokens: 24 }) });
+    expect(warm.status).toBe(200);
+    const held = (await warm.json()) as { cost_usd: number; pool_id: string; allocation_id: string };
+    spent += held.cost_usd;
 
     const page = await browser!.newPage({ viewport: { width: 1440, height: 900 } });
     const problems: string[] = [];
@@ -191,11 +201,16 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
       errors: await tableRows(page, "table-errors"),
       targets: await tableRows(page, "table-breaker-targets"),
       breakers: await tableRows(page, "table-breakers"),
+      attempts: await tableRows(page, "table-attempts"),
       upstream: await tableRows(page, "table-upstream"),
       pools: await tableRows(page, "table-pools"),
       tenants: await tableRows(page, "table-cost-tenant"),
       models: await tableRows(page, "table-cost-model"),
+      costPools: await tableRows(page, "table-cost-pool"),
       latencyByModel: await tableRows(page, "table-latency-model"),
+      requestByPool: await tableRows(page, "table-request-pool"),
+      requestByModel: await tableRows(page, "table-request-model"),
+      upstreamUtil: await page.locator("#stat-upstream-utilisation").textContent(),
     }));
     expect(shown.strikes).toBe(int(sent.strikes.total));
     expect(shown.sources).toBe(int(sent.sources.total));
@@ -204,22 +219,44 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
     expect(shown.errors).toEqual(sent.strikes.by_error_type.map((e) => [e.type, int(e.count), pct(e.share)]));
     expect(shown.targets).toEqual(sent.breakers.by_target.map((t) => [t.target, int(t.open), int(t.half_open), int(t.closed)]));
     expect(shown.breakers).toEqual(sent.breakers.rows.map((b) => [b.target, b.phase.replace("_", " "), b.tenant, b.covenant]));
-    expect(shown.upstream).toEqual(sent.upstream_failures.map((u) => [u.target, u.type, int(u.count)]));
+    expect(shown.attempts).toEqual(sent.attempt_failures.map((u) => [u.target, u.type, int(u.count)]));
+    expect(shown.upstream).toEqual(sent.upstream_failures.map((u) => [u.operation, u.kind, u.pool || "–", int(u.count)]));
     expect(shown.pools.map((r) => r.slice(0, 3))).toEqual(sent.resources.pools.map((p) => [p.pool, int(p.leases_live), int(p.leases_released)]));
-    expect(shown.tenants).toEqual(sent.cost.by_tenant.map((r) => [r.key, usd(r.usd), int(r.tokens), int(r.strikes)]));
+    expect(shown.pools.map((r) => r.slice(7))).toEqual(
+      sent.resources.pools.map((p) => [pct(p.upstream_utilisation), p.leases_sampled > 0 ? bytes(p.memory_used_bytes) : "–", p.leases_sampled > 0 ? `${bytes(p.memory_allocated_bytes)} (${pct(p.memory_used_ratio)})` : "–"]),
+    );
+    const costRow = (r: DashboardSummary["cost"]["by_tenant"][number]) => [r.key, usd(r.usd), int(r.tokens), int(r.strikes), usd(r.usd_per_1k_tokens)];
+    expect(shown.tenants).toEqual(sent.cost.by_tenant.map(costRow));
+    expect(shown.models).toEqual(sent.cost.by_model.map(costRow));
+    expect(shown.costPools).toEqual(sent.cost.by_pool.map(costRow));
     expect(shown.latencyByModel.map((r) => r[0])).toEqual(sent.latency.inference_by_model.map((r) => r.key));
+    const latencyRow = (r: DashboardSummary["latency"]["request_by_pool"][number]) => [r.key, int(r.count), ms(r.p50_ms), ms(r.p95_ms), ms(r.p99_ms), ms(r.mean_ms)];
+    expect(shown.requestByPool).toEqual(sent.latency.request_by_pool.map(latencyRow));
+    expect(shown.requestByModel).toEqual(sent.latency.request_by_model.map(latencyRow));
+    const sampled = sent.resources.pools.reduce((n, p) => n + p.leases_sampled, 0);
+    const meanUtil = sent.resources.pools.reduce((n, p) => n + (p.upstream_utilisation ?? 0) * p.leases_sampled, 0) / sampled;
+    expect(shown.upstreamUtil).toBe(pct(meanUtil));
 
     // ...and against what this test did, which no other test touches (its own tenant).
     const mine = sent.cost.by_tenant.find((r) => r.key === "dashboard")!;
     expect(mine.usd).toBeCloseTo(spent, 12);
     expect(spent).toBeGreaterThan(0);
-    expect(mine.strikes).toBe(12);
+    expect(mine.strikes).toBe(13);
+    // Cost per thousand tokens: what the Hosted.AI emulator charged this tenant's inferences, over
+    // the tokens it says they processed.
+    const billed = ((await (await fetch(`${hostedai}/admin/inferences`)).json()) as { inferences: Array<{ metadata: Record<string, string>; prompt_tokens: number; completion_tokens: number; cost_usd: number }> })
+      .inferences.filter((i) => (i.metadata.tenant_id ?? i.metadata.tenant) === "dashboard");
+    const billedTokens = billed.reduce((n, i) => n + i.prompt_tokens + i.completion_tokens, 0);
+    expect(mine.tokens).toBe(billedTokens);
+    expect(mine.usd_per_1k_tokens).toBeCloseTo((billed.reduce((n, i) => n + i.cost_usd, 0) / billedTokens) * 1000, 9);
+    // Failed upstream calls by operation: the failing pool's allocations.
+    expect(shown.upstream.find((r) => r[0] === "allocate" && r[2] === FAILING_POOL)?.[1]).toBe("error");
     expect(shown.models.map((r) => r[0])).toEqual(expect.arrayContaining(["mistral-7b", "gemma-2b-it"]));
     expect(shown.errors.map((r) => r[0])).toContain("model_not_allowed");
     const failing = sent.breakers.by_target.find((t) => t.target === FAILING_POOL);
     expect(failing && failing.open + failing.half_open).toBeGreaterThan(0);
     expect(shown.breakers.find((r) => r[3] === covenants.flaky && r[0] === FAILING_POOL)?.[1]).toMatch(/open/);
-    expect(shown.upstream.find((r) => r[0] === FAILING_POOL)?.[1]).toBe("injected_fault");
+    expect(shown.attempts.find((r) => r[0] === FAILING_POOL)?.[1]).toBe("injected_fault");
     expect(shown.pools.length).toBeGreaterThan(0);
     expect(sent.health.status).not.toBe("incomplete");
 
@@ -235,8 +272,22 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
     expect(Math.max(...Object.values(spend))).toBeGreaterThanOrEqual(3);
     expect((await chartSeries(page, "chart-leases"))["queue depth"]).toBeGreaterThanOrEqual(3);
     await until("utilisation of a released lease", async () => Object.values(await chartSeries(page, "chart-utilisation")).some((n) => n >= 1));
+    // Beside it, Hosted.AI's own utilisation and memory of the live lease.
+    await until("the upstream's readings of the live lease", async () => ((await chartSeries(page, "chart-utilisation"))[`${held.pool_id} · Hosted.AI`] ?? 0) >= 1);
+    expect((await chartSeries(page, "chart-utilisation"))[`${held.pool_id} · memory`]).toBeGreaterThanOrEqual(1);
+    const request = await chartSeries(page, "chart-request-latency");
+    for (const q of ["p50", "p95", "p99"]) expect(request[q]).toBeGreaterThanOrEqual(1);
+    const throughput = await chartSeries(page, "chart-throughput");
+    expect(throughput["strikes/min"]).toBeGreaterThanOrEqual(3);
+    expect(throughput["tokens/min"]).toBeGreaterThanOrEqual(3);
+    const unitCost = await chartSeries(page, "chart-unit-cost");
+    expect(Object.values(unitCost).some((n) => n >= 1)).toBe(true);
+    await page.selectOption("#unit-cost-split", "model");
+    expect(Object.keys(await chartSeries(page, "chart-unit-cost"))).toEqual(expect.arrayContaining(["mistral-7b", "gemma-2b-it"]));
+    await page.selectOption("#unit-cost-split", "pool");
+    expect(Object.keys(await chartSeries(page, "chart-upstream-failures"))).toContain("allocate error");
     // uPlot drew them: one plotting canvas per chart.
-    expect(await page.locator(".chart canvas").count()).toBe(6);
+    expect(await page.locator(".chart canvas").count()).toBe(10);
 
     // The split selector redraws the spend chart by tenant.
     await page.selectOption("#spend-split", "tenant");

@@ -37,6 +37,19 @@ export function seconds(v: number | null | undefined): string {
   return `${v.toFixed(1)} s`;
 }
 
+/** Bytes of GPU memory, in binary units (what VRAM is sold in). */
+export function bytes(v: number | null | undefined): string {
+  if (v == null || !Number.isFinite(v)) return DASH;
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let n = v;
+  let i = 0;
+  while (Math.abs(n) >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return i === 0 ? `${Math.round(n)} B` : `${n.toFixed(1)} ${units[i]}`;
+}
+
 /** A rate per minute, keeping small rates visible. */
 export function perMin(v: number | null | undefined): string {
   if (v == null || !Number.isFinite(v)) return DASH;

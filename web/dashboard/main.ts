@@ -7,7 +7,7 @@ import type { DashboardSummary, TrendPoint } from "../../src/dashboard/types";
 import { byId, setText } from "./dom";
 import { clock } from "./format";
 import { renderCost, renderHealth, renderPerformance, renderResources } from "./panels";
-import { Trends, type SpendSplitKey } from "./trends";
+import { Trends, type SpendSplitKey, type UnitCostSplitKey } from "./trends";
 
 const SUMMARY_URL = "/dashboard/api/summary";
 /** Kept for this tab only: closing it forgets the key. */
@@ -72,7 +72,12 @@ function render(): void {
   renderCost(s, latest);
   renderPerformance(s, latest);
   state.trends ??= new Trends();
-  state.trends.draw(state.points, s.history.spacing_s, byId<HTMLSelectElement>("spend-split").value as SpendSplitKey);
+  state.trends.draw(
+    state.points,
+    s.history.spacing_s,
+    byId<HTMLSelectElement>("spend-split").value as SpendSplitKey,
+    byId<HTMLSelectElement>("unit-cost-split").value as UnitCostSplitKey,
+  );
   const n = state.points.length;
   setText(
     "history-note",
@@ -135,6 +140,7 @@ function start(): void {
     askForKey("Key forgotten.");
   });
   byId("spend-split").addEventListener("change", render);
+  byId("unit-cost-split").addEventListener("change", render);
   // A hidden tab stops asking (each poll costs a fan-out) and catches up when shown again.
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) stopPolling();

@@ -1,7 +1,7 @@
 // The dashboard's numbers and tables, drawn from one summary. Charts are in trends.ts.
-import type { BreakerRow, BreakerTargetRow, DashboardSummary, PoolRow, Quantiles, SpendRow, TrendPoint } from "../../src/dashboard/types";
+import type { BreakerRow, BreakerTargetRow, DashboardSummary, PoolRow, Quantiles, SpendRow, TrendPoint, UpstreamFailureRow } from "../../src/dashboard/types";
 import { fillTable, setText, byId, type Column } from "./dom";
-import { int, ms, pct, perMin, seconds, usd } from "./format";
+import { bytes, int, ms, pct, perMin, seconds, usd } from "./format";
 
 const PHASE_LABEL = { open: "open", half_open: "half open", closed: "closed" } as const;
 
@@ -50,15 +50,22 @@ export function renderHealth(s: DashboardSummary, latest: TrendPoint | undefined
     "No strike has failed.",
   );
   fillTable(
-    "table-upstream",
+    "table-attempts",
     [
-      { title: "Target", cell: (r: DashboardSummary["upstream_failures"][number]) => r.target },
+      { title: "Target", cell: (r: DashboardSummary["attempt_failures"][number]) => r.target },
       { title: "Error type", cell: (r) => r.type },
-      { title: "Calls", cell: (r) => int(r.count), numeric: true },
+      { title: "Attempts", cell: (r) => int(r.count), numeric: true },
     ],
-    s.upstream_failures,
-    "No upstream call has failed.",
+    s.attempt_failures,
+    "No attempt has failed.",
   );
+  const callColumns: Column<UpstreamFailureRow>[] = [
+    { title: "Operation", cell: (r) => r.operation },
+    { title: "Kind", cell: (r) => r.kind, className: (r) => `kind-${r.kind}` },
+    { title: "Pool", cell: (r) => r.pool || "–" },
+    { title: "Calls", cell: (r) => int(r.count), numeric: true },
+  ];
+  fillTable("table-upstream", callColumns, s.upstream_failures, "No upstream call has failed.");
 }
 
 export function renderResources(s: DashboardSummary): void {
@@ -71,6 +78,14 @@ export function renderResources(s: DashboardSummary): void {
   const held = r.pools.reduce((n, p) => n + p.allocated_s, 0);
   setText("stat-utilisation", pct(held > 0 ? busy / held : null));
   setText("stat-utilisation-sub", `${seconds(busy)} busy of ${seconds(held)} allocated`);
+  // Hosted.AI's own mean over every sampled live lease (each pool's mean weighted by its leases).
+  const sampled = r.pools.reduce((n, p) => n + p.leases_sampled, 0);
+  const upstream = r.pools.reduce((n, p) => n + (p.upstream_utilisation ?? 0) * p.leases_sampled, 0);
+  const used = r.pools.reduce((n, p) => n + p.memory_used_bytes, 0);
+  const granted = r.pools.reduce((n, p) => n + p.memory_allocated_bytes, 0);
+  setText("stat-upstream-utilisation", pct(sampled > 0 ? upstream / sampled : null));
+  const leases = `${int(sampled)} live lease${sampled === 1 ? "" : "s"}`;
+  setText("stat-upstream-utilisation-sub", sampled > 0 ? `${leases} · memory ${bytes(used)} of ${bytes(granted)} granted` : "no live lease read yet");
   const columns: Column<PoolRow>[] = [
     { title: "Pool", cell: (p) => p.pool },
     { title: "Live leases", cell: (p) => int(p.leases_live), numeric: true },
@@ -79,6 +94,9 @@ export function renderResources(s: DashboardSummary): void {
     { title: "Allocated", cell: (p) => seconds(p.allocated_s), numeric: true },
     { title: "Utilisation", cell: (p) => pct(p.utilisation), numeric: true },
     { title: "Last 5 min", cell: (p) => pct(p.utilisation_recent), numeric: true },
+    { title: "Hosted.AI util", cell: (p) => pct(p.upstream_utilisation), numeric: true },
+    { title: "Memory used", cell: (p) => (p.leases_sampled > 0 ? bytes(p.memory_used_bytes) : "–"), numeric: true },
+    { title: "of granted", cell: (p) => (p.leases_sampled > 0 ? `${bytes(p.memory_allocated_bytes)} (${pct(p.memory_used_ratio)})` : "–"), numeric: true },
   ];
   fillTable("table-pools", columns, r.pools, "No lease has been held yet.");
 }
@@ -94,6 +112,7 @@ export function renderCost(s: DashboardSummary, latest: TrendPoint | undefined):
     { title: "Spend", cell: (r) => usd(r.usd), numeric: true },
     { title: "Tokens", cell: (r) => int(r.tokens), numeric: true },
     { title: "Strikes", cell: (r) => int(r.strikes), numeric: true },
+    { title: "$/1k tokens", cell: (r) => usd(r.usd_per_1k_tokens), numeric: true },
   ];
   fillTable("table-cost-tenant", columns("Tenant"), s.cost.by_tenant, "Nothing spent yet.");
   fillTable("table-cost-model", columns("Model"), s.cost.by_model, "Nothing spent yet.");
@@ -101,6 +120,7 @@ export function renderCost(s: DashboardSummary, latest: TrendPoint | undefined):
 }
 
 export function renderPerformance(s: DashboardSummary, latest: TrendPoint | undefined): void {
+  setText("stat-request-p95", ms(latest?.request_p95_ms ?? null));
   setText("stat-p50", ms(latest?.inference_p50_ms ?? null));
   setText("stat-p95", ms(latest?.inference_p95_ms ?? null));
   setText("stat-p99", ms(latest?.inference_p99_ms ?? null));
@@ -113,6 +133,8 @@ export function renderPerformance(s: DashboardSummary, latest: TrendPoint | unde
     { title: "p99", cell: (r) => ms(r.p99_ms), numeric: true },
     { title: "Mean", cell: (r) => ms(r.mean_ms), numeric: true },
   ];
+  fillTable("table-request-pool", columns("Pool"), s.latency.request_by_pool, "No request answered yet.");
+  fillTable("table-request-model", columns("Model"), s.latency.request_by_model, "No request answered yet.");
   fillTable("table-latency-pool", columns("Pool"), s.latency.inference_by_pool, "No inference yet.");
   fillTable("table-latency-model", columns("Model"), s.latency.inference_by_model, "No inference yet.");
 }

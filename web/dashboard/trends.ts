@@ -5,6 +5,7 @@ import { byId } from "./dom";
 import { ms, pct, usd } from "./format";
 
 export type SpendSplitKey = "pool" | "model" | "tenant";
+export type UnitCostSplitKey = "pool" | "model";
 
 /** Points further apart than this many reading spacings are drawn with a gap between them. */
 const GAP_SPACINGS = 4;
@@ -19,9 +20,13 @@ export class Trends {
   private readonly spend = new TimeChart(byId("chart-spend"), { format: axisUsd, height: 220 });
   private readonly latency = new TimeChart(byId("chart-latency"), { format: ms });
   private readonly allocation = new TimeChart(byId("chart-allocation"), { format: ms });
+  private readonly request = new TimeChart(byId("chart-request-latency"), { format: ms });
+  private readonly throughput = new TimeChart(byId("chart-throughput"), { format: shortNumber, rightFormat: shortNumber });
+  private readonly unitCost = new TimeChart(byId("chart-unit-cost"), { format: axisUsd });
+  private readonly upstreamFailures = new TimeChart(byId("chart-upstream-failures"), { format: shortNumber });
 
   /** Redraws every chart from `points` (oldest first). */
-  draw(points: TrendPoint[], spacingS: number, split: SpendSplitKey): void {
+  draw(points: TrendPoint[], spacingS: number, split: SpendSplitKey, unitSplit: UnitCostSplitKey = "pool"): void {
     const rows = withGaps(points, spacingS * GAP_SPACINGS);
     const x = rows.map((r) => r.t / 1000);
     const col = (f: (p: TrendPoint) => number | null) => rows.map((r) => (r.point ? f(r.point) : null));
@@ -37,7 +42,23 @@ export class Trends {
       ...keyed((p) => p.leases, (p, k) => p.leases[k] ?? 0),
       { label: "queue depth", color: "#e9edc9", dash: [4, 4], values: col((p) => p.queue_depth) },
     ]);
-    this.utilisation.update(x, keyed((p) => p.utilisation, (p, k) => p.utilisation[k] ?? null));
+    // Ours (busy ÷ held) solid, Hosted.AI's own utilisation dashed and memory used ÷ granted dotted, per pool.
+    this.utilisation.update(x, [
+      ...keyed((p) => p.utilisation, (p, k) => p.utilisation[k] ?? null),
+      ...keyed((p) => p.upstream_utilisation ?? {}, (p, k) => p.upstream_utilisation?.[k] ?? null).map((s) => ({ ...s, label: `${s.label} · Hosted.AI`, dash: [6, 4] })),
+      ...keyed((p) => p.memory_used_ratio ?? {}, (p, k) => p.memory_used_ratio?.[k] ?? null).map((s) => ({ ...s, label: `${s.label} · memory`, dash: [2, 3] })),
+    ]);
+    this.request.update(x, [
+      { label: "p50", color: "#4cc9f0", values: col((p) => p.request_p50_ms ?? null) },
+      { label: "p95", color: "#f8961e", values: col((p) => p.request_p95_ms ?? null) },
+      { label: "p99", color: "#f94144", values: col((p) => p.request_p99_ms ?? null) },
+    ]);
+    this.throughput.update(x, [
+      { label: "strikes/min", color: "#4cc9f0", values: col((p) => p.strikes_per_min) },
+      { label: "tokens/min", color: "#90be6d", axis: "right", values: col((p) => p.tokens_per_min) },
+    ]);
+    this.unitCost.update(x, keyed((p) => p.usd_per_1k_tokens?.[unitSplit] ?? {}, (p, k) => p.usd_per_1k_tokens?.[unitSplit]?.[k] ?? null));
+    this.upstreamFailures.update(x, keyed((p) => p.upstream_failures_per_min ?? {}, (p, k) => p.upstream_failures_per_min?.[k] ?? 0));
     this.spend.update(x, keyed((p) => p.spend_by[split], (p, k) => p.spend_by[split][k] ?? 0));
     this.latency.update(x, [
       { label: "p50", color: "#4cc9f0", values: col((p) => p.inference_p50_ms) },
