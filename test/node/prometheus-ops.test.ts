@@ -1,11 +1,12 @@
 // The operations artefacts against a real Prometheus (Debian's, see scripts/ensure-prometheus.mjs):
-//   - `promtool test rules deploy/prometheus/alerts.test.yml`: when each alert fires and when not;
+//   - `promtool test rules deploy/prometheus/alerts.test.yml`: when each alert fires and when not,
+//     and `recording.test.yml`: what each recording rule records;
 //   - the shipped deploy/prometheus/prometheus.yml (targets, key file and intervals replaced for a
-//     local run) with alerts.yml and budgets.yml loaded, scraping a gateway of this test's own
+//     local run) with alerts.yml, budgets.yml and recording.yml loaded, scraping a gateway of this test's own
 //     while it serves real traffic: successful strikes, budget refusals, and strikes failing on
 //     faults injected into the Hosted.AI emulator until breakers open. Then every PromQL
 //     expression of the rules and of the Grafana dashboards is evaluated through Prometheus' HTTP
-//     API and must return data. An alert's expression is `<measure> <comparison> <threshold>`;
+//     API and must return data, and so must every recording rule. An alert's expression is `<measure> <comparison> <threshold>`;
 //     what is evaluated is the measure, without the threshold (the condition alone would return
 //     nothing while it holds no alert). The alerts the traffic was made to trip must be pending or
 //     firing, and the others not.
@@ -47,7 +48,9 @@ function measureOf(expr: string): string {
   return m[1]!.trim();
 }
 
-const alertRules = (parse(readFileSync(join(deploy, "prometheus", "alerts.yml"), "utf8")) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
+const rulesOf = (file: string) => (parse(readFileSync(join(deploy, "prometheus", file), "utf8")) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
+const alertRules = rulesOf("alerts.yml");
+const recordingRules = rulesOf("recording.yml");
 const dashboards = readdirSync(join(deploy, "grafana", "dashboards"))
   .filter((f) => f.endsWith(".json"))
   .map((f) => ({ file: f, json: JSON.parse(readFileSync(join(deploy, "grafana", "dashboards", f), "utf8")) as any }));
@@ -137,7 +140,9 @@ describe.skipIf(!hasPrometheus)("Prometheus, its rules and the dashboards' queri
     );
     const config = parse(readFileSync(join(deploy, "prometheus", "prometheus.yml"), "utf8")) as any;
     config.global = { ...config.global, scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" };
-    config.rule_files = [join(deploy, "prometheus", "alerts.yml"), join(deploy, "prometheus", "budgets.yml"), join(dir, "budgets-test.yml")];
+    config.rule_files = [join(deploy, "prometheus", "alerts.yml"), join(deploy, "prometheus", "budgets.yml"), join(deploy, "prometheus", "recording.yml"), join(dir, "budgets-test.yml")];
+    // Every rule file the shipped configuration names is loaded here too.
+    expect((parse(readFileSync(join(deploy, "prometheus", "prometheus.yml"), "utf8")) as any).rule_files.map((f: string) => f.split("/").pop())).toEqual(["alerts.yml", "budgets.yml", "recording.yml"]);
     const target = new URL(system.gateway!).host;
     for (const job of config.scrape_configs) {
       job.static_configs = [{ targets: [target] }];
@@ -209,21 +214,27 @@ describe.skipIf(!hasPrometheus)("Prometheus, its rules and the dashboards' queri
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("promtool's unit tests of the alerts pass", () => {
-    const r = spawnSync("promtool", ["test", "rules", "alerts.test.yml"], { cwd: join(deploy, "prometheus"), encoding: "utf8" });
+  it("promtool's unit tests of the alerts and the recording rules pass", () => {
+    const r = spawnSync("promtool", ["test", "rules", "alerts.test.yml", "recording.test.yml"], { cwd: join(deploy, "prometheus"), encoding: "utf8" });
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 
   it("loads every rule healthy", async () => {
     const body = (await (await fetch(`${api}/api/v1/rules`)).json()) as { data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> } };
     const rules = body.data.groups.flatMap((g) => g.rules);
-    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(alertRules.map((r) => r.alert ?? r.record)));
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining([...alertRules, ...recordingRules].map((r) => r.alert ?? r.record)));
     expect(rules.filter((r) => r.health !== "ok").map((r) => `${r.name}: ${r.health} ${r.lastError ?? ""}`)).toEqual([]);
   });
 
   it.each(alertRules.filter((r) => r.alert).map((r) => [r.alert!, measureOf(r.expr)] as const))("%s: its measure returns data", async (_name, measure) => {
     const result = await query(measure);
     expect(result.length, measure).toBeGreaterThan(0);
+    expect(result.some((s) => Number.isFinite(Number(s.value[1]))), JSON.stringify(result)).toBe(true);
+  });
+
+  it.each(recordingRules.map((r) => [r.record!] as const))("recording rule %s returns data", async (name) => {
+    const result = await query(name);
+    expect(result.length, name).toBeGreaterThan(0);
     expect(result.some((s) => Number.isFinite(Number(s.value[1]))), JSON.stringify(result)).toBe(true);
   });
 
