@@ -71,7 +71,8 @@ describe("leases", () => {
     for (const b of bills) expect(Math.abs(booked!.get(b.allocation_id)! - b.cost_usd), `${b.allocation_id}: booked ${booked!.get(b.allocation_id)}, billed ${b.cost_usd}`).toBeLessThanOrEqual(USD_TOLERANCE);
   });
 
-  it("reconciles with the upstream: an orphan allocation is released, a vanished lease is dropped", async () => {
+  it("reconciles with the upstream: an orphan allocation is released and its bill booked, a vanished lease is dropped", async () => {
+    const from = new Date(Date.now() - 1_000).toISOString();
     const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const s = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "mistral-7b", prompt: "x", max_tokens: 8 })).json());
     // What a crash between an allocation and its record leaves behind: an allocation nobody knows.
@@ -85,6 +86,11 @@ describe("leases", () => {
     expect((await emulatorAdmin()).allocations.map((a) => a.allocation_id)).not.toContain(orphan.allocation_id);
     expect((await covenantStatus(id)).leases).toEqual([]);
     expect(await liveAllocationsOf(id)).toEqual([]);
+    // Hosted.AI billed the orphan to this covenant: the books say so, to the cent and beyond.
+    const { bills, usage } = await expectBooksMatchBills(id, from);
+    const orphanBill = bills.find((b) => b.allocation_id === orphan.allocation_id)!;
+    expect(orphanBill.cost_usd).toBeGreaterThan(0);
+    expect(Math.abs(usage.by_model.find((m) => m.key === "unrecorded")!.cost_usd - orphanBill.cost_usd)).toBeLessThanOrEqual(USD_TOLERANCE);
   });
 
   it("runs a strike again on a fresh allocation when its lease vanished upstream", async () => {

@@ -32,6 +32,9 @@ export interface AllocationOwner {
  * The covenant's leases: kept in memory for the hot path and written through to SQLite whenever
  * one is created, changes state or goes, so a restarted object knows everything it holds.
  */
+/** The model an orphan allocation's charge is booked under: its strike never said. */
+export const ORPHAN_MODEL = "unrecorded";
+
 export class LeaseManager {
   readonly leases = new Map<string, StoredLease>();
   /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
@@ -286,11 +289,13 @@ export class LeaseManager {
         if (p.lease_id !== null) {
           this.store.settleLeaseCharge(p.lease_id, receipt.billed_seconds, receipt.cost_usd);
           this.onCharge();
+        } else if (p.pool_id !== null) {
+          this.bookOrphan(p.allocation_id, p.pool_id, receipt.billed_seconds, receipt.cost_usd);
         }
       } catch (err) {
         if (!isAllocationGone(err)) {
           const delay = Math.min(RELEASE_RETRY_MAX_MS, RELEASE_RETRY_BASE_MS * 2 ** (p.attempts + 1));
-          this.store.addPendingRelease(p.allocation_id, p.lease_id, now + delay, p.attempts + 1);
+          this.store.addPendingRelease(p.allocation_id, p.lease_id, now + delay, p.attempts + 1, p.pool_id);
           continue;
         }
       }
@@ -316,7 +321,7 @@ export class LeaseManager {
     for (const a of mine) {
       if (known.has(a.allocation_id) || pending.has(a.allocation_id)) continue;
       // Allocated by a strike that died before it could record the lease.
-      this.store.addPendingRelease(a.allocation_id, null, 0);
+      this.store.addPendingRelease(a.allocation_id, null, 0, 0, a.pool_id);
       orphansReleased++;
     }
     const live = new Set(active.map((a) => a.allocation_id));
@@ -331,6 +336,23 @@ export class LeaseManager {
   private reportGone(lease: StoredLease): void {
     const now = Date.now();
     this.onGone({ pool: lease.poolId, busyMs: leaseBusyMs(lease, now), heldMs: now - lease.createdAt });
+  }
+
+  /**
+   * An orphan's bill: Hosted.AI charged the covenant for an allocation whose strike died before it
+   * recorded a lease. Which model it was for was never recorded; the money is booked all the same.
+   */
+  private bookOrphan(allocationId: string, poolId: string, billedSeconds: number, costUsd: number): void {
+    this.store.recordLeaseCharge({
+      lease_id: `orphan:${allocationId}`,
+      allocation_id: allocationId,
+      model: ORPHAN_MODEL,
+      pool_id: poolId,
+      billed_seconds: billedSeconds,
+      cost_usd: costUsd - this.store.chargedTo(allocationId),
+      at: Date.now(),
+    });
+    this.onCharge();
   }
 
   private book(lease: StoredLease, billedSeconds: number, costUsd: number): void {

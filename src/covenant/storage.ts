@@ -106,6 +106,15 @@ interface LeaseRow {
   attributed_usd: number;
 }
 
+/** An allocation given up on: a lease's (lease_id) or an orphan's (found on pool_id, no lease). */
+export interface PendingRelease {
+  allocation_id: string;
+  lease_id: string | null;
+  due_at: number;
+  attempts: number;
+  pool_id: string | null;
+}
+
 export interface StoredLease extends Lease {
   attributedUsd: number;
 }
@@ -118,6 +127,9 @@ export class CovenantStore {
     transaction: <T>(fn: () => T) => T = (fn) => fn(),
   ) {
     sql.exec(SCHEMA);
+    // Added later: the pool an orphan was found on, so its bill can be booked there once released.
+    const pending = sql.exec<{ name: string }>(`PRAGMA table_info(pending_releases)`).toArray().map((c) => c.name);
+    if (!pending.includes("pool_id")) sql.exec(`ALTER TABLE pending_releases ADD COLUMN pool_id TEXT`);
     this.usage = new UsageBook(sql, transaction);
   }
 
@@ -178,10 +190,10 @@ export class CovenantStore {
     this.sql.exec(`DELETE FROM leases WHERE lease_id = ?`, leaseId);
   }
 
-  addPendingRelease(allocationId: string, leaseId: string | null, dueAt: number, attempts = 0): void {
+  addPendingRelease(allocationId: string, leaseId: string | null, dueAt: number, attempts = 0, poolId: string | null = null): void {
     this.sql.exec(
-      `INSERT OR REPLACE INTO pending_releases (allocation_id, lease_id, due_at, attempts) VALUES (?, ?, ?, ?)`,
-      allocationId, leaseId, dueAt, attempts,
+      `INSERT OR REPLACE INTO pending_releases (allocation_id, lease_id, due_at, attempts, pool_id) VALUES (?, ?, ?, ?, ?)`,
+      allocationId, leaseId, dueAt, attempts, poolId,
     );
   }
 
@@ -189,9 +201,9 @@ export class CovenantStore {
     this.sql.exec(`DELETE FROM pending_releases WHERE allocation_id = ?`, allocationId);
   }
 
-  pendingReleases(): { allocation_id: string; lease_id: string | null; due_at: number; attempts: number }[] {
-    return this.sql.exec<{ allocation_id: string; lease_id: string | null; due_at: number; attempts: number }>(
-      `SELECT allocation_id, lease_id, due_at, attempts FROM pending_releases ORDER BY due_at`,
+  pendingReleases(): PendingRelease[] {
+    return this.sql.exec<PendingRelease & Record<string, SqlStorageValue>>(
+      `SELECT allocation_id, lease_id, due_at, attempts, pool_id FROM pending_releases ORDER BY due_at`,
     ).toArray();
   }
 
