@@ -1,17 +1,13 @@
 import {
   ATTEMPTS_PER_TARGET,
-  candidatePools,
   capacityBackoffMs,
   countsAgainstBreaker,
-  estimateServiceMs,
-  holdCostUsd,
   isRetryable,
   planTargets,
   priorityRank,
   routeModel,
   DEFAULT_ROUTES,
   retryDelayMs,
-  slicePricePerHour,
   strikeDeadlineMs,
   type ModelCatalogue,
   type ModelSpec,
@@ -23,8 +19,9 @@ import {
 import { UpstreamError } from "../providers/errors";
 import { traceAttempt, traceStrike } from "../telemetry/strike-spans";
 import type { CovenantContract, FusionProgress } from "../schema";
-import { tenantKey } from "../fusion";
-import { answerIdentity, cacheVerdict, hitReport, streamPieces, type AnswerCache, type AnswerIdentity, type CachedAnswer, type CacheHit } from "./answer-cache";
+import { streamPieces, type AnswerCache, type CacheHit } from "./answer-cache";
+import { AnswerDesk, cachedStrike, type CacheTicket } from "./answer-desk";
+import { smallerModels, withinLimits } from "./strike-costs";
 import { AnswerRejected, attemptLocal, attemptPool, type AttemptDeps, type AttemptResult } from "./attempt";
 import { continueStream, ledgerShares } from "./continuation";
 import type { BreakerBook } from "./breakers";
@@ -94,17 +91,6 @@ class StrikeError extends Error {
 }
 
 const fail = (status: StrikeFailure["status"], error: FailureBody): StrikeError => new StrikeError({ ok: false, status, error });
-/** What `work` gives, or undefined as soon as `signal` fires. */
-const untilStopped = <T>(work: Promise<T>, signal?: AbortSignal): Promise<T | undefined> =>
-  !signal
-    ? work
-    : signal.aborted
-      ? Promise.resolve(undefined)
-      : new Promise((resolve) => {
-          const stop = () => resolve(undefined);
-          signal.addEventListener("abort", stop, { once: true });
-          void work.then((v) => (signal.removeEventListener("abort", stop), resolve(v)));
-        });
 /** Waits `ms`, or less when `signal` fires (the caller then sees the signal and stops). */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
@@ -120,10 +106,11 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * Decisions come from the policy core; this class performs them and records the outcome.
  */
 export class StrikeRunner {
-  /** Cacheable strikes running now, by tenant and exact key: an identical one arriving meanwhile waits for their answer. */
-  private readonly answering = new Map<string, Promise<CachedAnswer | undefined>>();
+  private readonly answers: AnswerDesk;
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.answers = new AnswerDesk(deps.answers);
+  }
 
   /** Runs one strike, or one fragment of a fused strike (which gets a span of its own). */
   run(...args: Parameters<StrikeRunner["runStrike"]>): Promise<StrikeOutcome> {
@@ -136,7 +123,7 @@ export class StrikeRunner {
 
   /** Drops every cached answer (the covenant is being deleted). */
   forgetAnswers(): void {
-    this.deps.answers?.forget();
+    this.answers.forget();
   }
 
   /** Runs one strike; see RunOptions for streaming, progress, cancellation and held budgets. */
@@ -148,35 +135,18 @@ export class StrikeRunner {
       ? routeModel(input.classification, ctx.contract.routes ?? DEFAULT_ROUTES, ctx.contract.models, input.model, { defaultModel: ctx.contract.default_model })
       : { model: input.model ?? ctx.contract.default_model, reason: input.model ? "model named in the request" : "covenant default" };
     let modelId = routed.model;
-    // This strike leads a flight of identical cacheable strikes: they hear its answer when it ends.
-    let leading: { key: string; answer: CachedAnswer | undefined; done: (a: CachedAnswer | undefined) => void } | undefined;
+    let ticket: CacheTicket | undefined;
     try {
       const requested = this.resolveModel(modelId, ctx.contract);
       // The answer cache, before any cost is admitted or capacity sought: a hit runs nothing.
-      // A fragment of a fused plan (its budget held by the plan) is fusion's to cache.
-      const verdict = this.deps.answers ? cacheVerdict(ctx.contract, input, opts.budgetHeld === true) : undefined;
-      let caching: { id: AnswerIdentity; settings: CovenantContract["cache"] } | undefined;
-      if (verdict?.use) {
-        const id = await answerIdentity(input, requested.id);
-        const hit = this.deps.answers!.lookup(input.tenant, id, verdict.settings);
-        if (hit) return await this.fromCache(hit, input, requested, routed.reason, startedAt, opts);
-        const key = tenantKey(input.tenant, id.hash);
-        const running = this.answering.get(key);
-        if (running) {
-          // The same request is running: its answer, once it has one, is this one's (a hit); if it fails, run.
-          const shared = await untilStopped(running, opts.signal);
-          this.throwIfStopped(opts.signal);
-          if (shared) return await this.fromCache({ status: "hit", similarity: 1, answer: shared }, input, requested, routed.reason, startedAt, opts);
-        } else {
-          let done!: (a: CachedAnswer | undefined) => void;
-          this.answering.set(key, new Promise((resolve) => (done = resolve)));
-          leading = { key, answer: undefined, done };
-        }
-        caching = { id, settings: verdict.settings };
-        this.announceCache(opts, "miss");
-      }
+      const consulted = await this.answers.consult(ctx.contract, input, requested.id, opts.budgetHeld === true, opts.signal);
+      this.throwIfStopped(opts.signal);
+      if (consulted.kind === "hit") return await this.fromCache(consulted.hit, input, requested, routed.reason, startedAt, opts);
+      ticket = consulted.ticket;
+      if (ticket.keeps) this.announceCache(opts, "miss");
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
-      const limited = opts.budgetHeld ? { model: requested, estimateUsd: 0 } : await this.withinLimits(requested, input, ctx);
+      const limited = opts.budgetHeld ? { ok: true as const, model: requested, estimateUsd: 0 } : await withinLimits(this.deps, requested, input, ctx);
+      if (!limited.ok) throw fail(402, { ...limited.refusal });
       let model = limited.model;
       modelId = model.id;
       if (!opts.budgetHeld) ledger.reserve(input.strikeId, limited.estimateUsd);
@@ -187,7 +157,7 @@ export class StrikeRunner {
         r = await this.walkChain(model, input, ctx, patient ? deadline : startedAt + (deadline - startedAt) / 2, opts);
       } catch (err) {
         const exhausted = err instanceof StrikeError && err.failure.error.type === "capacity_exhausted";
-        const smaller = exhausted && !patient ? this.smallerModels(model, ctx.contract) : [];
+        const smaller = exhausted && !patient ? smallerModels(this.deps.models, model, ctx.contract) : [];
         if (smaller.length === 0) throw err;
         r = await this.degradeUnderExhaustion(smaller, input, ctx, deadline, opts, err as StrikeError);
         model = this.deps.models.get(r.model!)!;
@@ -199,10 +169,8 @@ export class StrikeRunner {
         this.book(input, startedAt, { strike_id: share.strikeId, model: share.model, pool_id: share.poolId, allocation_id: share.allocationId, outcome: "ok", error_type: null, prompt_tokens: share.promptTokens, completion_tokens: share.completionTokens, cost_usd: share.costUsd, allocation_seconds: own ? r.inferMs / 1000 : 0 });
       }
       // Kept only as the request asked for it: the requested model, answered whole by one target.
-      if (caching && model.id === requested.id && !r.interrupted && !r.toolCalls) {
-        const answer = { text: r.text, finishReason: r.finishReason, model: model.id, usage: r.usage, costUsd: r.costUsd, strikeId: input.strikeId, createdAt: Date.now() };
-        this.deps.answers!.store(input.tenant, caching.id, answer, caching.settings);
-        if (leading) leading.answer = answer;
+      if (ticket.keeps && model.id === requested.id && !r.interrupted && !r.toolCalls) {
+        ticket.keep({ text: r.text, finishReason: r.finishReason, model: model.id, usage: r.usage, costUsd: r.costUsd, strikeId: input.strikeId, createdAt: Date.now() });
       }
       await this.deps.afterStrike(r.poolId !== "local");
       return {
@@ -221,7 +189,7 @@ export class StrikeRunner {
           usage: r.usage,
           cost_usd: r.costUsd,
           timings: { queue_ms: r.queueMs, allocate_ms: Math.max(0, r.allocateMs), infer_ms: r.inferMs, release_ms: r.releaseMs },
-          ...(caching ? { cache: { status: "miss" as const } } : {}),
+          ...(ticket.keeps ? { cache: { status: "miss" as const } } : {}),
         },
       };
     } catch (caught) {
@@ -239,10 +207,7 @@ export class StrikeRunner {
       await this.deps.afterStrike(false);
       return err.failure;
     } finally {
-      if (leading) {
-        this.answering.delete(leading.key);
-        leading.done(leading.answer);
-      }
+      ticket?.close();
     }
   }
 
@@ -366,31 +331,13 @@ export class StrikeRunner {
    * gets the answer as a stream, word by word, after the line that says it was cached.
    */
   private async fromCache(hit: CacheHit, input: StrikeInput, model: ModelSpec, reason: string, startedAt: number, opts: RunOptions): Promise<StrikeSuccess> {
-    const { answer } = hit;
     if (opts.onToken) {
       this.announceCache(opts, hit.status);
-      for (const piece of streamPieces(answer.text)) opts.onToken(piece, model.id);
+      for (const piece of streamPieces(hit.answer.text)) opts.onToken(piece, model.id);
     }
     this.book(input, startedAt, { strike_id: input.strikeId, model: model.id, pool_id: "cache", allocation_id: null, outcome: "ok", error_type: null, prompt_tokens: 0, completion_tokens: 0, cost_usd: 0, allocation_seconds: 0 });
     await this.deps.afterStrike(false);
-    return {
-      ok: true,
-      strikeId: input.strikeId,
-      strike: {
-        covenant_id: input.covenantId,
-        model: model.id,
-        pool_id: "cache",
-        allocation_id: "cache",
-        model_reason: reason,
-        lease_reused: false,
-        output: { role: "assistant", content: answer.text },
-        finish_reason: answer.finishReason,
-        usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-        cost_usd: 0,
-        timings: { queue_ms: 0, allocate_ms: 0, infer_ms: 0, release_ms: 0 },
-        cache: hitReport(hit, Date.now()),
-      },
-    };
+    return { ok: true, strikeId: input.strikeId, strike: cachedStrike(hit, input, model.id, reason, Date.now()) };
   }
 
   /** Tells a token stream's watcher, before its first token, how the cache answered (see CacheConsulted). */
@@ -485,14 +432,6 @@ export class StrikeRunner {
     });
   }
 
-  /** Allowed models smaller than `model`, smallest first. */
-  private smallerModels(model: ModelSpec, contract: CovenantContract): ModelSpec[] {
-    return contract.models
-      .map((id) => this.deps.models.get(id))
-      .filter((m): m is ModelSpec => m !== undefined && m.paramsB < model.paramsB)
-      .sort((a, b) => a.paramsB - b.paramsB);
-  }
-
   /** Every target was full for the requested model: run on a smaller allowed one instead. */
   private async degradeUnderExhaustion(
     smaller: ModelSpec[],
@@ -520,39 +459,5 @@ export class StrikeRunner {
       throw fail(400, { type: "model_not_allowed", message: `covenant ${contract.id} does not allow ${id}; allowed: ${contract.models.join(", ")}`, param: "model" });
     }
     return model;
-  }
-
-  /**
-   * The strike's maximum expected cost, checked against the covenant's limits before anything is
-   * allocated. Over a limit: refuse, or (when the covenant says degrade) take the smallest allowed
-   * model that fits.
-   */
-  private async withinLimits(model: ModelSpec, input: StrikeInput, ctx: RunContext): Promise<{ model: ModelSpec; estimateUsd: number }> {
-    const first = await this.estimateUsd(model, input, ctx);
-    const refusal = this.deps.ledger.check(ctx.contract, first);
-    if (!refusal) return { model, estimateUsd: first };
-    if (ctx.contract.cost.on_limit === "degrade") {
-      for (const m of this.smallerModels(model, ctx.contract)) {
-        const usd = await this.estimateUsd(m, input, ctx);
-        if (!this.deps.ledger.check(ctx.contract, usd)) return { model: m, estimateUsd: usd };
-      }
-    }
-    throw fail(402, { ...refusal });
-  }
-
-  /** Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle tail. */
-  private async estimateUsd(model: ModelSpec, input: StrikeInput, ctx: RunContext): Promise<number> {
-    const serviceMs = estimateServiceMs(model, input.promptTokens, input.maxTokens);
-    const warm = this.deps.leases.list().find((l) => l.model === model.id && l.state === "active");
-    if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
-    const pools = await this.deps.leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
-    // A latency-sensitive strike may go to dedicated capacity: its price counts too.
-    const prices = candidatePools(ctx.contract, model, pools, new Set(), input.latencySensitive).map((p) => slicePricePerHour(model, p));
-    const price = prices.length > 0 ? Math.max(...prices) : 0;
-    // A new allocation is billed at least a second (an isolated strike pays all of its own), and a
-    // shared lease is held through its idle timeout.
-    const ownAllocation = ctx.policy === "seed" || ctx.contract.lease.isolation === "per_strike";
-    const tailMs = ownAllocation ? 1000 : ctx.contract.lease.idle_timeout_s * 1000;
-    return holdCostUsd(price, serviceMs + tailMs);
   }
 }

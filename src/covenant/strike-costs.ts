@@ -1,0 +1,66 @@
+// What a strike may cost before it runs: the upper estimate the budget is checked and reserved
+// against, and the smaller models a covenant that prefers degrading to refusing can fall back on.
+import { candidatePools, estimateServiceMs, holdCostUsd, slicePricePerHour, type ModelCatalogue, type ModelSpec, type PlacementPolicy, type PoolSnapshot } from "../policy";
+import type { BudgetRefusal } from "../policy/budget";
+import type { CovenantContract } from "../schema";
+import type { LeaseManager } from "./lease-manager";
+import type { Ledger } from "./ledger";
+import type { StrikeInput } from "./types";
+
+export interface CostDeps {
+  leases: LeaseManager;
+  ledger: Ledger;
+  models: ModelCatalogue;
+}
+
+interface Pricing {
+  contract: CovenantContract;
+  policy: PlacementPolicy;
+}
+
+/** Allowed models smaller than `model`, smallest first. */
+export function smallerModels(models: ModelCatalogue, model: ModelSpec, contract: CovenantContract): ModelSpec[] {
+  return contract.models
+    .map((id) => models.get(id))
+    .filter((m): m is ModelSpec => m !== undefined && m.paramsB < model.paramsB)
+    .sort((a, b) => a.paramsB - b.paramsB);
+}
+
+/** Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle tail. */
+export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input: StrikeInput, ctx: Pricing): Promise<number> {
+  const serviceMs = estimateServiceMs(model, input.promptTokens, input.maxTokens);
+  const warm = leases.list().find((l) => l.model === model.id && l.state === "active");
+  if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
+  const pools = await leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
+  // A latency-sensitive strike may go to dedicated capacity: its price counts too.
+  const prices = candidatePools(ctx.contract, model, pools, new Set(), input.latencySensitive).map((p) => slicePricePerHour(model, p));
+  const price = prices.length > 0 ? Math.max(...prices) : 0;
+  // A new allocation is billed at least a second (an isolated strike pays all of its own), and a
+  // shared lease is held through its idle timeout.
+  const ownAllocation = ctx.policy === "seed" || ctx.contract.lease.isolation === "per_strike";
+  const tailMs = ownAllocation ? 1000 : ctx.contract.lease.idle_timeout_s * 1000;
+  return holdCostUsd(price, serviceMs + tailMs);
+}
+
+/**
+ * The strike's maximum expected cost, checked against the covenant's limits before anything is
+ * allocated. Over a limit: the refusal, or (when the covenant says degrade) the smallest allowed
+ * model that fits.
+ */
+export async function withinLimits(
+  deps: CostDeps,
+  model: ModelSpec,
+  input: StrikeInput,
+  ctx: Pricing,
+): Promise<{ ok: true; model: ModelSpec; estimateUsd: number } | { ok: false; refusal: BudgetRefusal }> {
+  const first = await estimateUsd(deps.leases, model, input, ctx);
+  const refusal = deps.ledger.check(ctx.contract, first);
+  if (!refusal) return { ok: true, model, estimateUsd: first };
+  if (ctx.contract.cost.on_limit === "degrade") {
+    for (const m of smallerModels(deps.models, model, ctx.contract)) {
+      const usd = await estimateUsd(deps.leases, m, input, ctx);
+      if (!deps.ledger.check(ctx.contract, usd)) return { ok: true, model: m, estimateUsd: usd };
+    }
+  }
+  return { ok: false, refusal };
+}
