@@ -21,6 +21,7 @@
 // key=value summary line.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { latencyStats } from "./lib/load";
 import { withSystem, type LocalSystem } from "./lib/system";
 
 const progress = (line: string) => process.stderr.write(`[cache] ${line}\n`);
@@ -195,18 +196,6 @@ async function measure(system: LocalSystem, workload: Request[], opts: Options):
 // ---------------------------------------------------------------------------------------------
 // the report
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
-}
-
-function stats(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  return { n: s.length, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
-}
 
 function count(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
@@ -231,9 +220,9 @@ function report(opts: Options, workload: Request[], r: Record<Path, PathResult>)
   for (const p of PATHS) {
     const shots = r[p].shots.filter((s) => s.status === 200);
     const c = count(shots.map((s) => s.cache));
-    const all = stats(shots.map((s) => s.ms));
-    const hits = stats(shots.filter((s) => s.cache === "hit" || s.cache === "semantic").map((s) => s.ms));
-    const misses = stats(shots.filter((s) => s.cache !== "hit" && s.cache !== "semantic").map((s) => s.ms));
+    const all = latencyStats(shots.map((s) => s.ms));
+    const hits = latencyStats(shots.filter((s) => s.cache === "hit" || s.cache === "semantic").map((s) => s.ms));
+    const misses = latencyStats(shots.filter((s) => s.cache !== "hit" && s.cache !== "semantic").map((s) => s.ms));
     const rate = ((c.hit ?? 0) + (c.semantic ?? 0)) / Math.max(1, shots.length);
     const cost = shots.reduce((s, x) => s + x.costUsd, 0);
     lines.push(
@@ -244,7 +233,7 @@ function report(opts: Options, workload: Request[], r: Record<Path, PathResult>)
   const summary = (p: Path) => {
     const shots = r[p].shots.filter((s) => s.status === 200);
     const c = count(shots.map((s) => s.cache));
-    return { rate: ((c.hit ?? 0) + (c.semantic ?? 0)) / Math.max(1, shots.length), ...stats(shots.map((s) => s.ms)) };
+    return { rate: ((c.hit ?? 0) + (c.semantic ?? 0)) / Math.max(1, shots.length), ...latencyStats(shots.map((s) => s.ms)) };
   };
   const [so, se, ss] = [summary("off"), summary("exact"), summary("semantic")];
   const errors = PATHS.reduce((n, p) => n + r[p].shots.filter((s) => s.status !== 200).length, 0);

@@ -14,6 +14,7 @@
 // on stdout, ending with one key=value summary line.
 import { HostedAiClient } from "../src/providers/hostedai";
 import { setLogSink } from "../src/telemetry/log";
+import { latencyStats } from "./lib/load";
 import { withSystem } from "./lib/system";
 
 const progress = (line: string) => process.stderr.write(`[jwt] ${line}\n`);
@@ -88,21 +89,10 @@ async function admin(emulator: string): Promise<{ tokens_issued: number }> {
   return (await res.json()) as { tokens_issued: number };
 }
 
-function quantile(sorted: number[], q: number): number {
-  const at = (sorted.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
-}
-
-function stats(ms: number[]) {
-  const s = [...ms].sort((a, b) => a - b);
-  return { p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
 
 function report(opts: Options, r: { ms: { reused: number[]; fresh: number[] }; tokens: { reused: number; fresh: number }; issued: number }): string {
-  const a = stats(r.ms.reused);
-  const b = stats(r.ms.fresh);
+  const a = latencyStats(r.ms.reused);
+  const b = latencyStats(r.ms.fresh);
   const f = (x: number) => x.toFixed(2);
   return [
     `## JWT reuse: ${opts.calls} inference calls per mode through the Hosted.AI connector`,

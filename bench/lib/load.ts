@@ -76,3 +76,18 @@ export function percentile(sorted: ArrayLike<number>, q: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/** Linearly interpolated quantile of an ascending array; NaN when empty. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (at - lo);
+}
+
+/** Count, p50, p95, p99 and mean of a set of latencies in milliseconds. */
+export function latencyStats(ms: readonly number[]): { n: number; p50: number; p95: number; p99: number; mean: number } {
+  const s = [...ms].sort((a, b) => a - b);
+  return { n: s.length, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
+}
