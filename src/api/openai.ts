@@ -1,4 +1,4 @@
-import { createRoute } from "@hono/zod-openapi";
+import { createRoute, z } from "@hono/zod-openapi";
 import type { TemplateMessage } from "../families/types";
 import type { ChatMessage, StrikeResponse } from "../schema";
 import { isAgentTurn, type AgentTurn, type ResponseFormat } from "../structured/types";
@@ -26,7 +26,13 @@ const chatRoute = createRoute({
   middleware: [limitBody, requireJson] as const,
   request: { body: { required: true, content: { "application/json": { schema: ChatCompletionRequest } } } },
   responses: {
-    200: { description: "An OpenAI chat.completion", content: { "application/json": { schema: ChatCompletion } } },
+    200: {
+      description: "An OpenAI chat.completion (or, with `stream: true`, its chunks as server-sent events)",
+      headers: z.object({
+        "x-homeskillet-cache": z.enum(["hit", "semantic", "miss"]).optional().openapi({ description: "How the covenant's answer cache served the request, when it was consulted (see `homeskillet.cache` in the body)." }),
+      }),
+      content: { "application/json": { schema: ChatCompletion } },
+    },
     400: { description: "Invalid request", content: openAiError },
     401: { description: "Missing, invalid or revoked API key", content: openAiError },
     403: { description: "The key may not use this model", content: openAiError },
