@@ -14,7 +14,7 @@ import {
 import { familyOf } from "../families";
 import { UpstreamError } from "../providers/errors";
 import { parsedNodeMessage, rawNodeMessage } from "../providers/localnode";
-import { answerTurn, renderTurn, TurnFailed, type AgentTurn, type OpenAiToolCall, type TurnBackend, type TurnResult } from "../structured";
+import { answerTurn, offeredTools, renderTurn, TurnFailed, type AgentTurn, type OpenAiToolCall, type TurnBackend, type TurnResult } from "../structured";
 import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
@@ -122,11 +122,11 @@ function localTurn(deps: AttemptDeps, input: StrikeInput, turn: AgentTurn, model
     ask: async (t) => {
       const c = await deps.local!.inferTurn({ model, turn: t, maxTokens: input.maxTokens, temperature: input.temperature, ...(input.seed !== undefined ? { seed: input.seed } : {}) }, Math.max(1_000, deadline - Date.now()));
       const choice = c.choices[0];
-      const out = parsedNodeMessage(choice?.message);
-      const completion = c.usage?.completion_tokens ?? Math.ceil(rawNodeMessage(choice?.message).length / 4);
+      const raw = rawNodeMessage(choice?.message);
+      const completion = c.usage?.completion_tokens ?? Math.ceil(raw.length / 4);
       return {
-        output: out,
-        raw: rawNodeMessage(choice?.message),
+        output: parsedNodeMessage(choice?.message),
+        raw,
         finishReason: choice?.finish_reason === "length" ? "length" : "stop",
         usage: c.usage ?? { prompt_tokens: input.promptTokens, completion_tokens: completion, total_tokens: input.promptTokens + completion },
         costUsd: 0,
@@ -144,7 +144,7 @@ function pooledTurn(deps: AttemptDeps, allocationId: string, input: StrikeInput,
     ask: async (t) => {
       const prompt = renderTurn(family, t);
       const r = await deps.client.infer(allocationId, { model: model.id, prompt, max_tokens: input.maxTokens, temperature: input.temperature }, inferenceTimeout(model, input, deadline));
-      return { output: family.parse(r.text, t.toolChoice === "none" ? [] : t.tools), raw: r.text, finishReason: r.finish_reason, usage: r.usage, costUsd: r.cost_usd };
+      return { output: family.parse(r.text, offeredTools(t)), raw: r.text, finishReason: r.finish_reason, usage: r.usage, costUsd: r.cost_usd };
     },
   };
   return answerTurn(turn, backend, callIdPrefix(input.strikeId));
