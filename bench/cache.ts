@@ -21,7 +21,7 @@
 // key=value summary line.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { latencyStats } from "./lib/load";
+import { callJson, latencyStats, sleep } from "./lib/load";
 import { withSystem, type LocalSystem } from "./lib/system";
 
 const progress = (line: string) => process.stderr.write(`[cache] ${line}\n`);
@@ -145,14 +145,14 @@ async function measure(system: LocalSystem, workload: Request[], opts: Options):
   const gateway = system.gateway!;
   const emulator = system.hostedai!;
   const auth = { authorization: `Bearer ${system.devKey}` };
-  await call(`${emulator}/admin/config`, { method: "POST", body: JSON.stringify({ latency_scale: 1 / opts.timeScale, time_scale: opts.timeScale }) });
+  await callJson(`${emulator}/admin/config`, { method: "POST", body: JSON.stringify({ latency_scale: 1 / opts.timeScale, time_scale: opts.timeScale }) });
   const run = Date.now().toString(36);
   const ids = Object.fromEntries(PATHS.map((p) => [p, `cache-${run}-${p}`])) as Record<Path, string>;
   for (const p of PATHS) {
-    await call(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id: ids[p], models: [MODEL], cache: CACHE[p] }) });
+    await callJson(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id: ids[p], models: [MODEL], cache: CACHE[p] }) });
   }
   // One request first on its own covenant, so isolate start-up and the first token are not in any path's figures.
-  await call(`${gateway}/v1/strikes`, { method: "POST", headers: auth, body: JSON.stringify({ model: MODEL, prompt: "warm up", max_tokens: 4, temperature: 0.5 }) });
+  await callJson(`${gateway}/v1/strikes`, { method: "POST", headers: auth, body: JSON.stringify({ model: MODEL, prompt: "warm up", max_tokens: 4, temperature: 0.5 }) });
 
   const out = {} as Record<Path, PathResult>;
   for (const p of PATHS) {
@@ -182,14 +182,14 @@ async function measure(system: LocalSystem, workload: Request[], opts: Options):
   }
   // Leases go back shortly after their last strike (idle timeout 0): their remainders are booked then.
   await sleep(3_000);
-  const { inferences } = await call<{ inferences: { metadata: Record<string, string> }[] }>(`${emulator}/admin/inferences`);
+  const { inferences } = await callJson<{ inferences: { metadata: Record<string, string> }[] }>(`${emulator}/admin/inferences`);
   for (const p of PATHS) {
-    const usage = await call<{ total_usd: number; strikes: number }>(`${gateway}/v1/covenants/${ids[p]}/usage`, { headers: auth });
+    const usage = await callJson<{ total_usd: number; strikes: number }>(`${gateway}/v1/covenants/${ids[p]}/usage`, { headers: auth });
     const bills = inferences.filter((b) => (b.metadata.workload_id ?? b.metadata.covenant) === ids[p]);
     Object.assign(out[p], { ledgerUsd: usage.total_usd, ledgerStrikes: usage.strikes, inferences: bills.length });
   }
   if (inferences.length >= 1000) progress(`warning: the emulator keeps its last 1000 inferences only; counts may be short`);
-  for (const p of PATHS) await call(`${gateway}/v1/covenants/${ids[p]}`, { method: "DELETE", headers: auth }).catch(() => undefined);
+  for (const p of PATHS) await callJson(`${gateway}/v1/covenants/${ids[p]}`, { method: "DELETE", headers: auth }).catch(() => undefined);
   return out;
 }
 
@@ -255,14 +255,6 @@ function report(opts: Options, workload: Request[], r: Record<Path, PathResult>)
 
 // ---------------------------------------------------------------------------------------------
 
-async function call<T = unknown>(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<T> {
-  const res = await fetch(url, { method: init.method ?? "GET", headers: { "content-type": "application/json", ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(60_000) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${url} → ${res.status}: ${text.slice(0, 500)}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();

@@ -19,7 +19,8 @@ import type { ModelRoute, TaskLabel } from "../src/schema";
 import { promptTokens } from "../workers/hostedai-emulator/src/textgen";
 import { classification, planContext, plannedAs, replay as simulatedReplay, runWorkload } from "./fusion";
 import { buildWorkloads, COMPLETION_SEED, CORPUS, LARGE, loadItems, random, REPLAY_SEED, replaySequence, ROUTES, WORKLOAD_SEED, type Workload } from "./lib/fusion-workload";
-import { median, PATHS, REPLAY_IN_FLIGHT, report, type SimWorkload, type Counters, type FusionLiveOptions, type LiveResult, type PathName, type ReplayRun, type Shot, type StrikeLike, type WorkloadRun } from "./lib/fusion-live-report";
+import { PATHS, REPLAY_IN_FLIGHT, report, type SimWorkload, type Counters, type FusionLiveOptions, type LiveResult, type PathName, type ReplayRun, type Shot, type StrikeLike, type WorkloadRun } from "./lib/fusion-live-report";
+import { callJson, sleep } from "./lib/load";
 import { withSystem, type LocalSystem } from "./lib/system";
 
 export type { FusionLiveOptions };
@@ -120,8 +121,8 @@ async function measureLive(
   const counters: Counters = { failed: 0, gaps: 0 };
 
   // Make sure of the emulator's speed, whatever its vars said.
-  await call(`${emulator}/admin/config`, { method: "POST", body: JSON.stringify({ latency_scale: 1 / k, time_scale: k }) });
-  const emulatorConfig = await call<{ latency_scale: number; time_scale: number }>(`${emulator}/admin/config`);
+  await callJson(`${emulator}/admin/config`, { method: "POST", body: JSON.stringify({ latency_scale: 1 / k, time_scale: k }) });
+  const emulatorConfig = await callJson<{ latency_scale: number; time_scale: number }>(`${emulator}/admin/config`);
   progress(`emulator latency_scale ${emulatorConfig.latency_scale}, time_scale ${emulatorConfig.time_scale}`);
 
   const run = Date.now().toString(36);
@@ -146,7 +147,7 @@ async function measureLive(
     replaySemantic: { semantic_cache: true },
   };
   for (const [key, id] of Object.entries(covenants) as [keyof typeof covenants, string][]) {
-    await call(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id, ...COVENANT_BASE, fusion: fusionPolicy[key] }) });
+    await callJson(`${gateway}/v1/covenants`, { method: "POST", headers: auth, body: JSON.stringify({ id, ...COVENANT_BASE, fusion: fusionPolicy[key] }) });
   }
   progress(`${Object.keys(covenants).length} covenants created`);
 
@@ -359,10 +360,10 @@ function checkPath(path: PathName, strategy: string, shot: Shot): string | undef
 async function leakCheck(emulator: string, graceS: number): Promise<Array<{ allocation_id: string; pool_id?: string }>> {
   type AdminView = { allocations: Array<{ allocation_id: string; pool_id?: string }> };
   const started = Date.now();
-  let admin = await call<AdminView>(`${emulator}/admin/allocations`);
+  let admin = await callJson<AdminView>(`${emulator}/admin/allocations`);
   while (admin.allocations.length > 0 && Date.now() - started < graceS * 1000) {
     await sleep(500);
-    admin = await call<AdminView>(`${emulator}/admin/allocations`);
+    admin = await callJson<AdminView>(`${emulator}/admin/allocations`);
   }
   if (admin.allocations.length > 0) progress(`${admin.allocations.length} allocation(s) still live ${graceS} s after every covenant was deleted`);
   else progress(`no allocation left on the emulator (${((Date.now() - started) / 1000).toFixed(1)} s after the covenants were deleted)`);
@@ -372,14 +373,6 @@ async function leakCheck(emulator: string, graceS: number): Promise<Array<{ allo
 // ---------------------------------------------------------------------------------------------
 // plumbing
 
-async function call<T = unknown>(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<T> {
-  const res = await fetch(url, { method: init.method ?? "GET", headers: { "content-type": "application/json", ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(60_000) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${url} → ${res.status}: ${text.slice(0, 500)}`);
-  return (text ? JSON.parse(text) : {}) as T;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): FusionLiveOptions {
   const flags = new Map<string, string>();

@@ -91,3 +91,13 @@ export function latencyStats(ms: readonly number[]): { n: number; p50: number; p
   const s = [...ms].sort((a, b) => a - b);
   return { n: s.length, p50: quantile(s, 0.5), p95: quantile(s, 0.95), p99: quantile(s, 0.99), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length) };
 }
+
+/** A JSON request to a local service, failing with its status and body; `{}` for an empty answer. */
+export async function callJson<T = unknown>(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<T> {
+  const res = await fetch(url, { method: init.method ?? "GET", headers: { "content-type": "application/json", ...init.headers }, body: init.body ?? null, signal: AbortSignal.timeout(60_000) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init.method ?? "GET"} ${url} → ${res.status}: ${text.slice(0, 500)}`);
+  return (text ? JSON.parse(text) : {}) as T;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
