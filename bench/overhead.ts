@@ -1,18 +1,22 @@
 // `npm run bench -- overhead`: what Homeskillet costs on top of calling Hosted.AI directly.
 //
-// With the emulator's simulated latency at zero, three paths serve the same inference:
+// With the emulators' simulated latency at zero, paths serve the same inference:
 //   (a) floor   POST /api/v1/inference/<id> through bench/floor-worker, a pass-through worker:
 //               the least any Workers gateway can cost;
 //   (b) direct  the same request straight to the emulator;
 //   (c) strike  POST /v1/strikes on the gateway (auth, validation, classification, covenant DO,
 //               lease reuse, provider call): one upstream call per strike on a warm lease;
 //   (d) seed    the same under a covenant with policy "seed": a fresh allocation per strike, so
-//               three upstream calls (allocate, infer, release).
+//               three upstream calls (allocate, infer, release);
+//   (e)–(k)     the OpenAI API (POST /v1/chat/completions), plain and streamed, on a warm lease
+//               and on the local node (a covenant whose fallback is ["local"]), each against the
+//               floor worker forwarding the same kind of request (streamed or not, to Hosted.AI
+//               or to the local node).
 // Each is driven at several concurrencies, under wrangler dev and under Miniflare directly, and
-// the ratio c/a is Homeskillet's throughput relative to the floor, measured in the same run.
+// the ratio path/floor is Homeskillet's throughput relative to the floor, measured in the same run.
 //
-// `--target` picks which gateway serves (c) and (d): "gateway", the one the mode runs (wrangler
-// dev, as `npm start`, or Miniflare), and/or "selfhost", the self-hosted gateway (`npm run
+// `--target` picks which gateway serves the gateway paths: "gateway", the one the mode runs
+// (wrangler dev, as `npm start`, or Miniflare), and/or "selfhost", the self-hosted gateway (`npm run
 // selfhost`: workerd from npm, its objects on local disk) started against the same emulators.
 // With both, each level measures both, one after the other, and the report compares them.
 import { cpus } from "node:os";
@@ -21,11 +25,43 @@ import { startSelfhost, type Selfhost } from "./lib/selfhost";
 import { withSystem, type LocalSystem, type StartOptions } from "./lib/system";
 
 type Mode = "wrangler" | "miniflare";
-const PATHS = ["floor", "direct", "strike", "seed"] as const;
-type PathName = (typeof PATHS)[number];
+/** The upstream paths: the floor worker's and the emulator's own, measured once per level. */
+const UPSTREAM_PATHS = ["floor", "direct", "floor-stream", "floor-local", "floor-local-stream"] as const;
 /** The gateway paths, measured once per target. */
-const GATEWAY_PATHS = ["strike", "seed"] as const;
+const GATEWAY_PATHS = ["strike", "seed", "openai", "openai-stream", "openai-local", "openai-local-stream"] as const;
+const PATHS = [...UPSTREAM_PATHS, ...GATEWAY_PATHS] as const;
+type PathName = (typeof PATHS)[number];
 type GatewayPath = (typeof GATEWAY_PATHS)[number];
+/** What each path is measured against: the floor worker forwarding the same kind of request. */
+const FLOOR_OF: Record<PathName, PathName> = {
+  floor: "floor",
+  direct: "floor",
+  strike: "floor",
+  seed: "floor",
+  openai: "floor",
+  "floor-stream": "floor-stream",
+  "openai-stream": "floor-stream",
+  "floor-local": "floor-local",
+  "openai-local": "floor-local",
+  "floor-local-stream": "floor-local-stream",
+  "openai-local-stream": "floor-local-stream",
+};
+const LABEL: Record<PathName, string> = {
+  floor: "(a) floor worker",
+  direct: "(b) emulator direct",
+  strike: "strike, warm lease",
+  seed: "strike, seed policy",
+  "floor-stream": "(e) floor worker, streamed",
+  openai: "OpenAI chat, warm lease",
+  "openai-stream": "OpenAI chat streamed, warm lease",
+  "floor-local": "(h) floor worker → local node chat",
+  "openai-local": "OpenAI chat, local node",
+  "floor-local-stream": "(j) floor worker → local node chat, streamed",
+  "openai-local-stream": "OpenAI chat streamed, local node",
+};
+const LETTER: Record<GatewayPath, string> = { strike: "c", seed: "d", openai: "f", "openai-stream": "g", "openai-local": "i", "openai-local-stream": "k" };
+/** The default set: the original four paths and every OpenAI path with its floor. */
+const DEFAULT_PATHS: PathName[] = [...PATHS];
 const TARGETS = ["gateway", "selfhost"] as const;
 export type TargetName = (typeof TARGETS)[number];
 
@@ -44,20 +80,23 @@ export interface OverheadOptions {
   key: "dev" | "issued" | "limited";
   /** Which gateways serve the strike paths; the first is the one the summary line reports. */
   targets: TargetName[];
+  /** Which paths run (each gateway path brings its floor along). */
+  paths: PathName[];
   /** replace workers' configs (used to exercise the bench itself against stand-ins) */
   configs?: StartOptions["configs"];
 }
 
 interface LevelResult {
   concurrency: number;
-  /** strike and seed are the first target's. */
-  results: Record<PathName, LoadResult>;
-  byTarget: Partial<Record<TargetName, Record<GatewayPath, LoadResult>>>;
+  /** the gateway paths are the first target's. */
+  results: Partial<Record<PathName, LoadResult>>;
+  byTarget: Partial<Record<TargetName, Partial<Record<GatewayPath, LoadResult>>>>;
 }
 
 interface ModeResult {
   mode: Mode;
   targets: TargetName[];
+  paths: PathName[];
   levels: LevelResult[];
   leaked: Array<{ allocation_id: string; pool_id?: string }>;
   leakGraceS: number;
@@ -71,6 +110,9 @@ const PROMPT = "Explain vGPU slicing in one sentence.";
 const MAX_TOKENS = 16;
 /** A covenant on the baseline policy: a fresh allocation, hence three upstream calls, per strike. */
 const SEED_COVENANT = "bench-seed";
+/** A covenant served by the local node: fallback ["local"]. */
+const LOCAL_COVENANT = "bench-local";
+const COVENANT_HEADER = "x-homeskillet-covenant";
 // What the emulator knows the local system by (the gateway gets the same key).
 const HOSTEDAI_API_KEY = "dev-hostedai-key";
 
@@ -127,7 +169,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     body: { api_key: HOSTEDAI_API_KEY },
   });
   // Long enough for every run, warm-up and drain, with room to spare: it must not expire mid-bench.
-  const totalS = opts.levels.length * (2 + GATEWAY_PATHS.length * opts.targets.length) * (opts.durationS + 15) + 600;
+  const totalS = opts.levels.length * opts.paths.length * opts.targets.length * (opts.durationS + 15) + 600;
   const allocation = await call<{ allocation_id: string }>(emulator, "/api/v1/allocations", {
     method: "POST",
     token,
@@ -140,35 +182,49 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     },
   });
 
-  const inference = JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 });
+  const inference = { model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 };
+  const chat = { model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 };
   const upstreamHeaders = { authorization: `Bearer ${token}`, "content-type": "application/json" };
-  const targets: Record<"floor" | "direct", LoadTarget> = {
-    floor: { url: `${system.floor}/api/v1/inference/${allocation.allocation_id}`, method: "POST", headers: upstreamHeaders, body: inference },
-    direct: { url: `${emulator}/api/v1/inference/${allocation.allocation_id}`, method: "POST", headers: upstreamHeaders, body: inference },
+  const json = { "content-type": "application/json" };
+  const inferUrl = (base: string) => `${base}/api/v1/inference/${allocation.allocation_id}`;
+  const upstream: Record<(typeof UPSTREAM_PATHS)[number], LoadTarget> = {
+    floor: { url: inferUrl(system.floor!), method: "POST", headers: upstreamHeaders, body: JSON.stringify(inference) },
+    direct: { url: inferUrl(emulator), method: "POST", headers: upstreamHeaders, body: JSON.stringify(inference) },
+    "floor-stream": { url: inferUrl(system.floor!), method: "POST", headers: upstreamHeaders, body: JSON.stringify({ ...inference, stream: true }) },
+    "floor-local": { url: `${system.floor}/local/v1/chat/completions`, method: "POST", headers: json, body: JSON.stringify(chat) },
+    "floor-local-stream": { url: `${system.floor}/local/v1/chat/completions`, method: "POST", headers: json, body: JSON.stringify({ ...chat, stream: true }) },
   };
-  // (c) and (d) on each gateway: its own key, its own seed covenant.
+  // The gateway paths on each gateway: its own key, its own seed and local covenants.
   const gatewayTargets = {} as Record<TargetName, Record<GatewayPath, LoadTarget>>;
   for (const target of opts.targets) {
     const base = gateways[target];
     if (!base) throw new Error(`target ${target} was not started`);
     const strikeKey = await keyFor(base, system.devKey, opts.key);
     const headers = { authorization: `Bearer ${strikeKey}`, "content-type": "application/json" };
+    const local = { ...headers, [COVENANT_HEADER]: LOCAL_COVENANT };
+    const chatUrl = `${base}/v1/chat/completions`;
     gatewayTargets[target] = {
       strike: { url: `${base}/v1/strikes`, method: "POST", headers, body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }) },
       seed: { url: `${base}/v1/strikes`, method: "POST", headers, body: JSON.stringify({ covenant_id: SEED_COVENANT, model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }) },
+      openai: { url: chatUrl, method: "POST", headers, body: JSON.stringify(chat) },
+      "openai-stream": { url: chatUrl, method: "POST", headers, body: JSON.stringify({ ...chat, stream: true }) },
+      "openai-local": { url: chatUrl, method: "POST", headers: local, body: JSON.stringify(chat) },
+      "openai-local-stream": { url: chatUrl, method: "POST", headers: local, body: JSON.stringify({ ...chat, stream: true }) },
     };
-    await fetch(`${base}/v1/covenants`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
-      body: JSON.stringify({ id: SEED_COVENANT, policy: "seed" }),
-    });
+    for (const covenant of [{ id: SEED_COVENANT, policy: "seed" }, { id: LOCAL_COVENANT, fallback: ["local"] }]) {
+      await fetch(`${base}/v1/covenants`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" },
+        body: JSON.stringify(covenant),
+      });
+    }
   }
-  // Every run of a level, in order: the two upstream paths, then each target's two.
+  // Every run of a level, in order: the upstream paths, then each target's gateway paths.
+  const wanted = new Set(opts.paths);
   const runs: Array<{ name: string; target?: TargetName; path: PathName; load: LoadTarget }> = [
-    { name: "floor", path: "floor", load: targets.floor },
-    { name: "direct", path: "direct", load: targets.direct },
+    ...UPSTREAM_PATHS.filter((p) => wanted.has(p)).map((path) => ({ name: path, path, load: upstream[path] })),
     ...opts.targets.flatMap((target) =>
-      GATEWAY_PATHS.map((path) => ({ name: opts.targets.length > 1 ? `${target} ${path}` : path, target, path, load: gatewayTargets[target][path] })),
+      GATEWAY_PATHS.filter((p) => wanted.has(p)).map((path) => ({ name: opts.targets.length > 1 ? `${target} ${path}` : path, target, path, load: gatewayTargets[target][path] })),
     ),
   ];
 
@@ -182,12 +238,12 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
 
     const levels: LevelResult[] = [];
     for (const concurrency of opts.levels) {
-      const results = {} as Record<PathName, LoadResult>;
+      const results: LevelResult["results"] = {};
       const byTarget: LevelResult["byTarget"] = {};
       for (const run of runs) {
         const r = await runLoad(run.load, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
         if (run.target) {
-          (byTarget[run.target] ??= {} as Record<GatewayPath, LoadResult>)[run.path as GatewayPath] = r;
+          (byTarget[run.target] ??= {})[run.path as GatewayPath] = r;
           if (run.target === opts.targets[0]) results[run.path] = r;
         } else results[run.path] = r;
         progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}`);
@@ -198,6 +254,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     return {
       mode,
       targets: opts.targets,
+      paths: opts.paths,
       levels,
       leakGraceS: opts.leakGraceS,
       ...(await leakCheck(mode, emulator, token, allocation.allocation_id, opts.leakGraceS)),
@@ -298,19 +355,21 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
       `| ---: | --- | ---: | ---: | ---: | ---: | ---: |`,
     );
     for (const level of m.levels) {
-      const floor = level.results.floor;
-      const rows: Array<[string, LoadResult]> = [
-        ["(a) floor worker", level.results.floor],
-        ["(b) emulator direct", level.results.direct],
-        ...m.targets.flatMap((t): Array<[string, LoadResult]> => [
-          [`(c) ${m.targets.length > 1 || t !== "gateway" ? targetName(t) : "gateway"} strike, warm lease`, level.byTarget[t]!.strike],
-          [`(d) ${m.targets.length > 1 || t !== "gateway" ? targetName(t) : "gateway"} strike, seed policy`, level.byTarget[t]!.seed],
-        ]),
+      const ratio = (path: PathName, r: LoadResult) => r.rps / (level.results[FLOOR_OF[path]]?.rps ?? NaN);
+      const rows: Array<[string, PathName, LoadResult | undefined]> = [
+        ...UPSTREAM_PATHS.map((p): [string, PathName, LoadResult | undefined] => [LABEL[p], p, level.results[p]]),
+        ...m.targets.flatMap((t) =>
+          GATEWAY_PATHS.map((p): [string, PathName, LoadResult | undefined] => [
+            `(${LETTER[p]}) ${m.targets.length > 1 || t !== "gateway" ? targetName(t) : "gateway"} ${LABEL[p]}`,
+            p,
+            level.byTarget[t]?.[p],
+          ]),
+        ),
       ];
-      for (const [label, r] of rows) {
-        out.push(
-          `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(r.rps / floor.rps)} |`,
-        );
+      rows.sort((a, b) => a[0].localeCompare(b[0]));
+      for (const [label, path, r] of rows) {
+        if (!r) continue;
+        out.push(`| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(ratio(path, r))} |`);
       }
     }
     if (m.targets.includes("gateway") && m.targets.includes("selfhost")) {
@@ -322,18 +381,21 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
         `| ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
       );
       for (const level of m.levels) {
-        const g = level.byTarget.gateway!.strike;
-        const h = level.byTarget.selfhost!.strike;
+        const g = level.byTarget.gateway?.strike;
+        const h = level.byTarget.selfhost?.strike;
+        if (!g || !h) continue;
         out.push(`| ${level.concurrency} | ${g.rps.toFixed(0)} | ${h.rps.toFixed(0)} | ${fmtRatio(h.rps / g.rps)} | ${fmtMs(g.p50)} | ${fmtMs(h.p50)} | ${fmtRatio(h.p50 / g.p50)} |`);
       }
     }
     const c1 = m.levels.find((l) => l.concurrency === 1);
     out.push(``);
     if (c1) {
-      out.push(
-        `Strike p50 over floor p50 at concurrency 1: ${fmtSigned(c1.results.strike.p50 - c1.results.floor.p50)} ms on a warm lease, ` +
-          `${fmtSigned(c1.results.seed.p50 - c1.results.floor.p50)} ms under the seed policy.`,
-      );
+      const over = GATEWAY_PATHS.flatMap((p) => {
+        const r = c1.results[p];
+        const f = c1.results[FLOOR_OF[p]];
+        return r && f ? [`${fmtSigned(r.p50 - f.p50)} ms ${LABEL[p]}`] : [];
+      });
+      if (over.length) out.push(`p50 over the matching floor's p50 at concurrency 1: ${over.join("; ")}.`);
     }
     const counters = Object.entries(m.counters).map(([k, v]) => `${k} ${v}`).join(", ");
     const shown = m.leaked.slice(0, 5).map((a) => `${a.allocation_id}${a.pool_id ? ` on ${a.pool_id}` : ""}`);
@@ -357,13 +419,20 @@ export function summaryLine(modes: ModeResult[], opts: OverheadOptions): string 
   const headline = at(100).results;
   const lowest = at(1).results;
   const errors = modes
-    .flatMap((m) => m.levels.flatMap((l) => [l.results.floor.errors, l.results.direct.errors, ...Object.values(l.byTarget).flatMap((t) => [t.strike.errors, t.seed.errors])]))
-    .reduce((a, b) => a + b, 0);
+    .flatMap((m) => m.levels.flatMap((l) => [...UPSTREAM_PATHS.map((p) => l.results[p]), ...Object.values(l.byTarget).flatMap((t) => Object.values(t))]))
+    .reduce((a, r) => a + (r?.errors ?? 0), 0);
+  const rps = (r: LoadResult | undefined) => (r ? r.rps.toFixed(1) : "–");
+  const ratio = (p: PathName) => {
+    const r = headline[p];
+    const f = headline[FLOOR_OF[p]];
+    return r && f ? (r.rps / f.rps).toFixed(3) : "–";
+  };
+  const over = lowest.strike && lowest.floor ? (lowest.strike.p50 - lowest.floor.p50).toFixed(2) : "–";
   return (
-    `floor_rps=${headline.floor.rps.toFixed(1)} strike_rps=${headline.strike.rps.toFixed(1)} ` +
-    `ratio=${(headline.strike.rps / headline.floor.rps).toFixed(3)} ` +
-    `seed_ratio=${(headline.seed.rps / headline.floor.rps).toFixed(3)} ` +
-    `overhead_p50_ms=${(lowest.strike.p50 - lowest.floor.p50).toFixed(2)} errors=${errors} concurrency=${Math.max(...opts.levels)}`
+    `floor_rps=${rps(headline.floor)} strike_rps=${rps(headline.strike)} ratio=${ratio("strike")} seed_ratio=${ratio("seed")} ` +
+    `openai_ratio=${ratio("openai")} openai_stream_ratio=${ratio("openai-stream")} ` +
+    `local_ratio=${ratio("openai-local")} local_stream_ratio=${ratio("openai-local-stream")} ` +
+    `overhead_p50_ms=${over} errors=${errors} concurrency=${Math.max(...opts.levels)}`
   );
 }
 
@@ -395,7 +464,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
     flags.set(m[1]!, value);
   }
   for (const key of flags.keys()) {
-    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key", "target"].includes(key)) throw new Error(`unknown option --${key}`);
+    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key", "target", "paths"].includes(key)) throw new Error(`unknown option --${key}`);
   }
   const pick = (flag: string, envName: string, fallback: string) => flags.get(flag) ?? env[envName] ?? fallback;
   const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -414,7 +483,12 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
   if (key !== "dev" && key !== "issued" && key !== "limited") throw new Error(`--key must be dev, issued or limited`);
   const targets = [...new Set(list(pick("target", "BENCH_TARGET", "gateway")))];
   if (!targets.length || targets.some((t) => !(TARGETS as readonly string[]).includes(t))) throw new Error(`--target must list gateway and/or selfhost`);
-  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[] };
+  const asked = list(pick("paths", "BENCH_PATHS", DEFAULT_PATHS.join(",")));
+  for (const p of asked) if (!(PATHS as readonly string[]).includes(p)) throw new Error(`unknown path ${p} (known: ${PATHS.join(", ")})`);
+  // Every path brings the floor it is measured against.
+  const chosen = new Set<PathName>((asked as PathName[]).flatMap((p) => [FLOOR_OF[p], p]));
+  const paths = PATHS.filter((p) => chosen.has(p));
+  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[], paths };
 }
 
 /** The key the strike paths send: the dev key itself, or one it issues. */

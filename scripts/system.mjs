@@ -29,7 +29,7 @@ export const COMPONENTS = {
     port: Number(process.env.PORT) || 8787,
     bindsTo: { HOSTEDAI: "hostedai", LOCAL_NODE: "localNode" },
   },
-  floor: { config: "bench/floor-worker/wrangler.toml", port: 0, bindsTo: { HOSTEDAI: "hostedai" } },
+  floor: { config: "bench/floor-worker/wrangler.toml", port: 0, bindsTo: { HOSTEDAI: "hostedai", LOCAL_NODE: "localNode" } },
 };
 
 // A fixed order for logs and Miniflare's worker list; startup itself does not depend on it,
@@ -102,7 +102,10 @@ function varsFor(name, { url, devKey, opts }) {
     case "localNode":
       return { ...opts.emulatorVars };
     case "floor":
-      return url("hostedai") ? { UPSTREAM_URL: url("hostedai") } : {};
+      return {
+        ...(url("hostedai") && { UPSTREAM_URL: url("hostedai") }),
+        ...(url("localNode") && { LOCAL_UPSTREAM_URL: url("localNode") }),
+      };
     default:
       return {};
   }

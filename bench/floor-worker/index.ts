@@ -7,10 +7,27 @@ export interface Env {
   HOSTEDAI?: Fetcher;
   /** Base URL of the Hosted.AI API, used when HOSTEDAI is not bound. */
   UPSTREAM_URL?: string;
+  /** Service binding to the local-node emulator, for paths under /local/ (Miniflare runs). */
+  LOCAL_NODE?: Fetcher;
+  /** Base URL of the local node, used for /local/ when LOCAL_NODE is not bound. */
+  LOCAL_UPSTREAM_URL?: string;
 }
+
+// `/local/<path>` goes to the local node as `/<path>`: the floor for an OpenAI chat completion
+// served by the local node. Everything else goes to Hosted.AI unchanged.
+const LOCAL_PREFIX = "/local/";
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
+    const incoming = new URL(request.url);
+    if (incoming.pathname.startsWith(LOCAL_PREFIX)) {
+      const path = incoming.pathname.slice(LOCAL_PREFIX.length - 1) + incoming.search;
+      if (env.LOCAL_NODE) return env.LOCAL_NODE.fetch(new Request(new URL(path, incoming), request));
+      if (!env.LOCAL_UPSTREAM_URL) {
+        return Response.json({ error: { type: "misconfigured", message: "Neither LOCAL_NODE nor LOCAL_UPSTREAM_URL is set." } }, { status: 500 });
+      }
+      return fetch(new Request(new URL(path, env.LOCAL_UPSTREAM_URL), request), { redirect: "manual", encodeResponseBody: "manual" });
+    }
     // A service binding takes the request as is: same method, URL path, headers and body stream.
     if (env.HOSTEDAI) return env.HOSTEDAI.fetch(request);
 
@@ -21,7 +38,6 @@ export default {
         { status: 500 },
       );
     }
-    const incoming = new URL(request.url);
     const target = new URL(incoming.pathname + incoming.search, upstream);
     // new Request(url, request) keeps method, headers and the body stream without buffering it.
     // Redirects go back to the caller rather than being followed, and an encoded upstream body
