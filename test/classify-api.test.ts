@@ -24,8 +24,9 @@ describe("POST /v1/classify", () => {
     expect(parsed.success).toBe(true);
     expect(parsed.data?.label).toBe("coding");
     expect(Object.keys(body as object).sort()).toEqual(
-      ["classifier", "complexity", "label", "latency_class", "output_tokens", "probabilities", "prompt_tokens"].sort(),
+      ["classifier", "complexity", "confident", "label", "latency_class", "output_tokens", "probabilities", "prompt_tokens"].sort(),
     );
+    expect(parsed.data?.confident).toBe(true);
   });
 
   it("classifies messages the way a strike flattens them", async () => {

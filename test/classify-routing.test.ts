@@ -82,6 +82,19 @@ describe("routeModel overrides and limits", () => {
     expect(d.reason).toContain("no route matched");
   });
 
+  it("a label the classifier is not confident of takes the covenant's default, not a labelled route", () => {
+    const unsure = classification("coding", 0.7, { confident: false });
+    const d = routeModel(unsure, DEFAULT_ROUTES, ALL, undefined, { defaultModel: "mistral-7b" });
+    expect(d.model).toBe("mistral-7b");
+    expect(d.route).toBeUndefined();
+    expect(d.reason).toContain("not confident");
+    // The same reading, confident, takes its labelled route.
+    expect(routeModel({ ...unsure, confident: true }, DEFAULT_ROUTES, ALL, undefined, { defaultModel: "mistral-7b" }).model).toBe("qwen-32b");
+    // Routes that name no label still apply.
+    const routes: ModelRoute[] = [{ labels: ["coding"], model: "qwen-70b" }, { latency_classes: ["interactive"], model: "gemma-2b-it" }];
+    expect(routeModel(unsure, routes, ALL, undefined, { defaultModel: "mistral-7b" })).toMatchObject({ model: "gemma-2b-it", route: 1 });
+  });
+
   it("a route to a model the covenant does not allow falls to the nearest allowed one, upwards first", () => {
     const hardCode = classification("coding", 0.7); // default route: qwen-32b
     expect(routeModel(hardCode, DEFAULT_ROUTES, ["mistral-7b", "qwen-70b"]).model).toBe("qwen-70b");

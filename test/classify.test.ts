@@ -1,7 +1,7 @@
 // The WebAssembly classifier as the edge runs it: one instance per isolate, one call per text.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { analyseRequest, classify, instantiateClassifier } from "../src/classify";
+import { analyseRequest, classify, CONFIDENCE_THRESHOLD, instantiateClassifier } from "../src/classify";
 import classifierModule from "../wasm/build/classifier.wasm";
 import { Classification, TASK_LABELS, type TaskLabel } from "../src/schema";
 
@@ -42,6 +42,23 @@ describe("classify", () => {
     for (const [, other] of SMOKE) classify(other);
     expect(classify(text)).toEqual(first);
     expect(instantiateClassifier(classifierModule).classify(text)).toEqual(first);
+  });
+
+  it("says whether it is confident: the top probability against the threshold", () => {
+    for (const text of ["Write a haiku about autumn leaves.", "hmm", "ok so what about the other one then"]) {
+      const c = classify(text);
+      expect(c.confident).toBe(c.probabilities[c.label] >= CONFIDENCE_THRESHOLD);
+    }
+    expect(classify("Write a Python function that parses an ISO 8601 date string.").confident).toBe(true);
+  });
+
+  it("gives the same label whatever the closing punctuation, case, white space, greeting or please", () => {
+    const base = classify("Name three prime numbers");
+    for (const text of ["Name three prime numbers.", "name three prime numbers?", "  Name three prime numbers!\n", "Hi! Please name three prime numbers.", "Name three prime numbers, please. Thanks!"]) {
+      const c = classify(text);
+      expect(c.label, text).toBe(base.label);
+      expect(c.probabilities[c.label], text).toBeCloseTo(base.probabilities[base.label], 2);
+    }
   });
 
   it("names the weights it used", () => {
@@ -128,6 +145,18 @@ describe("analyseRequest", () => {
     expect(a.promptText).toBe("system: You are helpful.\nuser: What is the capital of Canada?");
     expect(a.classification.label).toBe("knowledge");
     expect(a.promptTokens).toBe(a.classification.prompt_tokens);
+  });
+
+  it("reads the task from the user's words, the sizes from everything the upstream reads", () => {
+    const system = "You are a friendly assistant who always talks like a pirate and stays in character.";
+    const user = "Write a Python function that reverses a singly linked list in place.";
+    const a = analyseRequest({ messages: [{ role: "system", content: system }, { role: "user", content: user }] });
+    const alone = classify(user);
+    expect(a.classification.label).toBe("coding");
+    expect(a.classification.probabilities).toEqual(alone.probabilities);
+    expect(a.classification.confident).toBe(alone.confident);
+    expect(a.promptTokens).toBe(classify(a.promptText).prompt_tokens);
+    expect(a.promptTokens).toBeGreaterThan(alone.prompt_tokens);
   });
 
   it("takes a prompt as it is", () => {

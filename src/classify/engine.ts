@@ -27,6 +27,14 @@ export interface ClassifierLayout {
   weightsFit: boolean;
 }
 
+/**
+ * Below this top-label probability the reading is reported as not confident (`confident: false`)
+ * and routing does not act on the label. The probabilities are calibrated (temperature-scaled on
+ * leave-one-source-out predictions, see wasm/README.md), so it means what it says: on prompts
+ * from sources the classifier never saw, readings under it are wrong about half the time.
+ */
+export const CONFIDENCE_THRESHOLD = 0.5;
+
 /** Longer texts are read as their head and tail: instructions sit at either end of a long paste. */
 export const WINDOW_HEAD_UNITS = 24 * 1024;
 export const WINDOW_TAIL_UNITS = 8 * 1024;
@@ -101,6 +109,7 @@ export class Classifier {
     return {
       label,
       probabilities,
+      confident: probabilities[label] >= CONFIDENCE_THRESHOLD,
       complexity: v.getFloat32(32, true),
       prompt_tokens: v.getInt32(36, true),
       output_tokens: v.getInt32(40, true),

@@ -6,7 +6,7 @@ import { Classifier, instantiateClassifier } from "./engine";
 // Built by wasm/build.mjs (npm start / test / deploy); Workers import .wasm as a compiled module.
 import classifierModule from "../../wasm/build/classifier.wasm";
 
-export { Classifier, instantiateClassifier } from "./engine";
+export { CONFIDENCE_THRESHOLD, Classifier, instantiateClassifier } from "./engine";
 
 /** Messages flattened to the one text the upstream completion API and the classifier read. */
 export function flattenMessages(messages: readonly ChatMessage[]): string {
@@ -16,6 +16,17 @@ export function flattenMessages(messages: readonly ChatMessage[]): string {
       return `${m.role}: ${content}`;
     })
     .join("\n");
+}
+
+/**
+ * What the task label is read from: the user's own words. A system prompt ("You are a helpful
+ * assistant…") or an earlier answer says little about what is asked now, and the role names the
+ * flattened text carries are not part of any prompt; undefined when there is no user message.
+ */
+export function taskText(messages: readonly ChatMessage[]): string | undefined {
+  const user = messages.filter((m) => m.role === "user");
+  if (user.length === 0) return undefined;
+  return user.map((m) => (typeof m.content === "string" ? m.content : m.content.map((p) => p.text).join("\n"))).join("\n");
 }
 
 const utf8 = new TextEncoder();
@@ -47,7 +58,13 @@ export interface RequestAnalysis {
 export function analyseRequest(input: { messages?: readonly ChatMessage[]; prompt?: string }): RequestAnalysis {
   return inSpanSync("classify", {}, (span) => {
     const promptText = input.prompt ?? flattenMessages(input.messages ?? []);
-    const classification = classify(promptText);
+    // Sizes and complexity from everything the upstream will read; the task from the user's words.
+    let classification = classify(promptText);
+    const task = input.prompt === undefined && input.messages ? taskText(input.messages) : undefined;
+    if (task !== undefined) {
+      const { label, probabilities, confident } = classify(task);
+      classification = { ...classification, label, probabilities, confident };
+    }
     // The reading, never the text: prompts stay out of traces.
     span.setAttributes({
       "homeskillet.classify.label": classification.label,

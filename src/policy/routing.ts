@@ -37,7 +37,9 @@ export interface RouteOptions {
 }
 
 export function routeMatches(route: ModelRoute, c: Classification): boolean {
-  if (route.labels && !route.labels.includes(c.label)) return false;
+  // A label the classifier is not confident of is not acted on: routes that name labels do not
+  // match, so the request takes a label-free route or the covenant's default.
+  if (route.labels && (c.confident === false || !route.labels.includes(c.label))) return false;
   if (route.min_complexity !== undefined && c.complexity < route.min_complexity) return false;
   if (route.max_complexity !== undefined && c.complexity > route.max_complexity) return false;
   if (route.max_prompt_tokens !== undefined && c.prompt_tokens > route.max_prompt_tokens) return false;
@@ -75,7 +77,9 @@ export function routeModel(
   const catalogue = options.catalogue ?? modelCatalogue(DEFAULT_MODELS);
   const allowed = allowedModels.map((id) => catalogue.get(id)).filter((m): m is ModelSpec => m !== undefined);
   const fallbackId = options.defaultModel ?? DEFAULT_MODEL_ID;
-  const what = `${classification.label}, complexity ${classification.complexity.toFixed(2)}`;
+  const what =
+    `${classification.label}${classification.confident === false ? " (not confident)" : ""}, ` +
+    `complexity ${classification.complexity.toFixed(2)}`;
 
   const index = routes.findIndex((r) => routeMatches(r, classification));
   const route = index >= 0 ? routes[index] : undefined;

@@ -28,6 +28,10 @@ export const Classification = z
         knowledge: Probability,
       })
       .openapi({ description: "One probability per label; they sum to 1." }),
+    confident: z.boolean().optional().openapi({
+      description:
+        "Whether the top label's probability reaches the classifier's confidence threshold (0.5, calibrated). When false, routes that name labels do not match and the request takes the covenant's default route.",
+    }),
     complexity: z.number().min(0).max(1).openapi({ description: "How demanding the request looks, 0 (trivial) to 1." }),
     prompt_tokens: z.number().int().nonnegative().openapi({ description: "Estimated tokens in the prompt." }),
     output_tokens: z.number().int().nonnegative().openapi({ description: "Estimated tokens the answer will need." }),

@@ -1,23 +1,20 @@
 // The evaluation command end to end, and the classifier's figures against the recorded ones: the
 // compiled WebAssembly classifier run by `npm run eval:classifier` on the labelled corpus scores
 // what test/fixtures/classifier-eval.json records, and the shipped training recipe, trained on a
-// random 80 % and scored on the rest as `npm run bench -- classifier` does, reproduces the
-// random-split figures bench/RESULTS.md reports.
+// random 80 % and scored on the rest as `npm run eval:classifier` and `npm run bench -- classifier`
+// do (wasm/lib/evaluate.ts), reproduces the random-split figures bench/RESULTS.md reports.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CORPUS_PATH, labelIndex, readExamples, readSupplement } from "../../wasm/lib/dataset";
-import { extractFeatures } from "../../wasm/lib/features";
-import { score } from "../../wasm/lib/metrics";
+import { CORPUS_PATH } from "../../wasm/lib/dataset";
+import { loadEvalData, randomSplit, recipeTrainer } from "../../wasm/lib/evaluate";
 import { buildClassifier, loadClassifier } from "../../wasm/lib/node";
-import { predictWithModule, quantise, SEED, trainRecipe } from "../../wasm/lib/pipeline";
-import { rng, shuffleInPlace } from "../../wasm/lib/random";
 import recorded from "../fixtures/classifier-eval.json";
 
 function evalClassifier(file: string) {
-  const run = spawnSync("npx", ["tsx", "scripts/eval-classifier.ts", file], { encoding: "utf8", timeout: 120_000 });
+  const run = spawnSync("npx", ["tsx", "scripts/eval-classifier.ts", file, "--file-only"], { encoding: "utf8", timeout: 120_000 });
   expect(run.status, run.stderr).toBe(0);
   const last = run.stdout.trim().split("\n").at(-1)!;
   const m = /^accuracy=([01]\.\d{4}) macro_f1=([01]\.\d{4}) n=(\d+)$/.exec(last);
@@ -38,6 +35,8 @@ it("npm run eval:classifier prints per-label figures and ends with accuracy=… 
   const out = evalClassifier(file);
   expect(out.n).toBe(4);
   expect(out.stdout).toMatch(/coding/);
+  expect(out.stdout).toMatch(/^stability: [01]\.\d{3} label agreement over 44 perturbed copies/m);
+  expect(out.stdout).toMatch(/^confident \(top probability >= 0\.5\): \d of 4/m);
 });
 
 const haveCorpus = existsSync(CORPUS_PATH);
@@ -63,20 +62,13 @@ describe.skipIf(!haveCorpus)("the classifier's figures", () => {
     const [accuracy, macroF1] = row!.split("|").slice(2, 4).map((c) => Number(c.replace(/\*/g, "").trim()));
     expect(accuracy).toBeGreaterThan(0.9);
 
-    // As bench/classifier.ts does it: the corpus shuffled with the seed, 20 % held out, the rest
-    // and the supplement trained on, the held-out rows predicted by the compiled module.
+    // As eval:classifier and bench/classifier.ts do it: the labelled public data shuffled with the
+    // seed, 20 % held out, the rest (commercial sources) and the supplement trained on, the
+    // held-out rows predicted by the compiled module.
     await buildClassifier();
     const classifier = await loadClassifier();
-    const corpus = readExamples(CORPUS_PATH);
-    const supplement = readSupplement();
-    const examples = [...corpus, ...supplement];
-    const features = extractFeatures(classifier, examples.map((e) => e.text));
-    const order = shuffleInPlace(corpus.map((_, i) => i), rng(SEED));
-    const cut = Math.floor(order.length * 0.8);
-    const test = order.slice(cut);
-    const train = [...order.slice(0, cut), ...supplement.map((_, i) => corpus.length + i)];
-    const predicted = predictWithModule(classifier, quantise(trainRecipe(classifier, features, examples, train)), test.map((r) => examples[r]!.text));
-    const s = score(test.map((r) => labelIndex(examples[r]!.label)), predicted);
+    const d = loadEvalData(classifier);
+    const s = randomSplit(d, recipeTrainer(classifier, d, true));
     expect(Math.abs(s.accuracy - accuracy!), `accuracy ${s.accuracy}, recorded ${accuracy}`).toBeLessThanOrEqual(TOLERANCE);
     expect(Math.abs(s.macroF1 - macroF1!), `macro-F1 ${s.macroF1}, recorded ${macroF1}`).toBeLessThanOrEqual(TOLERANCE);
   });

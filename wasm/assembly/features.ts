@@ -161,10 +161,13 @@ export function computeDense(): void {
   store<f32>(f, logScaled(stats.words, 8), 8);
   store<f32>(f, logScaled(stats.lines, 6), 12);
   store<f32>(f, ratio(stats.digits, nonSpace), 16);
-  store<f32>(f, ratio(stats.upper, stats.letters), 20);
+  // Slots 5, 7 and 8 (upper-case ratio, lower-case first word, closing "?") are kept at zero: how
+  // a request is capitalised or punctuated at its end does not change its task, and those
+  // features mostly told one dataset's house style from another's.
+  store<f32>(f, 0, 20);
   store<f32>(f, ratio(stats.symbols, nonSpace), 24);
-  store<f32>(f, stats.firstWordLower ? 1.0 : 0.0, 28);
-  store<f32>(f, stats.lastChar == 0x3f ? 1.0 : 0.0, 32);
+  store<f32>(f, 0, 28);
+  store<f32>(f, 0, 32);
   store<f32>(f, logScaled(stats.questions, 3), 36);
   store<f32>(f, logScaled(counts.optionMarkers, 2), 40);
   store<f32>(f, min<f32>(1, 10 * ratio(stats.codeSymbols, nonSpace)), 44);

@@ -1,7 +1,7 @@
 // One pass over UTF-8 bytes: decode (invalid bytes become U+FFFD, never a trap), split into
 // tokens, and count what the dense features and the estimates need. Every token is lower-cased and hashed; numbers are reduced to their shape, so "1,250"
 // and "3.75" say "a number" rather than memorising values.
-import { fnvStep, fmix, pair, FNV_OFFSET } from "./hash";
+import { fnvStep, fmix, pair, wordHash, FNV_OFFSET } from "./hash";
 
 export const KIND_WORD: u8 = 0;
 export const KIND_NUMBER: u8 = 1;
@@ -79,6 +79,11 @@ function isSpace(cp: u32): bool {
     cp == 0x2028 || cp == 0x2029 || cp == 0x3000 || cp == 0xfeff;
 }
 
+/** White space and sentence-closing punctuation, trimmed from the ends of a text. */
+function isTrailing(b: u32): bool {
+  return b == 0x20 || (b >= 0x09 && b <= 0x0d) || b == 0x2e || b == 0x21 || b == 0x3f || b == 0x2c || b == 0x3b;
+}
+
 function isUnusual(cp: u32): bool {
   return cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f) || cp == 0xfffd;
 }
@@ -123,6 +128,37 @@ function pushToken(hash: u32, kind: u8, flags: u8, value: f32): void {
   tokens++;
 }
 
+/**
+ * Words that do not change what is asked: greetings, thanks, "please". They are read (the token
+ * estimate counts them) but emit no token, nor does punctuation that only attaches them
+ * ("Hi! …", "…, please"), so "Hello, please name three primes." reads as "name three primes".
+ */
+const FILLERS: StaticArray<u32> = [wordHash("please"), wordHash("pls"), wordHash("plz"), wordHash("kindly")];
+const GREETINGS: StaticArray<u32> = [
+  wordHash("hi"), wordHash("hello"), wordHash("hey"), wordHash("hiya"), wordHash("howdy"), wordHash("greetings"),
+  wordHash("thanks"), wordHash("thank"), wordHash("thx"),
+];
+/** Read as part of the greeting right before them: "hi there", "thank you", "hello everyone". */
+const FILLER_TAILS: StaticArray<u32> = [
+  wordHash("there"), wordHash("you"), wordHash("all"), wordHash("everyone"), wordHash("so"), wordHash("much"),
+  wordHash("in"), wordHash("advance"),
+];
+
+function isIn(table: StaticArray<u32>, h: u32): bool {
+  for (let k = 0; k < table.length; k++) if (unchecked(table[k]) == h) return true;
+  return false;
+}
+
+/** 1 right after a greeting, 2 after "please" or after a filler's attaching punctuation; 0 otherwise. */
+let afterFiller: i32 = 0;
+/** The token that last counted a sentence end, so dropping it can uncount it. */
+let sentenceToken: i32 = -1;
+
+// @ts-ignore: decorator
+@inline function isAttachingPunctuation(cp: u32): bool {
+  return cp == 0x2c || cp == 0x21 || cp == 0x2e || cp == 0x3a || cp == 0x3b;
+}
+
 /** BPE tokenizers split long or rare words; a word of n ASCII letters costs about this many tokens. */
 function wordTokens(asciiLen: i32, otherLen: i32): f64 {
   const ascii = asciiLen <= 7 ? 1.0 : 1.0 + <f64>(asciiLen - 5) / 4.0;
@@ -155,7 +191,7 @@ for (let c: u32 = 0; c < 128; c++) {
   return load<u8>(asciiClass + <usize>cp);
 }
 
-function scanWord(first: u32): void {
+function scanWord(first: u32): bool {
   const stop = end;
   let at = p;
   let bytes = decodedBytes;
@@ -210,6 +246,21 @@ function scanWord(first: u32): void {
     }
   }
   p = at;
+  const hash = fmix(h);
+  const greeting = isIn(GREETINGS, hash);
+  if (greeting || isIn(FILLERS, hash) || (afterFiller == 1 && isIn(FILLER_TAILS, hash))) {
+    stats.tokenEstimate += wordTokens(ascii, other);
+    // Punctuation that attached the filler to what came before it goes with it: "…, please".
+    if (tokens > 0 && afterFiller == 0 && load<u8>(tokKind + <usize>(tokens - 1)) == KIND_SYMBOL &&
+        isPunctuationToken(load<u32>(tokHash + (<usize>(tokens - 1) << 2)))) {
+      tokens--;
+      stats.symbols--;
+      if (sentenceToken == tokens) { stats.sentences--; sentenceToken = -1; }
+    }
+    afterFiller = greeting || afterFiller == 1 ? 1 : 2;
+    return false;
+  }
+  afterFiller = 0;
   stats.upper += upper;
   stats.letters += len - digits;
   stats.digits += digits;
@@ -219,10 +270,20 @@ function scanWord(first: u32): void {
   stats.words++;
   stats.wordChars += len;
   stats.tokenEstimate += wordTokens(ascii, other);
-  pushToken(fmix(h), KIND_WORD, flags, 0);
+  pushToken(hash, KIND_WORD, flags, 0);
+  return true;
+}
+
+const PUNCTUATION_TOKENS: StaticArray<u32> = [
+  pair(0x2c, 1), pair(0x21, 1), pair(0x2e, 1), pair(0x3a, 1), pair(0x3b, 1), pair(0x3f, 1),
+];
+
+function isPunctuationToken(h: u32): bool {
+  return isIn(PUNCTUATION_TOKENS, h);
 }
 
 function scanNumber(first: u32): void {
+  afterFiller = 0;
   let digits = 0;
   let separated = false;
   let value: f64 = 0;
@@ -254,22 +315,32 @@ function scanNumber(first: u32): void {
 }
 
 /** A run of one repeated symbol ("==", "**", "----") is one token. */
-function scanSymbol(cp: u32): void {
+function scanSymbol(cp: u32): bool {
   let run = 0;
   const bytes = decodedBytes;
   while (p < end && decode(p, end) == cp && decodedBytes == bytes) {
     run++;
     p += <usize>bytes;
   }
+  if (afterFiller != 0 && run == 1 && isAttachingPunctuation(cp)) {
+    stats.tokenEstimate += 1.0;
+    afterFiller = 2;
+    return false;
+  }
+  afterFiller = 0;
   stats.symbols += run;
   if (cp == 0x3f) stats.questions += run;
   if (cp == 0x22 || cp == 0x201c || cp == 0x201d) stats.quotes += run;
   if (cp == 0x7b || cp == 0x7d || cp == 0x3b || cp == 0x5b || cp == 0x5d) stats.codeSymbols += run;
   if (cp == 0x24) stats.latex += run;
   if (cp == 0x5c && p < end && isLetter(<u32>load<u8>(p))) stats.latex++;
-  if ((cp == 0x2e || cp == 0x21 || cp == 0x3f) && (p >= end || isSpace(<u32>load<u8>(p)))) stats.sentences++;
+  if ((cp == 0x2e || cp == 0x21 || cp == 0x3f) && (p >= end || isSpace(<u32>load<u8>(p)))) {
+    stats.sentences++;
+    sentenceToken = tokens;
+  }
   stats.tokenEstimate += 1.0;
   pushToken(pair(cp, <u32>min(run, 3)), KIND_SYMBOL, pendingFlags, 0);
+  return true;
 }
 
 const EMOJI_HASH: u32 = 0x3e30f1a7;
@@ -277,15 +348,36 @@ const EMOJI_HASH: u32 = 0x3e30f1a7;
 /** Scans `len` bytes at `input` into tokens, char n-grams and statistics. */
 export function scan(input: usize, len: i32): void {
   tokens = 0;
-  stats.bytes = len;
   stats.chars = 0; stats.letters = 0; stats.upper = 0; stats.digits = 0; stats.symbols = 0;
   stats.nonAscii = 0; stats.unusual = 0; stats.words = 0; stats.wordChars = 0; stats.numbers = 0;
   stats.lines = 0; stats.indentedLines = 0; stats.longestLine = 0; stats.sentences = 0;
   stats.questions = 0; stats.quotes = 0; stats.codeSymbols = 0; stats.latex = 0; stats.identifiers = 0;
-  stats.firstWordLower = false; stats.lastChar = 0; stats.tokenEstimate = 0;
+  stats.firstWordLower = false; stats.lastChar = 0;
 
-  p = input;
-  end = input + <usize>len;
+  // Surrounding white space and closing punctuation do not change the task: "Name three prime
+  // numbers", "Name three prime numbers." and "  Name three prime numbers?\n" read the same.
+  let start = input;
+  let stop = input + <usize>max(len, 0);
+  while (stop > start && isTrailing(<u32>load<u8>(stop - 1))) stop--;
+  while (stop >= start + 3 && load<u8>(stop - 3) == 0xe2 && load<u8>(stop - 2) == 0x80 && load<u8>(stop - 1) == 0xa6) {
+    stop -= 3; // …
+    while (stop > start && isTrailing(<u32>load<u8>(stop - 1))) stop--;
+  }
+  while (start < stop && isTrailing(<u32>load<u8>(start)) && load<u8>(start) <= 0x20) start++;
+  stats.bytes = <i32>(stop - start);
+  // The trimmed punctuation is still part of the prompt the upstream counts: a token a run.
+  let trimmedRuns = 0;
+  let previous: u32 = 0;
+  for (let q = stop; q < input + <usize>max(len, 0); q++) {
+    const b = <u32>load<u8>(q);
+    if (b > 0x20 && b != previous) trimmedRuns++;
+    previous = b;
+  }
+  stats.tokenEstimate = <f64>trimmedRuns;
+  afterFiller = 0;
+  sentenceToken = -1;
+  p = start;
+  end = stop;
   pendingFlags = F_LINE_START | F_SPACE_BEFORE;
   let lineStartAt = p;
   let leading = 0;
@@ -329,19 +421,22 @@ export function scan(input: usize, len: i32): void {
       stats.words++;
       stats.wordChars++;
       stats.tokenEstimate += 1.0;
+      afterFiller = 0;
       pushToken(fmix(fnvStep(FNV_OFFSET, cp)), KIND_WORD, pendingFlags, 0);
       p += <usize>decodedBytes;
     } else if ((k & A_LETTER) != 0 || (cp >= 0x80 && isLetter(cp))) {
-      scanWord(cp);
+      // A dropped filler leaves the line-start mark to the word after it.
+      if (!scanWord(cp)) continue;
     } else if ((k & A_DIGIT) != 0) {
       scanNumber(cp);
     } else if (isEmoji(cp)) {
       stats.unusual++;
       stats.tokenEstimate += cp == 0x200d || cp == 0xfe0f ? 1.0 : 2.0;
       p += <usize>decodedBytes;
+      afterFiller = 0;
       if (cp != 0x200d && cp != 0xfe0f) pushToken(EMOJI_HASH, KIND_SYMBOL, pendingFlags, 0);
     } else {
-      scanSymbol(cp);
+      if (!scanSymbol(cp)) continue;
     }
     pendingFlags = 0;
   }

@@ -15,6 +15,18 @@ export const CORPUS_PATH = fileURLToPath(new URL("../../../shared/data/prompts/t
 /** Prompts written for this project (one file per label): training only, never a headline evaluation. */
 export const SUPPLEMENT_DIR = fileURLToPath(new URL("../data/supplement", import.meta.url));
 export const SUPPLEMENT_SOURCE = "homeskillet/supplement";
+/**
+ * Labelled prompts copied from public repositories into this one (`data/public/*.jsonl`, see
+ * the README there and wasm/README.md): part of the training and evaluation data, like the corpus.
+ */
+export const PUBLIC_DIR = fileURLToPath(new URL("../data/public", import.meta.url));
+
+/**
+ * Corpus files never read at all: WizardLM_testset.jsonl is the WizardLM paper's evaluation set
+ * of chat-assistant questions. Held-out sets of that kind are how the classifier is measured, so
+ * it must not learn from one.
+ */
+export const EXCLUDED_SOURCES = ["nlpxucan/WizardLM:WizardLM/data/WizardLM_testset.jsonl"];
 
 /** Sources whose licence (CC BY-NC 4.0) rules out commercial use: never in the shipped weights. */
 export const NON_COMMERCIAL_REPOS = ["sahil280114/codealpaca", "nlpxucan/WizardLM"];
@@ -49,6 +61,21 @@ export function readExamples(path: string): Example[] {
     examples.push({ text, label: label as TaskLabel, source: typeof source === "string" ? source : path });
   });
   return examples;
+}
+
+/** Sources carry a `[label]` suffix where one file gave several labels. */
+export function isExcluded(source: string): boolean {
+  return EXCLUDED_SOURCES.some((x) => source === x || source.startsWith(`${x}[`));
+}
+
+/** The shared corpus without its excluded files, plus the public prompts committed here. */
+export function readLabelled(corpusPath: string = CORPUS_PATH, publicDir: string = PUBLIC_DIR): Example[] {
+  const corpus = readExamples(corpusPath).filter((e) => !isExcluded(e.source));
+  const extra = readdirSync(publicDir)
+    .filter((name) => name.endsWith(".jsonl"))
+    .sort()
+    .flatMap((name) => readExamples(join(publicDir, name)));
+  return [...corpus, ...extra];
 }
 
 export function labelIndex(label: TaskLabel): number {

@@ -96,4 +96,48 @@ export function predictWithModule(classifier: Classifier, image: WeightsImage, t
   }
 }
 
+/** Probabilities the module gives `texts` with `image` loaded, one Float64Array row per text. */
+export function probabilitiesWithModule(classifier: Classifier, image: WeightsImage, texts: readonly string[]): Float64Array[] {
+  useWeights(classifier, image);
+  try {
+    return texts.map((t) => {
+      const p = classifier.classify(t).probabilities;
+      return Float64Array.from(TASK_LABELS, (l) => p[l]);
+    });
+  } finally {
+    useWeights(classifier, null);
+  }
+}
+
+/**
+ * Temperature scaling: the T that makes softmax(z / T) fit held-out labels best (least negative
+ * log-likelihood), found on a grid. Probabilities at T = 1 are all it needs: p^(1/T), renormalised.
+ */
+export function fitTemperature(probabilities: readonly Float64Array[], targets: ArrayLike<number>): number {
+  let best = 1;
+  let bestLoss = Infinity;
+  for (let t = 0.5; t <= 6.0001; t += 0.05) {
+    let loss = 0;
+    probabilities.forEach((p, i) => {
+      let total = 0;
+      for (const v of p) total += Math.pow(Math.max(v, 1e-12), 1 / t);
+      loss -= Math.log(Math.pow(Math.max(p[targets[i]!]!, 1e-12), 1 / t) / total);
+    });
+    if (loss < bestLoss) {
+      bestLoss = loss;
+      best = Number(t.toFixed(2));
+    }
+  }
+  return best;
+}
+
+/** The model with every logit divided by `temperature` (labels unchanged, probabilities calibrated). */
+export function withTemperature(model: LinearModel, temperature: number): LinearModel {
+  return {
+    ...model,
+    sparse: model.sparse.map((w) => w / temperature),
+    dense: model.dense.map((w) => w / temperature),
+  };
+}
+
 export { quantise };
