@@ -64,6 +64,10 @@ const BENCHES: Record<string, Bench> = {
     describe: "inference calls through the Hosted.AI connector with the JWT reused vs a token exchange per call (--calls, --latency-scale)",
     run: async (args) => (await import("./jwt")).run(args),
   },
+  profile: {
+    describe: "CPU profile of the gateway's isolate under load (Miniflare, workerd's inspector): µs per request by stage (--path, --concurrency, --duration)",
+    run: async (args) => (await import("./profile")).run(args),
+  },
   overhead: {
     describe: "gateway strike vs a pass-through floor worker vs the emulator directly (--modes, --levels, --duration)",
     run: async (args) => (await import("./overhead")).overhead(args),

@@ -48,6 +48,7 @@ const ORDER = ["hostedai", "localNode", "gateway", "floor"];
  * @param {Record<string,string>} [opts.configs] replace a component's wrangler.toml (tests)
  * @param {boolean} [opts.quiet]
  * @param {number} [opts.timeoutMs] how long each worker may take to answer
+ * @param {number} [opts.inspectorPort] miniflare mode: open workerd's inspector on this port
  */
 export async function startSystem(opts = {}) {
   const mode = opts.mode ?? "wrangler";
@@ -324,6 +325,8 @@ async function startMiniflare(specs, opts, log) {
     host: HOST,
     port: 0, // the entry socket is unused; keep it off every well-known port
     cf: false, // a placeholder Request.cf rather than a download
+    // workerd's own DevTools inspector (ws://127.0.0.1:<port>/core:user:<worker>), for CPU profiles.
+    ...(opts.inspectorPort !== undefined && { inspectorPort: opts.inspectorPort }),
     log: opts.quiet ? new Log(LogLevel.ERROR) : new Log(LogLevel.INFO),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

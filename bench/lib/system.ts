@@ -12,6 +12,8 @@ export interface StartOptions {
   configs?: Partial<Record<"gateway" | "hostedai" | "localNode" | "floor", string>>;
   quiet?: boolean;
   timeoutMs?: number;
+  /** miniflare mode: workerd's inspector on this port (ws://127.0.0.1:<port>/core:user:<worker>) */
+  inspectorPort?: number;
 }
 
 export interface LocalSystem {
