@@ -4,7 +4,7 @@
 // slice at the same scale and compares what each did. The last stdout line is the summary.
 import { readFileSync } from "node:fs";
 import { withSystem, type LocalSystem } from "./lib/system";
-import { covenantFor, type CovenantOverrides } from "./replay";
+import { covenantBody, covenantFor, warmAhead, type CovenantOverrides } from "./sim/covenant-overrides";
 import { parseTrace, simulate, type TraceRequest } from "./sim";
 import { compareRuns } from "./sim/compare";
 import { liveMetrics, type ObservedAllocation, type ObservedStrike } from "./sim/live-metrics";
@@ -61,7 +61,7 @@ export async function run(args: string[]): Promise<void> {
     completionTokens: (r) => emulatedCompletionTokens(r, opts.model, String(opts.seed)),
     callMs: observed.callMs,
   });
-  const liveRun = liveMetrics({ ...observed, timeScale: k, sloMs: contract.qos.latency_slo_ms });
+  const liveRun = liveMetrics({ ...observed, timeScale: k, slo: contract.qos });
   const cmp = compareRuns(liveRun, sim.metrics);
   const out = [
     `## Trace replay, live vs simulated: first ${trace.length} requests, ${opts.policy}, ${opts.model}, time scale ${k} (${opts.mode})`,
@@ -98,24 +98,10 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
   const covenantId = `replay-${opts.policy}-${Date.now().toString(36)}`;
   const callMs = await measureCallMs(gateway, auth, opts.model);
   progress(`a call from the covenant object to the emulator takes ${callMs.toFixed(1)} ms (median)`);
-  const lease = Object.fromEntries(
-    Object.entries({
-      max_concurrency: opts.overrides.max_concurrency,
-      idle_timeout_s: opts.overrides.idle_timeout_s,
-      max_warm_leases: opts.overrides.max_warm_leases,
-      max_leases: opts.overrides.max_leases,
-      duration_s: opts.overrides.duration_s,
-    }).filter(([, v]) => v !== undefined),
-  );
   await json(`${gateway}/v1/covenants`, {
     method: "POST",
     headers: auth,
-    body: JSON.stringify({
-      id: covenantId,
-      policy: opts.policy,
-      ...(Object.keys(lease).length > 0 && { lease }),
-      ...(opts.overrides.latency_slo_ms !== undefined && { qos: { latency_slo_ms: opts.overrides.latency_slo_ms } }),
-    }),
+    body: JSON.stringify({ id: covenantId, policy: opts.policy, ...covenantBody(opts.overrides) }),
   });
 
   // Real → emulated time, from the emulator's own clock reading.
@@ -268,9 +254,12 @@ function parseArgs(args: string[]): LiveArgs {
     } else if (!file) file = a;
     else throw new Error(`unexpected argument ${a}`);
   }
-  const usage = "usage: npm run bench -- replay-live FILE.csv [--policy seed|homeskillet] [--limit 300] [--time-scale 2] [--model mistral-7b] [--seed 42] [--mode miniflare|wrangler] [--slo-ms N] [--lease-concurrency N] [--idle-timeout-s S] [--max-warm-leases N] [--max-leases N] [--lease-duration-s S]";
+  const usage = "usage: npm run bench -- replay-live FILE.csv [--policy seed|homeskillet] [--limit 300] [--time-scale 2] [--model mistral-7b] [--seed 42] [--mode miniflare|wrangler] [--slo-ms N] [--ttft-slo-ms N] [--tpot-slo-ms N] [--lease-concurrency N] [--idle-timeout-s S] [--max-warm-leases N] [--max-leases N] [--lease-duration-s S] [--share-delay-ms N] [--warm-ahead off|burst]";
   if (!file) throw new Error(`a trace file is required\n${usage}`);
-  const known = ["--policy", "--limit", "--time-scale", "--model", "--seed", "--mode", "--slo-ms", "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s"];
+  const known = [
+    "--policy", "--limit", "--time-scale", "--model", "--seed", "--mode", "--slo-ms", "--ttft-slo-ms", "--tpot-slo-ms",
+    "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s", "--share-delay-ms", "--warm-ahead",
+  ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option ${name}\n${usage}`);
   const num = (name: string): number | undefined => {
     const raw = flags.get(name);
@@ -297,6 +286,10 @@ function parseArgs(args: string[]): LiveArgs {
     mode,
     overrides: {
       latency_slo_ms: num("--slo-ms"),
+      ttft_slo_ms: num("--ttft-slo-ms"),
+      tpot_slo_ms: num("--tpot-slo-ms"),
+      share_delay_ms: num("--share-delay-ms"),
+      warm_ahead: warmAhead(flags.get("--warm-ahead")),
       max_concurrency: num("--lease-concurrency"),
       idle_timeout_s: num("--idle-timeout-s"),
       max_warm_leases: num("--max-warm-leases"),
@@ -305,3 +298,4 @@ function parseArgs(args: string[]): LiveArgs {
     },
   };
 }
+

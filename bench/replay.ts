@@ -2,10 +2,13 @@
 // the discrete-event simulator (bench/sim) and reports utilisation, allocation wait, cost, SLO
 // misses and leaks. Runs in seconds; the last line of stdout is the one-line summary.
 import { readFileSync } from "node:fs";
-import { applyCovenantChange, defaultContract, modelCatalogue, type PlacementPolicy } from "../src/policy";
-import { CovenantPatch, type CovenantContract } from "../src/schema";
+import { modelCatalogue, type PlacementPolicy } from "../src/policy";
+import type { CovenantContract } from "../src/schema";
 import { parseTrace, simulate, summaryLine, type SimResult } from "./sim";
-import { metricsTable } from "./sim/report";
+import { covenantFor, warmAhead, type CovenantOverrides } from "./sim/covenant-overrides";
+import type { RunMetrics } from "./sim/metrics";
+import { metricsTable, sloText } from "./sim/report";
+import { cheapestDominating, frontier, knobsText, sameKnobs, sweepPoints, userDominates, type SweepKnobs, type SweepPoint } from "./sim/sweep";
 
 export interface ReplayArgs {
   file: string;
@@ -17,12 +20,17 @@ export interface ReplayArgs {
   drain: "natural" | "retire";
   seedMaintenance: boolean;
   compare: boolean;
+  sweep: boolean;
+  /** The covenant overrides given on the command line: a sweep varies the rest. */
+  overrides: CovenantOverrides;
   contract: CovenantContract;
 }
 
 const USAGE = `usage: npm run bench -- replay FILE.csv [--policy seed|homeskillet] [--model mistral-7b] [--seed 42]
-       [--limit N] [--slo-ms 2000] [--time-scale 1] [--drain natural|retire] [--compare] [--seed-maintenance]
-       [--lease-concurrency N] [--idle-timeout-s S] [--max-warm-leases N] [--max-leases N] [--lease-duration-s S]`;
+       [--limit N] [--slo-ms 2000] [--ttft-slo-ms MS] [--tpot-slo-ms MS] [--time-scale 1] [--drain natural|retire]
+       [--compare] [--sweep] [--seed-maintenance]
+       [--lease-concurrency N] [--idle-timeout-s S] [--max-warm-leases N] [--max-leases N] [--lease-duration-s S]
+       [--share-delay-ms MS] [--warm-ahead off|burst]`;
 
 export async function run(args: string[]): Promise<void> {
   const opts = parseArgs(args);
@@ -43,6 +51,7 @@ export async function run(args: string[]): Promise<void> {
       finalDrain: opts.drain,
       seedMaintenance: opts.seedMaintenance,
     });
+  if (opts.sweep) return sweep(opts, trace);
   const main = once(opts.policy);
   const runs = [{ label: opts.policy, result: main }];
   if (opts.compare && opts.policy !== "seed") runs.unshift({ label: "seed", result: once("seed") });
@@ -71,11 +80,71 @@ export async function run(args: string[]): Promise<void> {
   process.stdout.write(out.join("\n") + "\n");
 }
 
+/** `--sweep`: the policy over its knobs against the seed rule, and the cost / SLO-attainment frontier. */
+function sweep(opts: ReplayArgs, trace: ReturnType<typeof parseTrace>): void {
+  const started = Date.now();
+  const run = (policy: PlacementPolicy, contract: CovenantContract) =>
+    simulate(trace, { policy, model: opts.model, seed: opts.seed, contract, timeScale: opts.timeScale, finalDrain: opts.drain, seedMaintenance: opts.seedMaintenance }).metrics;
+  const baseline = run("seed", opts.contract);
+  const defaults = opts.contract.lease;
+  const defaultKnobs: SweepKnobs = { share_delay_ms: defaults.share_delay_ms, max_concurrency: defaults.max_concurrency, max_leases: defaults.max_leases, warm_ahead: defaults.warm_ahead };
+  const grid = sweepPoints();
+  if (!grid.some((k) => sameKnobs(k, defaultKnobs))) grid.push(defaultKnobs);
+  const points: SweepPoint[] = grid.map((knobs, i) => {
+    process.stderr.write(`\rreplay: sweep ${i + 1}/${grid.length}`);
+    return { knobs, metrics: run("homeskillet", covenantFor({ ...opts.overrides, ...knobs })) };
+  });
+  process.stderr.write(`\nreplay: swept ${grid.length} points in ${Date.now() - started} ms\n`);
+  const front = frontier(points);
+  const mine = points.find((p) => sameKnobs(p.knobs, defaultKnobs))!;
+  const best = cheapestDominating(points, baseline);
+  const onFront = front.includes(mine);
+  const row = (label: string, m: RunMetrics) =>
+    `| ${label} | ${(m.costUsd / baseline.costUsd).toFixed(3)} | ${pctText(m.sloAttainment)} | ${m.latencyMs.p50.toFixed(0)} | ${m.latencyMs.p95.toFixed(0)} | ` +
+    `${m.allocWaitMs.p95.toFixed(1)} | ${m.utilization.toFixed(3)} | ${m.goodputPerUsd.toFixed(0)} | ${m.leaked} | ${userDominates(m, baseline) ? "yes" : "no"} |`;
+  const header = [
+    "| point | cost × seed | SLO attainment | e2e p50 ms | e2e p95 ms | alloc wait p95 ms | utilisation | goodput / USD | leaked | never worse for the user |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  const label = (p: SweepPoint) => `${knobsText(p.knobs)}${p === mine ? " **(defaults)**" : ""}`;
+  const out = [
+    `## Trace replay sweep (simulated): ${trace.length} requests, ${opts.model}, seed ${opts.seed}, ${grid.length} points`,
+    "",
+    `SLO: ${sloText(opts.contract.qos)}. "Never worse for the user": SLO attainment ≥ the seed rule's and end-to-end p50 and p95 ≤ its.`,
+    "",
+    "### Cost / SLO-attainment frontier",
+    "",
+    ...header,
+    row("seed rule (baseline)", baseline),
+    ...front.map((p) => row(label(p), p.metrics)),
+    "",
+    "### Cheapest points never worse for the user",
+    "",
+    ...header,
+    ...points
+      .filter((p) => userDominates(p.metrics, baseline))
+      .sort((a, b) => a.metrics.costUsd - b.metrics.costUsd)
+      .slice(0, 8)
+      .map((p) => row(label(p), p.metrics)),
+    "",
+    `Defaults: ${knobsText(defaultKnobs)}; ${onFront ? "on the frontier" : "not on the frontier"}; ${userDominates(mine.metrics, baseline) ? "never worse for the user" : "worse for the user than the seed rule on some measure"}.`,
+    best ? `Cheapest point never worse for the user: ${knobsText(best.knobs)} at ${(best.metrics.costUsd / baseline.costUsd).toFixed(3)}× the seed rule's cost.` : "No point is never worse for the user.",
+    "",
+    `${summaryLine("homeskillet", mine.metrics)} sweep_points=${grid.length} frontier_points=${front.length} defaults_on_frontier=${onFront} ` +
+      `cost_ratio=${(mine.metrics.costUsd / baseline.costUsd).toFixed(3)} best_dominating_cost_ratio=${best ? (best.metrics.costUsd / baseline.costUsd).toFixed(3) : "none"}`,
+  ];
+  process.stdout.write(out.join("\n") + "\n");
+}
+
+function pctText(x: number): string {
+  return `${(x * 100).toFixed(2)} %`;
+}
+
 export function parseArgs(args: string[]): ReplayArgs {
   const catalogue = modelCatalogue();
   let file: string | undefined;
   const flags = new Map<string, string>();
-  const switches = new Set(["--compare", "--seed-maintenance"]);
+  const switches = new Set(["--compare", "--sweep", "--seed-maintenance"]);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--help" || a === "-h") throw new Error(USAGE);
@@ -89,7 +158,10 @@ export function parseArgs(args: string[]): ReplayArgs {
     else throw new Error(`unexpected argument ${a}\n${USAGE}`);
   }
   if (!file) throw new Error(`a trace file is required\n${USAGE}`);
-  const known = ["--policy", "--model", "--seed", "--limit", "--slo-ms", "--time-scale", "--drain", "--compare", "--seed-maintenance", "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s"];
+  const known = [
+    "--policy", "--model", "--seed", "--limit", "--slo-ms", "--ttft-slo-ms", "--tpot-slo-ms", "--time-scale", "--drain", "--compare", "--sweep", "--seed-maintenance",
+    "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s", "--share-delay-ms", "--warm-ahead",
+  ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option ${name}\n${USAGE}`);
 
   const policy = flags.get("--policy") ?? "homeskillet";
@@ -103,17 +175,20 @@ export function parseArgs(args: string[]): ReplayArgs {
     if (!Number.isFinite(n)) throw new Error(`${name} must be a number, got ${JSON.stringify(raw)}`);
     return n;
   };
-  const contract = covenantFor(
-    {
-      latency_slo_ms: flags.has("--slo-ms") ? num("--slo-ms", 0) : undefined,
-      max_concurrency: flags.has("--lease-concurrency") ? num("--lease-concurrency", 0) : undefined,
-      idle_timeout_s: flags.has("--idle-timeout-s") ? num("--idle-timeout-s", 0) : undefined,
-      max_warm_leases: flags.has("--max-warm-leases") ? num("--max-warm-leases", 0) : undefined,
-      max_leases: flags.has("--max-leases") ? num("--max-leases", 0) : undefined,
-      duration_s: flags.has("--lease-duration-s") ? num("--lease-duration-s", 0) : undefined,
-    },
-    catalogue,
-  );
+  const opt = (name: string) => (flags.has(name) ? num(name, 0) : undefined);
+  const overrides: CovenantOverrides = {
+    latency_slo_ms: opt("--slo-ms"),
+    ttft_slo_ms: opt("--ttft-slo-ms"),
+    tpot_slo_ms: opt("--tpot-slo-ms"),
+    max_concurrency: opt("--lease-concurrency"),
+    idle_timeout_s: opt("--idle-timeout-s"),
+    max_warm_leases: opt("--max-warm-leases"),
+    max_leases: opt("--max-leases"),
+    duration_s: opt("--lease-duration-s"),
+    share_delay_ms: opt("--share-delay-ms"),
+    warm_ahead: warmAhead(flags.get("--warm-ahead")),
+  };
+  const contract = covenantFor(overrides, catalogue);
   const model = flags.get("--model") ?? contract.default_model;
   if (!catalogue.has(model)) throw new Error(`unknown model ${model}; known: ${[...catalogue.keys()].join(", ")}`);
   const limit = num("--limit", Infinity);
@@ -130,35 +205,9 @@ export function parseArgs(args: string[]): ReplayArgs {
     drain,
     seedMaintenance: flags.has("--seed-maintenance"),
     compare: flags.has("--compare"),
+    sweep: flags.has("--sweep"),
+    overrides,
     contract,
   };
 }
 
-export interface CovenantOverrides {
-  latency_slo_ms?: number | undefined;
-  max_concurrency?: number | undefined;
-  idle_timeout_s?: number | undefined;
-  max_warm_leases?: number | undefined;
-  max_leases?: number | undefined;
-  duration_s?: number | undefined;
-}
-
-/** The default covenant with the given changes, validated as the covenant API validates them. */
-export function covenantFor(o: CovenantOverrides, catalogue = modelCatalogue()): CovenantContract {
-  const lease = Object.fromEntries(
-    Object.entries({ max_concurrency: o.max_concurrency, idle_timeout_s: o.idle_timeout_s, max_warm_leases: o.max_warm_leases, max_leases: o.max_leases, duration_s: o.duration_s }).filter(([, v]) => v !== undefined),
-  );
-  const body = {
-    ...(o.latency_slo_ms !== undefined && { qos: { latency_slo_ms: o.latency_slo_ms } }),
-    ...(Object.keys(lease).length > 0 && { lease }),
-  };
-  const parsed = CovenantPatch.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`invalid covenant override ${issue?.path.join(".")}: ${issue?.message}`);
-  }
-  const now = new Date(0).toISOString();
-  const result = applyCovenantChange(defaultContract("replay", catalogue, now), parsed.data, catalogue, now);
-  if (!result.ok) throw new Error(`invalid covenant override ${result.param}: ${result.message}`);
-  return result.contract;
-}

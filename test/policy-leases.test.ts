@@ -50,19 +50,6 @@ function lease(over: Partial<Lease> = {}): Lease {
 const need = { model: mistral, promptTokens: 100, maxTokens: 64, latencySensitive: false };
 
 describe("acquire", () => {
-  it("reuses a fitting warm lease, preferring the busiest", () => {
-    const leases = [lease({ leaseId: "idle" }), lease({ leaseId: "busy", inFlight: 2 })];
-    const short = { ...need, maxTokens: 16 };
-    expect(decideAcquire(leases, short, contract, NOW)).toEqual({ kind: "reuse", leaseId: "busy" });
-  });
-
-  it("does not pack a strike onto a shared lease when sharing would break the latency SLO", () => {
-    const leases = [lease({ leaseId: "idle" }), lease({ leaseId: "busy", inFlight: 2 })];
-    // 1 s of decoding alone; shared three ways it would take over the 2 s SLO.
-    const long = { ...need, maxTokens: 64 };
-    expect(decideAcquire(leases, long, contract, NOW)).toEqual({ kind: "reuse", leaseId: "idle" });
-  });
-
   it("never reuses a lease of another model, a full one, a draining one, or one about to expire", () => {
     const leases = [
       lease({ leaseId: "other", model: "qwen-14b" }),
@@ -71,11 +58,6 @@ describe("acquire", () => {
       lease({ leaseId: "expiring", expiresAt: NOW + 1000 }),
     ];
     expect(decideAcquire(leases, need, contract, NOW)).toEqual({ kind: "allocate" });
-  });
-
-  it("joins an allocation already on its way instead of allocating again", () => {
-    expect(decideAcquire([], need, contract, NOW, { forModel: 1, claims: 0, total: 1 })).toEqual({ kind: "join" });
-    expect(decideAcquire([], need, contract, NOW, { forModel: 1, claims: 3, total: 1 })).toEqual({ kind: "allocate" });
   });
 
   it("waits once the covenant holds max_leases", () => {

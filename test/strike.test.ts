@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { StrikeResponse } from "../src/schema";
+import { COVENANT_DEFAULTS, StrikeResponse } from "../src/schema";
 import { createCovenant, deleteCovenant } from "./support/covenants";
 import { emulatorAdmin, freshCovenant, liveAllocationsOf, strike } from "./support/gateway";
 import { billedAllocationsOf, billedInferencesOf } from "./support/money";
@@ -84,7 +84,7 @@ describe("POST /v1/strikes under the homeskillet policy", () => {
     expect(responses.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     const bodies = await Promise.all(responses.map(async (r) => StrikeResponse.parse(await r.json())));
     const allocations = new Set(bodies.map((b) => b.allocation_id));
-    expect(allocations.size).toBeLessThanOrEqual(16); // the default covenant's max_leases
+    expect(allocations.size).toBeLessThanOrEqual(COVENANT_DEFAULTS.lease.max_leases);
     expect(bodies.filter((b) => b.lease_reused).length).toBeGreaterThanOrEqual(100 - allocations.size);
     await deleteCovenant(id);
     expect(await liveAllocationsOf(id)).toEqual([]);

@@ -121,7 +121,7 @@ export class SimCluster {
   }
 
   /** `POST /inference/{id}`, first half: the latency the Worker will sleep before answering. */
-  beginInference(id: string, model: string, promptTokens: number, completionTokens: number, real: number): Outcome<{ inferenceId: string; latencyMs: number }> {
+  beginInference(id: string, model: string, promptTokens: number, completionTokens: number, real: number): Outcome<{ inferenceId: string; latencyMs: number; ttftMs: number; tpotMs: number }> {
     const emulated = this.advance(real);
     const row = this.rows[this.indexOf(id)];
     if (!row) return fail(allocationNotFound(id));
@@ -141,7 +141,7 @@ export class SimCluster {
     row.busy_until = busy.busyUntil;
     const inferenceId = `inf_${++this.inferenceSeq}`;
     this.inflight.set(inferenceId, { allocationId: id, endsAtReal: real + timing.totalMs });
-    return ok({ inferenceId, latencyMs: timing.totalMs });
+    return ok({ inferenceId, latencyMs: timing.totalMs, ttftMs: timing.timeToFirstTokenMs, tpotMs: timing.interTokenMs });
   }
 
   /** Second half: the Worker answered, the inference is counted. */

@@ -3,7 +3,7 @@
  * alarm runs lease housekeeping with the policy's planMaintenance: drain near expiry, release
  * idle surplus, top up the warm pool. The alarm is moved exactly when the object moves it.
  */
-import { allocatePreemptible, candidatePools, planMaintenance, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
+import { allocatePreemptible, candidatePools, planMaintenance, wakeAfterStrike, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
 import type { CovenantContract } from "../../src/schema";
 import type { SimCluster } from "./cluster";
 import type { EventLoop, Timer } from "./engine";
@@ -63,6 +63,9 @@ export class SimCovenant {
 
   strike(s: SimStrike): void {
     this.runner.run(s);
+    // As the object: an arrival that starts a burst wakes housekeeping to prepare leases ahead.
+    const contract = this.contract;
+    if (contract && this.policy !== "seed" && this.leases.book.wantsWarmLeases(s.model, contract, this.deps.loop.now)) this.wakeAt(this.deps.loop.now);
   }
 
   /** As the object's retire: every lease released in turn, the contract gone; refused while strikes run. */
@@ -81,7 +84,7 @@ export class SimCovenant {
   private afterStrike(leaseUsed: boolean): void {
     const contract = this.contract;
     if (!contract || !leaseUsed) return;
-    this.wakeAt(this.deps.loop.now + contract.lease.idle_timeout_s * 1000);
+    this.wakeAt(wakeAfterStrike(this.leases.list(), contract, this.deps.loop.now));
   }
 
   private wakeAt(at: number): void {

@@ -1,16 +1,15 @@
 /**
  * The covenant object's LeaseManager (src/covenant/lease-manager.ts) and PoolCache in virtual
- * time: the same bookkeeping (leases, recent demand, allocations on their way per pool and model
- * and the strikes waiting for them, the pool listing cache) around the same policy calls, with
- * the emulator's HTTP API replaced by calls on the simulated cluster. Persistence, ledger and
+ * time: the same LeaseBook (src/policy/lease-book.ts: leases, recent demand, allocations on their
+ * way and the strikes waiting for them, measured allocation times, the acquire decision) with the
+ * emulator's HTTP API replaced by calls on the simulated cluster. Persistence, ledger and
  * reconciliation have no counterpart here: nothing in the simulation crashes or loses a reply.
  */
 import {
-  finishOnLease,
-  observeArrival,
-  observeService,
+  LeaseBook,
   sliceRequirements,
-  startOnLease,
+  type AcquireDecision,
+  type AcquireRequest,
   type Demand,
   type Lease,
   type ModelSpec,
@@ -40,10 +39,8 @@ export type AllocateResult = { ok: true; lease: Lease } | Failure;
 export const GONE_STATUSES: readonly number[] = [404, 409, 410];
 
 export class SimLeaseManager {
-  readonly leases = new Map<string, Lease>();
-  readonly demand = new Map<string, Demand>();
+  readonly book = new LeaseBook<Lease>();
   readonly freed: SimSignal;
-  private readonly pending = new Map<string, { allocations: number; claims: number }>();
   private pools: { snapshot: PoolSnapshot[]; fetchedAt: number } | undefined;
   /** Highest number of strikes seen at once on one lease (the covenant's limit should bound it). */
   peakInFlight = 0;
@@ -58,34 +55,40 @@ export class SimLeaseManager {
     this.freed = new SimSignal(loop);
   }
 
+  get demand(): ReadonlyMap<string, Demand> {
+    return this.book.demand;
+  }
+
   observe(model: string, promptTokens: number, maxTokens: number, now: number): void {
-    this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
+    this.book.observe(model, promptTokens, maxTokens, now);
   }
 
   /** As the covenant object does: measured inference times calibrate the expected service time. */
   observeService(model: string, estimateMs: number, observedMs: number): void {
-    const next = observeService(this.demand.get(model), estimateMs, observedMs);
-    if (next) this.demand.set(model, next);
+    this.book.observeService(model, estimateMs, observedMs);
   }
 
-  pendingFor(poolId: string, model: string): PendingAllocations {
-    let total = 0;
-    for (const p of this.pending.values()) total += p.allocations;
-    const mine = this.pending.get(`${poolId}/${model}`);
-    return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
+  /** As the object: reuse (its slot taken), join, allocate or wait. */
+  acquire(r: AcquireRequest, contract: CovenantContract): AcquireDecision {
+    const decision = this.book.acquire(r, contract, this.loop.now);
+    if (decision.kind === "reuse") this.peakInFlight = Math.max(this.peakInFlight, this.book.get(decision.leaseId)!.inFlight);
+    return decision;
   }
 
-  claimPending(poolId: string, model: string): () => void {
-    const p = this.pending.get(`${poolId}/${model}`);
-    if (!p) return () => {};
-    p.claims++;
-    return () => {
-      p.claims--;
-    };
+  pendingFor(poolId: string, model: string, preemptible = false): PendingAllocations {
+    return this.book.pendingFor(poolId, model, preemptible);
+  }
+
+  claimPending(poolId: string, model: string, preemptible = false): () => void {
+    return this.book.claimPending(poolId, model, preemptible);
   }
 
   list(): Lease[] {
-    return [...this.leases.values()];
+    return this.book.list();
+  }
+
+  get(leaseId: string): Lease | undefined {
+    return this.book.get(leaseId);
   }
 
   /**
@@ -103,13 +106,10 @@ export class SimLeaseManager {
     done: (r: AllocateResult) => void,
     startForCaller = false,
   ): void {
-    const key = `${poolId}/${model.id}`;
-    const p = this.pending.get(key) ?? { allocations: 0, claims: 0 };
-    this.pending.set(key, p);
-    p.allocations++;
+    const answered = this.book.beginAllocation(poolId, model.id, preemptible, false);
+    const asked = this.loop.now;
     const finish = (r: AllocateResult) => {
-      p.allocations--;
-      if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
+      answered();
       this.freed.notify();
       this.loop.after(0, () => done(r));
     };
@@ -132,6 +132,7 @@ export class SimLeaseManager {
       // The answer comes once the slice is provisioned; the upstream bills from the grant.
       this.loop.call(provisioningMs + half, () => {
         const now = this.loop.now;
+        this.book.observeAllocation(poolId, now - asked);
         const lease: Lease = {
           leaseId: `lease_${row.id}`,
           allocationId: row.id,
@@ -151,39 +152,27 @@ export class SimLeaseManager {
           busySince: null,
           lastUsedAt: now,
         };
-        this.leases.set(lease.leaseId, lease);
-        finish({ ok: true, lease: startForCaller ? this.start(lease.leaseId) : lease });
+        const held = this.book.add(lease, startForCaller, now);
+        if (startForCaller) this.peakInFlight = Math.max(this.peakInFlight, held.inFlight);
+        finish({ ok: true, lease: held });
       });
     });
   }
 
-  start(leaseId: string): Lease {
-    const lease = startOnLease(this.leases.get(leaseId)!, this.loop.now);
-    this.leases.set(leaseId, lease);
-    this.peakInFlight = Math.max(this.peakInFlight, lease.inFlight);
-    return lease;
-  }
-
   finish(leaseId: string): Lease | undefined {
-    const current = this.leases.get(leaseId);
-    if (!current) return undefined;
-    const lease = finishOnLease(current, this.loop.now);
-    this.leases.set(leaseId, lease);
-    this.freed.notify();
+    const lease = this.book.finish(leaseId, this.loop.now);
+    if (lease) this.freed.notify();
     return lease;
   }
 
   drain(leaseId: string): void {
-    const lease = this.leases.get(leaseId);
-    if (!lease || lease.state === "draining") return;
-    this.leases.set(leaseId, { ...lease, state: "draining" });
+    this.book.drain(leaseId);
   }
 
   /** Forgets the lease at once, as the object does, and tells the upstream; `done` when it answered. */
   release(leaseId: string, done: () => void = () => {}): void {
-    const lease = this.leases.get(leaseId);
+    const lease = this.book.remove(leaseId);
     if (!lease) return done();
-    this.leases.delete(leaseId);
     this.loop.call(this.callMs / 2, () => {
       this.cluster.release(lease.allocationId, this.loop.now);
       this.loop.call(this.callMs / 2, () => {
@@ -195,7 +184,7 @@ export class SimLeaseManager {
 
   /** The upstream says the allocation is gone: forget it without a release. */
   drop(leaseId: string): void {
-    if (!this.leases.delete(leaseId)) return;
+    if (!this.book.remove(leaseId)) return;
     this.freed.notify();
   }
 

@@ -3,6 +3,7 @@
  * allocation's receipt and metrics from the emulator, when it was last seen held, and each
  * strike's answer. Pure, so the arithmetic is tested apart from the running system.
  */
+import { meetsSlo, type SloBounds } from "../../src/policy";
 import { percentiles, type RunMetrics } from "./metrics";
 
 export interface ObservedAllocation {
@@ -25,6 +26,10 @@ export interface ObservedStrike {
   waitMs: number;
   /** Client-side arrival → answer, real ms. */
   latencyMs: number;
+  /** Client-side arrival → first token, real ms, when the strike streamed. */
+  ttftMs?: number;
+  /** Ms per token after the first, when the strike streamed more than one. */
+  tpotMs?: number;
   reused: boolean;
 }
 
@@ -47,13 +52,16 @@ export function liveMetrics(input: {
   leaked: number;
   expired: number;
   timeScale: number;
-  sloMs: number;
+  slo: SloBounds;
 }): RunMetrics {
   const { allocations, strikes, timeScale } = input;
   const busy = allocations.reduce((s, a) => s + busyMs(a, timeScale), 0);
   const billed = allocations.reduce((s, a) => s + a.billedSeconds, 0);
   const done = strikes.filter((s) => s.ok);
-  const misses = strikes.filter((s) => !s.ok || s.latencyMs * timeScale > input.sloMs).length;
+  const k = timeScale;
+  const met = done.filter((s) => meetsSlo({ e2eMs: s.latencyMs * k, ttftMs: (s.ttftMs ?? s.latencyMs) * k, tpotMs: s.tpotMs === undefined ? null : s.tpotMs * k }, input.slo)).length;
+  const cost = allocations.reduce((s, a) => s + a.costUsd, 0);
+  const n = strikes.length;
   return {
     requests: strikes.length,
     failed: strikes.length - done.length,
@@ -62,10 +70,13 @@ export function liveMetrics(input: {
     utilization: billed > 0 ? busy / (billed * 1000) : 0,
     busySeconds: busy / 1000,
     billedSeconds: billed,
-    costUsd: allocations.reduce((s, a) => s + a.costUsd, 0),
+    costUsd: cost,
     allocWaitMs: percentiles(done.map((s) => s.waitMs)),
     latencyMs: percentiles(done.map((s) => s.latencyMs)),
-    sloMiss: strikes.length > 0 ? misses / strikes.length : 0,
+    sloMiss: n > 0 ? 1 - met / n : 0,
+    sloAttainment: n > 0 ? met / n : 1,
+    goodputPerUsd: cost > 0 ? met / cost : 0,
+    ttftMs: percentiles(done.map((s) => s.ttftMs ?? s.latencyMs)),
     leaked: input.leaked,
     expired: input.expired,
     tailHeldSeconds: 0,

@@ -5,6 +5,7 @@
  */
 import { billedSeconds, costUsd } from "../../workers/hostedai-emulator/src/billing";
 import type { AllocationRow } from "../../workers/hostedai-emulator/src/store";
+import { meetsSlo, type SloBounds } from "../../src/policy";
 import type { StrikeRecord } from "./strikes";
 
 export interface Percentiles {
@@ -29,8 +30,14 @@ export interface RunMetrics {
   allocWaitMs: Percentiles;
   /** Arrival → answer, ms of the run's clock. */
   latencyMs: Percentiles;
-  /** Share of strikes that failed or took longer than the SLO (in trace time). */
+  /** Share of strikes that failed or missed a bound of their SLO (in trace time): 1 − sloAttainment. */
   sloMiss: number;
+  /** Share of strikes that answered within every bound of their SLO (end to end, TTFT, TPOT). */
+  sloAttainment: number;
+  /** Strikes that met their SLO per dollar spent: goodput per dollar, as in DistServe. */
+  goodputPerUsd: number;
+  /** Arrival → first token, ms of the run's clock. */
+  ttftMs: Percentiles;
   /** Allocations still held when the run ended, after its final drain. */
   leaked: number;
   /** Allocations that ran out their term upstream instead of being released. */
@@ -60,7 +67,7 @@ export interface MeasureInput {
   /** Emulated ms when the last request arrived. */
   lastArrivalEmulated: number;
   timeScale: number;
-  sloMs: number;
+  slo: SloBounds;
 }
 
 export function measure(input: MeasureInput): RunMetrics {
@@ -92,7 +99,11 @@ export function measure(input: MeasureInput): RunMetrics {
   const done = input.records.filter((r) => r.ok);
   const waits = done.map((r) => r.acquiredAt! - r.arrivedAt);
   const latencies = done.map((r) => r.endedAt! - r.arrivedAt);
-  const misses = input.records.filter((r) => !r.ok || (r.endedAt! - r.arrivedAt) * input.timeScale > input.sloMs).length;
+  const k = input.timeScale;
+  const met = done.filter((r) =>
+    meetsSlo({ e2eMs: (r.endedAt! - r.arrivedAt) * k, ttftMs: ((r.firstTokenAt ?? r.endedAt!) - r.arrivedAt) * k, tpotMs: r.tpotMs === null ? null : r.tpotMs * k }, input.slo),
+  ).length;
+  const n = input.records.length;
   return {
     requests: input.records.length,
     failed: input.records.length - done.length,
@@ -104,7 +115,10 @@ export function measure(input: MeasureInput): RunMetrics {
     costUsd: cost,
     allocWaitMs: percentiles(waits),
     latencyMs: percentiles(latencies),
-    sloMiss: input.records.length > 0 ? misses / input.records.length : 0,
+    sloMiss: n > 0 ? 1 - met / n : 0,
+    sloAttainment: n > 0 ? met / n : 1,
+    goodputPerUsd: cost > 0 ? met / cost : 0,
+    ttftMs: percentiles(done.map((r) => (r.firstTokenAt ?? r.endedAt!) - r.arrivedAt)),
     leaked,
     expired,
     tailHeldSeconds: tail,

@@ -106,7 +106,7 @@ export function simulate(trace: readonly TraceRequest[], opts: SimOptions): SimR
     endEmulated: cluster.emulatedAt(end),
     lastArrivalEmulated: cluster.emulatedAt(lastArrival),
     timeScale: k,
-    sloMs: contract.qos.latency_slo_ms,
+    slo: contract.qos,
   });
   return {
     policy: opts.policy,

@@ -1,15 +1,15 @@
 /**
  * StrikeRunner and attemptPool (src/covenant/strike-runner.ts, attempt.ts) in virtual time: walk
  * the fallback chain from planTargets, up to ATTEMPTS_PER_TARGET tries per target for retryable
- * failures, wait for capacity when every target was merely full; on a pool, take a lease with
- * decideAcquire (reuse, join, allocate, or wait for a slot), infer, give the lease back. Each
+ * failures, wait for capacity when every target was merely full; on a pool, take a lease as the
+ * object does, through the same LeaseBook.acquire (reuse, join, allocate, or wait for a slot),
+ * infer, give the lease back. Each
  * strike leaves a record for the report. The simulated cluster has no faults and no local node,
  * so breakers never change state and the chain holds pools only.
  */
 import {
   ATTEMPTS_PER_TARGET,
   capacityBackoffMs,
-  decideAcquire,
   estimateServiceMs,
   isRetryable,
   planTargets,
@@ -18,7 +18,7 @@ import {
   type Lease,
   type ModelSpec,
   type PlacementPolicy,
-  type StrikeNeed,
+  type AcquireRequest,
   type Target,
 } from "../../src/policy";
 import type { CovenantContract } from "../../src/schema";
@@ -34,6 +34,8 @@ export interface SimStrike {
   /** Tokens the inference produces (the emulator decides this in a live run). */
   completionTokens: number;
   latencySensitive: boolean;
+  /** The classifier's estimate of the answer's tokens, when the replay has one. */
+  outputTokens?: number;
 }
 
 export interface StrikeRecord {
@@ -42,6 +44,10 @@ export interface StrikeRecord {
   /** When the strike had a slice to run on (the last time, if it had to move). */
   acquiredAt: number | null;
   endedAt: number | null;
+  /** When the first token was ready, had the strike streamed (the last try's). */
+  firstTokenAt: number | null;
+  /** Ms per output token after the first; null for an answer of at most one token. */
+  tpotMs: number | null;
   ok: boolean;
   reused: boolean;
   allocationId: string | null;
@@ -75,7 +81,7 @@ export class SimStrikeRunner {
   run(strike: SimStrike): void {
     const { loop, leases, policy } = this.deps;
     const contract = this.deps.contract();
-    const record: StrikeRecord = { index: strike.index, arrivedAt: loop.now, acquiredAt: null, endedAt: null, ok: false, reused: false, allocationId: null, error: null };
+    const record: StrikeRecord = { index: strike.index, arrivedAt: loop.now, acquiredAt: null, endedAt: null, firstTokenAt: null, tpotMs: null, ok: false, reused: false, allocationId: null, error: null };
     this.records.push(record);
     const deadline = record.arrivedAt + strikeDeadlineMs(contract.qos.latency_slo_ms);
     leases.observe(strike.model.id, strike.promptTokens, strike.maxTokens, loop.now);
@@ -141,7 +147,9 @@ export class SimStrikeRunner {
             this.giveBack(lease, ephemeral, () => failed(fault(status, type)));
           });
         }
-        const { inferenceId, latencyMs } = started.value;
+        const { inferenceId, latencyMs, ttftMs, tpotMs } = started.value;
+        record.firstTokenAt = loop.now + ttftMs + half;
+        record.tpotMs = strike.completionTokens > 1 ? tpotMs : null;
         loop.after(latencyMs, () => cluster.finishInference(inferenceId, latencyMs));
         const answeredAt = loop.now + latencyMs + half;
         loop.at(Math.min(answeredAt, callStart + timeoutMs), () => {
@@ -164,24 +172,26 @@ export class SimStrikeRunner {
     acquired: (lease: Lease, reused: boolean) => void,
   ): void {
     const { loop, leases } = this.deps;
-    const need: StrikeNeed = {
+    const request: AcquireRequest = {
       model: strike.model,
+      poolId: target.id,
+      preemptible: target.preemptible,
       promptTokens: strike.promptTokens,
       maxTokens: strike.maxTokens,
+      ...(strike.outputTokens !== undefined && { outputTokens: strike.outputTokens }),
       latencySensitive: strike.latencySensitive,
-      serviceScale: leases.demand.get(strike.model.id)?.serviceScale,
+      ephemeral,
     };
     const step = (): void => {
-      const onPool = leases.list().filter((l) => l.poolId === target.id);
-      const decision = ephemeral ? ({ kind: "allocate" } as const) : decideAcquire(onPool, need, contract, loop.now, leases.pendingFor(target.id, strike.model.id));
-      if (decision.kind === "reuse") return acquired(leases.start(decision.leaseId), true);
+      const decision = leases.acquire(request, contract);
+      if (decision.kind === "reuse") return acquired(leases.get(decision.leaseId)!, true);
       if (decision.kind === "allocate") {
         return leases.allocate(target.id, contract, strike.model, target.preemptible, "strike", (r) => (r.ok ? acquired(r.lease, false) : failed(r)), true);
       }
       // join or wait: something on this pool will free or arrive; wait for it, bounded by the deadline.
       const remaining = deadline - loop.now;
       if (remaining <= 0) return failed(fault(503, "capacity_exhausted"));
-      const unclaim = decision.kind === "join" ? leases.claimPending(target.id, strike.model.id) : () => {};
+      const unclaim = decision.kind === "join" ? leases.claimPending(target.id, strike.model.id, target.preemptible) : () => {};
       this.waiting++;
       leases.freed.next(remaining, () => {
         this.waiting--;

@@ -1,14 +1,12 @@
 import {
   continuationPrompt,
-  decideAcquire,
-  decideIsolated,
   estimateServiceMs,
   holdCostUsd,
   isolatedPerStrike,
   STREAM_IDLE_MS,
   streamFirstTokenMs,
+  type AcquireRequest,
   type ModelSpec,
-  type StrikeNeed,
   type Target,
 } from "../policy";
 import { familyOf } from "../families";
@@ -336,24 +334,21 @@ async function acquireOn(
 ): Promise<{ lease: StoredLease; reused: boolean; waitedMs: number }> {
   const { leases } = deps;
   const poolId = target.id;
-  const need: StrikeNeed = {
+  const request: AcquireRequest = {
     model: ctx.model,
+    poolId,
+    preemptible: target.preemptible,
     promptTokens: input.promptTokens,
     maxTokens: input.maxTokens,
+    ...(input.classification && { outputTokens: input.classification.output_tokens }),
     latencySensitive: input.latencySensitive,
-    serviceScale: leases.demand.get(ctx.model.id)?.serviceScale,
+    ephemeral: ctx.ephemeral === true,
   };
   const isolated = isolatedPerStrike(ctx.contract);
   let waitedMs = 0;
   for (;;) {
-    // A strike that may not run preemptible never reuses a preemptible lease (the same pool holds both).
-    const onPool = leases.list().filter((l) => l.poolId === poolId && (target.preemptible || !l.preemptible));
-    const decision = isolated
-      ? decideIsolated(leases.list().length + leases.pendingFor(poolId, ctx.model.id).total, ctx.contract)
-      : ctx.ephemeral
-        ? ({ kind: "allocate" } as const)
-        : decideAcquire(onPool, need, ctx.contract, Date.now(), leases.pendingFor(poolId, ctx.model.id, target.preemptible));
-    if (decision.kind === "reuse") return { lease: leases.start(decision.leaseId), reused: true, waitedMs };
+    const decision = leases.acquire(request, ctx.contract);
+    if (decision.kind === "reuse") return { lease: leases.get(decision.leaseId)!, reused: true, waitedMs };
     if (decision.kind === "allocate") {
       const lease = await leases.allocate(
         poolId,

@@ -1,11 +1,10 @@
 import {
-  finishOnLease,
   holdCostUsd,
   leaseBusyMs,
-  observeArrival,
-  observeService,
+  LeaseBook,
   sliceRequirements,
-  startOnLease,
+  type AcquireDecision,
+  type AcquireRequest,
   type Demand,
   type ModelSpec,
   type PendingAllocations,
@@ -28,21 +27,16 @@ export interface AllocationOwner {
   objectName: string;
 }
 
+/** The model an orphan allocation's charge is booked under: its strike never said. */
+export const ORPHAN_MODEL = "unrecorded";
+
 /**
  * The covenant's leases: kept in memory for the hot path and written through to SQLite whenever
  * one is created, changes state or goes, so a restarted object knows everything it holds.
  */
-/** The model an orphan allocation's charge is booked under: its strike never said. */
-export const ORPHAN_MODEL = "unrecorded";
-
 export class LeaseManager {
-  readonly leases = new Map<string, StoredLease>();
-  /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
-  readonly demand = new Map<string, Demand>();
-  /** Allocations on their way that strikes may share, per pool, model and kind, and strikes waiting to share them. */
-  private readonly pending = new Map<string, { allocations: number; claims: number }>();
-  /** Allocations on their way for one isolated strike each: never shared, so never joined. */
-  private isolatedPending = 0;
+  /** The bookkeeping, shared with the simulator (src/policy/lease-book.ts); this class adds the I/O. */
+  private readonly book: LeaseBook<StoredLease>;
 
   constructor(
     private readonly client: HostedAiClient,
@@ -63,46 +57,48 @@ export class LeaseManager {
     /** Hears every lease that goes (released or lost): busy vs held time for GPU utilisation metrics. */
     private readonly onGone: (e: { pool: string; busyMs: number; heldMs: number }) => void = () => {},
   ) {
-    for (const lease of store.leases()) this.leases.set(lease.leaseId, lease);
+    this.book = new LeaseBook(store.leases());
+  }
+
+  /** Recent arrivals per model: what the warm pool is sized from. Rebuilt from traffic after a restart. */
+  get demand(): ReadonlyMap<string, Demand> {
+    return this.book.demand;
   }
 
   observe(model: string, promptTokens: number, maxTokens: number, now: number): void {
-    this.demand.set(model, observeArrival(this.demand.get(model), now, promptTokens, maxTokens));
+    this.book.observe(model, promptTokens, maxTokens, now);
   }
 
   /** Feeds a measured inference time back into the model's expected service time. */
   observeService(model: string, estimateMs: number, observedMs: number): void {
-    const next = observeService(this.demand.get(model), estimateMs, observedMs);
-    if (next) this.demand.set(model, next);
+    this.book.observeService(model, estimateMs, observedMs);
   }
 
-  /**
-   * Allocations on their way for this pool and model (of this kind: a strike that must not run
-   * preemptible never waits for a preemptible one), and in all.
-   */
+  /** Whether an arrival should wake housekeeping to prepare leases ahead: see LeaseBook.wantsWarmLeases. */
+  wantsWarmLeases(model: ModelSpec, contract: CovenantContract): boolean {
+    return this.book.wantsWarmLeases(model, contract, Date.now());
+  }
+
+  /** Reuse (its slot taken), join, allocate or wait: see LeaseBook.acquire. */
+  acquire(r: AcquireRequest, contract: CovenantContract): AcquireDecision {
+    return this.book.acquire(r, contract, Date.now());
+  }
+
   pendingFor(poolId: string, model: string, preemptible = false): PendingAllocations {
-    let total = this.isolatedPending;
-    for (const p of this.pending.values()) total += p.allocations;
-    const mine = this.pending.get(pendingKey(poolId, model, preemptible));
-    return { forModel: mine?.allocations ?? 0, claims: mine?.claims ?? 0, total };
+    return this.book.pendingFor(poolId, model, preemptible);
   }
 
   /** Marks a strike as waiting for a pending allocation; call the result when done waiting. */
   claimPending(poolId: string, model: string, preemptible = false): () => void {
-    const p = this.pending.get(pendingKey(poolId, model, preemptible));
-    if (!p) return () => {};
-    p.claims++;
-    return () => {
-      p.claims--;
-    };
+    return this.book.claimPending(poolId, model, preemptible);
   }
 
   list(): StoredLease[] {
-    return [...this.leases.values()];
+    return this.book.list();
   }
 
   get(leaseId: string): StoredLease | undefined {
-    return this.leases.get(leaseId);
+    return this.book.get(leaseId);
   }
 
   /** Pool listing for placement decisions (cached). */
@@ -129,14 +125,8 @@ export class LeaseManager {
     isolated = false,
   ): Promise<StoredLease> {
     void purpose; // What the allocation is for shows in the trace; the upstream's metadata holds only the document's keys.
-    const key = pendingKey(poolId, model.id, preemptible);
-    const p = isolated ? undefined : (this.pending.get(key) ?? { allocations: 0, claims: 0 });
-    if (p) {
-      this.pending.set(key, p);
-      p.allocations++;
-    } else {
-      this.isolatedPending++;
-    }
+    const answered = this.book.beginAllocation(poolId, model.id, preemptible, isolated);
+    const asked = Date.now();
     try {
       const a = await this.client.allocate(
         {
@@ -149,6 +139,7 @@ export class LeaseManager {
         timeoutMs,
       );
       const now = Date.now();
+      this.book.observeAllocation(poolId, now - asked);
       const lease: StoredLease = {
         leaseId: `lease_${a.allocation_id}`,
         allocationId: a.allocation_id,
@@ -174,28 +165,19 @@ export class LeaseManager {
       };
       // Written before any further I/O, so no later failure can leak the allocation.
       this.store.saveLease(lease);
-      const held = startForCaller ? startOnLease(lease, now) : lease;
-      this.leases.set(lease.leaseId, held);
-      return held;
+      return this.book.add(lease, startForCaller, now);
     } catch (err) {
       if (err instanceof UpstreamError && err.status === 0) await this.onAmbiguousAllocation();
       if (isCapacityExhausted(err)) this.pools.invalidate();
       throw err;
     } finally {
-      if (p) {
-        p.allocations--;
-        if (p.allocations === 0 && p.claims === 0) this.pending.delete(key);
-      } else {
-        this.isolatedPending--;
-      }
+      answered();
       this.freed.notify();
     }
   }
 
   start(leaseId: string): StoredLease {
-    const lease = startOnLease(this.leases.get(leaseId)!, Date.now());
-    this.leases.set(leaseId, lease);
-    return lease;
+    return this.book.start(leaseId, Date.now());
   }
 
   /**
@@ -205,25 +187,19 @@ export class LeaseManager {
    * and at release.
    */
   finish(leaseId: string, chargedUsd: number): StoredLease | undefined {
-    const current = this.leases.get(leaseId);
-    if (!current) return undefined;
-    const lease = { ...finishOnLease(current, Date.now()), attributedUsd: current.attributedUsd + chargedUsd };
-    this.leases.set(leaseId, lease);
-    this.freed.notify();
+    const lease = this.book.finish(leaseId, Date.now(), (before, after) => ({ ...after, attributedUsd: before.attributedUsd + chargedUsd }));
+    if (lease) this.freed.notify();
     return lease;
   }
 
   /** Writes every lease's use so far (busy time, strikes served, last use) to SQLite. */
   persistUse(): void {
-    for (const lease of this.leases.values()) this.store.saveLease(lease);
+    for (const lease of this.book.list()) this.store.saveLease(lease);
   }
 
   drain(leaseId: string): void {
-    const lease = this.leases.get(leaseId);
-    if (!lease || lease.state === "draining") return;
-    const drained = { ...lease, state: "draining" as const };
-    this.leases.set(leaseId, drained);
-    this.store.saveLease(drained);
+    const drained = this.book.drain(leaseId);
+    if (drained) this.store.saveLease(drained);
   }
 
   /**
@@ -234,9 +210,8 @@ export class LeaseManager {
    * left to the alarm, so the allocation is never leaked.
    */
   async release(leaseId: string, opts: { chargedToStrike?: boolean } = {}): Promise<{ billedSeconds: number; costUsd: number } | undefined> {
-    const lease = this.leases.get(leaseId);
+    const lease = this.book.remove(leaseId);
     if (!lease) return undefined;
-    this.leases.delete(leaseId);
     let bill: { billedSeconds: number; costUsd: number };
     try {
       const receipt = await this.client.release(lease.allocationId);
@@ -248,7 +223,7 @@ export class LeaseManager {
         await this.onDeferredRelease();
       }
     }
-    this.book(opts.chargedToStrike ? { ...lease, attributedUsd: bill.costUsd } : lease, bill.billedSeconds, bill.costUsd);
+    this.bookCharge(opts.chargedToStrike ? { ...lease, attributedUsd: bill.costUsd } : lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
     this.freed.notify();
@@ -262,9 +237,8 @@ export class LeaseManager {
    * allocation repeats; only when that cannot be had is it estimated.
    */
   async drop(leaseId: string): Promise<void> {
-    const lease = this.leases.get(leaseId);
+    const lease = this.book.remove(leaseId);
     if (!lease) return;
-    this.leases.delete(leaseId);
     let bill: { billedSeconds: number; costUsd: number };
     try {
       const final = await this.client.release(lease.allocationId);
@@ -272,7 +246,7 @@ export class LeaseManager {
     } catch {
       bill = this.estimate(lease);
     }
-    this.book(lease, bill.billedSeconds, bill.costUsd);
+    this.bookCharge(lease, bill.billedSeconds, bill.costUsd);
     this.store.deleteLease(leaseId);
     this.reportGone(lease);
     this.freed.notify();
@@ -355,7 +329,7 @@ export class LeaseManager {
     this.onCharge();
   }
 
-  private book(lease: StoredLease, billedSeconds: number, costUsd: number): void {
+  private bookCharge(lease: StoredLease, billedSeconds: number, costUsd: number): void {
     this.store.recordLeaseCharge({
       lease_id: lease.leaseId,
       allocation_id: lease.allocationId,
@@ -373,10 +347,6 @@ export class LeaseManager {
     const heldMs = Math.max(1000, Math.min(Date.now(), lease.expiresAt) - lease.createdAt);
     return { billedSeconds: heldMs / 1000, costUsd: holdCostUsd(lease.pricePerHour, heldMs) };
   }
-}
-
-function pendingKey(poolId: string, model: string, preemptible: boolean): string {
-  return `${poolId}/${model}/${preemptible ? "preemptible" : "on-demand"}`;
 }
 
 /**

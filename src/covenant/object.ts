@@ -7,11 +7,11 @@ import {
   candidatePools,
   defaultContract,
   DEFAULT_COVENANT_ID,
-  idleReleaseAt,
   modelCatalogue,
   narrowToModels,
   normalizeContract,
   planMaintenance,
+  wakeAfterStrike,
 } from "../policy";
 import { renewKeyHold, settleKeyHold } from "../limits/edge";
 import { HostedAiClient } from "../providers/hostedai";
@@ -110,6 +110,7 @@ export class CovenantObject extends DurableObject<Env> {
       waiting: { count: 0 },
       localServes: (model) => this.localServes(model),
       afterStrike: (leaseUsed) => this.afterStrike(leaseUsed),
+      warmWanted: () => this.wakeAt(Date.now()),
       attemptFailed: (e) => this.metrics.attemptFailed(e),
       answers: new AnswerCache(ctx.storage.sql),
     });
@@ -429,12 +430,11 @@ export class CovenantObject extends DurableObject<Env> {
     // Every ledger row is due to roll up one day: an object with no alarm at all arms one for it.
     if (contract && this.alarmAt === null) await this.wakeAt(Date.now() + this.retention.rawMs + HOUR_MS);
     if (!contract || !leaseUsed) return;
-    // The soonest any lease can go back: a strike's lease ended a use just now.
+    // The soonest any lease can go back (a strike's lease ended a use just now), as the simulator
+    // wakes; a lease the upstream's metrics were never read for (a new one) is read by the next alarm.
     const now = Date.now();
     const live = this.leases.list();
-    // A lease the upstream's metrics were never read for (a new one) is read by the next alarm.
-    const soonest = Math.min(...live.map((l) => idleReleaseAt(l, contract.lease.idle_timeout_s * 1000)), now + 60_000, this.sampler.dueAt(live) ?? Infinity);
-    await this.wakeAt(Math.max(now, soonest));
+    await this.wakeAt(Math.max(now, Math.min(wakeAfterStrike(live, contract, now), this.sampler.dueAt(live) ?? Infinity)));
   }
 
   /**

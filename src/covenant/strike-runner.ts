@@ -39,6 +39,8 @@ export interface RunnerDeps extends AttemptDeps {
   models: ModelCatalogue;
   /** Called after each strike so the object can schedule lease housekeeping. */
   afterStrike: (leaseUsed: boolean) => Promise<void>;
+  /** Called when an arrival makes the warm pool want more leases (`lease.warm_ahead`): housekeeping now. */
+  warmWanted?: () => Promise<void>;
   /** Called for each failed call to a target (retried or not), for the metrics. */
   attemptFailed?: (e: { target: string; type: string }) => void;
   /** Plain strikes' answers (answer-cache.ts); without it nothing is cached. */
@@ -145,6 +147,7 @@ export class StrikeRunner {
       ticket = consulted.ticket;
       if (ticket.keeps) this.announceCache(opts, "miss");
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
+      if (ctx.policy !== "seed" && this.deps.warmWanted && this.deps.leases.wantsWarmLeases(requested, ctx.contract)) await this.deps.warmWanted();
       const limited = opts.budgetHeld ? { ok: true as const, model: requested, estimateUsd: 0 } : await withinLimits(this.deps, requested, input, ctx);
       if (!limited.ok) throw fail(402, { ...limited.refusal });
       let model = limited.model;

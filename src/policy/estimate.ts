@@ -18,6 +18,28 @@ export function estimateServiceMs(model: ModelSpec, promptTokens: number, maxTok
   return FIRST_TOKEN_MS + (promptTokens * 1000) / (decode * PREFILL_SPEEDUP) + (maxTokens * 1000) / decode;
 }
 
+/** A strike's predicted timing: time to first token, time per output token after it, and the whole inference. */
+export interface StrikeTiming {
+  ttftMs: number;
+  tpotMs: number;
+  serviceMs: number;
+}
+
+/**
+ * The strike's timing on a slice running `concurrent` strikes (itself included), from the
+ * pessimistic model scaled by what was measured for the model (`scale`, 1 until measured).
+ * Batched decoding slows every strike on a slice by the square root of how many share it.
+ * Agrees with estimateServiceMs: `serviceMs` at scale 1, alone, is that estimate.
+ */
+export function predictTiming(model: ModelSpec, promptTokens: number, outputTokens: number, scale = 1, concurrent = 1): StrikeTiming {
+  const decode = pessimisticDecodeTps(model);
+  const slow = scale * Math.sqrt(Math.max(1, concurrent));
+  const tpotMs = (1000 / decode) * slow;
+  const prefillMs = FIRST_TOKEN_MS + (promptTokens * 1000) / (decode * PREFILL_SPEEDUP);
+  const ttftMs = prefillMs * slow + tpotMs;
+  return { ttftMs, tpotMs, serviceMs: prefillMs * slow + Math.max(1, outputTokens) * tpotMs };
+}
+
 /** The same, slowed by sharing the slice with `concurrent` strikes (batched: by its square root). */
 export function estimateSharedServiceMs(model: ModelSpec, promptTokens: number, maxTokens: number, concurrent: number): number {
   return estimateServiceMs(model, promptTokens, maxTokens) * Math.sqrt(Math.max(1, concurrent));

@@ -1,5 +1,7 @@
 import type { CovenantContract } from "../schema";
-import { estimateSharedServiceMs } from "./estimate";
+import { estimateSharedServiceMs, predictTiming } from "./estimate";
+import { meetsSlo, type StrikeLatency } from "./slo";
+import { BILLING_STEP_MS } from "./warm";
 import type { ModelSpec } from "./models";
 
 /** A lease: Homeskillet's hold on one allocation, reused by many strikes until it expires. */
@@ -32,10 +34,17 @@ export interface StrikeNeed {
   latencySensitive: boolean;
   /** Observed ÷ pessimistic service time for this model (1 until measured); see observeService. */
   serviceScale?: number;
+  /** Tokens the answer is expected to need (the classifier's estimate, at most maxTokens); maxTokens when unknown. */
+  outputTokens?: number;
+  /** Predicted ms from asking for an allocation on the pool to holding it (measured; a default until then). */
+  allocateMs?: number;
 }
 
 /** Never start a strike on a lease that could expire under it: margin beyond the strike's own estimate. */
 export const EXPIRY_SAFETY_MS = 5_000;
+
+/** What an allocation is assumed to take before one was measured on the pool: above the emulator's and Hosted.AI's quoted provisioning. */
+export const DEFAULT_ALLOCATE_MS = 150;
 
 export type AcquireDecision =
   | { kind: "reuse"; leaseId: string }
@@ -54,35 +63,68 @@ export interface PendingAllocations {
 
 export const NO_PENDING: PendingAllocations = { forModel: 0, claims: 0, total: 0 };
 
+/** The strike's predicted timing from its arrival if it takes one option: waiting `waitMs`, then running with `concurrent` strikes on the slice. */
+export function predictOption(need: StrikeNeed, waitMs: number, concurrent: number): StrikeLatency {
+  const t = predictTiming(need.model, need.promptTokens, need.outputTokens ?? need.maxTokens, need.serviceScale ?? 1, concurrent);
+  return { e2eMs: waitMs + t.serviceMs, ttftMs: waitMs + t.ttftMs, tpotMs: t.tpotMs };
+}
+
 /**
- * A lease fits a strike when it runs the same model, is active, has a free concurrency slot,
- * will not expire before the strike can finish, and sharing it still meets the latency SLO.
+ * A lease has a slot for the strike when it runs the same model, is active, has a free
+ * concurrency slot and will not expire before the strike can finish (on the pessimistic estimate).
  */
-export function leaseFits(lease: Lease, need: StrikeNeed, contract: CovenantContract, now: number): boolean {
+export function slotOpen(lease: Lease, need: StrikeNeed, contract: CovenantContract, now: number): boolean {
   if (lease.state !== "active" || lease.model !== need.model.id) return false;
   if (lease.inFlight >= contract.lease.max_concurrency) return false;
   const pessimistic = estimateSharedServiceMs(need.model, need.promptTokens, need.maxTokens, lease.inFlight + 1);
-  if (lease.expiresAt - now < pessimistic + EXPIRY_SAFETY_MS) return false;
-  // The SLO check uses the expected time (pessimistic × what was observed), or every sharing
-  // decision would look like an SLO miss.
-  const shared = pessimistic * (need.serviceScale ?? 1);
-  return lease.inFlight === 0 || shared <= contract.qos.latency_slo_ms;
+  return lease.expiresAt - now >= pessimistic + EXPIRY_SAFETY_MS;
 }
 
 /**
- * Among fitting leases, the busiest: packing strikes onto few slices lets the others go idle and
- * be released, which is where GPU utilisation comes from. Ties by id for determinism.
+ * A lease fits a strike when it has a slot for it and, if the slice is busy, sharing it is
+ * predicted to keep the SLOs: the newcomer's, and the per-token bound of the strikes already
+ * there, which batching slows alike.
+ */
+export function leaseFits(lease: Lease, need: StrikeNeed, contract: CovenantContract, now: number): boolean {
+  if (!slotOpen(lease, need, contract, now)) return false;
+  return lease.inFlight === 0 || meetsSlo(predictOption(need, 0, lease.inFlight + 1), contract.qos);
+}
+
+/** Whole seconds a strike running `serviceMs` from `now` adds to the lease's bill (per-second billing, at least one second). */
+export function addedBilledSeconds(lease: Pick<Lease, "createdAt">, now: number, serviceMs: number): number {
+  const billed = (t: number) => Math.max(1, Math.ceil((t - lease.createdAt) / BILLING_STEP_MS));
+  return billed(now + serviceMs) - billed(now);
+}
+
+/**
+ * Among fitting leases, an idle one first, else the least busy: it slows the strike least. Among
+ * idle ones, the one the strike adds the fewest billed seconds to (it fits in a second already
+ * paid for), then the most recently used, so the others stay idle and go back at the end of
+ * their billed second. Ties by id for determinism.
  */
 export function bestWarmLease(leases: readonly Lease[], need: StrikeNeed, contract: CovenantContract, now: number): Lease | undefined {
+  const serviceMs = predictOption(need, 0, 1).e2eMs;
+  const added = new Map<Lease, number>();
+  const cost = (l: Lease) => {
+    let n = added.get(l);
+    if (n === undefined) added.set(l, (n = addedBilledSeconds(l, now, serviceMs)));
+    return n;
+  };
   return leases
     .filter((l) => leaseFits(l, need, contract, now))
-    .sort((a, b) => b.inFlight - a.inFlight || a.leaseId.localeCompare(b.leaseId))[0];
+    .sort((a, b) => a.inFlight - b.inFlight || (a.inFlight === 0 ? cost(a) - cost(b) : 0) || b.lastUsedAt - a.lastUsedAt || a.leaseId.localeCompare(b.leaseId))[0];
 }
 
 /**
- * Reuse a warm lease; else join an allocation already on its way that has a free slot (a burst
- * must not allocate once per strike); else allocate while under the covenant's lease limit;
- * else wait for a slot.
+ * Chooses from predictions, cheapest option first, each taken only when it keeps the SLOs and
+ * is predicted to finish no later than a slice of the strike's own would (allocated now) plus the
+ * covenant's `share_delay_ms` (none for a latency-sensitive strike):
+ *   1. an idle lease: no allocation wait, nothing shared — faster and cheaper than allocating;
+ *   2. a shared slot on a busy lease, the least busy;
+ *   3. a slot on an allocation already on its way (a burst must not allocate once per strike);
+ *   4. a new allocation, while under the covenant's lease limit.
+ * When the lease limit is reached, a shared slot or a pending allocation is taken even if slower;
+ * otherwise the strike waits for a slot.
  */
 export function decideAcquire(
   leases: readonly Lease[],
@@ -92,10 +134,20 @@ export function decideAcquire(
   pending: PendingAllocations = NO_PENDING,
 ): AcquireDecision {
   const lease = bestWarmLease(leases, need, contract, now);
-  if (lease) return { kind: "reuse", leaseId: lease.leaseId };
+  if (lease && lease.inFlight === 0) return { kind: "reuse", leaseId: lease.leaseId };
+  const allocateMs = need.allocateMs ?? DEFAULT_ALLOCATE_MS;
+  const alone = predictOption(need, allocateMs, 1).e2eMs;
+  const allowance = need.latencySensitive ? 0 : contract.lease.share_delay_ms;
+  const inTime = (t: StrikeLatency) => t.e2eMs <= alone + allowance;
+  if (lease && inTime(predictOption(need, 0, lease.inFlight + 1))) return { kind: "reuse", leaseId: lease.leaseId };
   // The allocating strike takes one slot of each pending lease; joiners fill the rest.
-  if (pending.forModel * (contract.lease.max_concurrency - 1) > pending.claims) return { kind: "join" };
+  const joinable = pending.forModel * (contract.lease.max_concurrency - 1) > pending.claims;
+  const sharers = pending.forModel > 0 ? 1 + Math.ceil((pending.claims + 1) / pending.forModel) : 1;
+  const joined = predictOption(need, allocateMs, sharers);
+  if (joinable && meetsSlo(joined, contract.qos) && inTime(joined)) return { kind: "join" };
   if (leases.length + pending.total < contract.lease.max_leases) return { kind: "allocate" };
+  if (lease) return { kind: "reuse", leaseId: lease.leaseId };
+  if (joinable) return { kind: "join" };
   return { kind: "wait", reason: `all ${contract.lease.max_leases} leases of the covenant are busy` };
 }
 

@@ -18,24 +18,38 @@ export interface Demand {
   /** Moving averages of recent strikes' sizes, for service-time estimates. */
   promptTokens: number;
   maxTokens: number;
+  /** Arrivals decayed over BURST_TAU_MS: the burst signal, seconds rather than minutes. */
+  recent?: number;
 }
 
 export const DEMAND_TAU_MS = 60_000;
+/** The window of the burst signal: short enough to see a burst begin and end within seconds. */
+export const BURST_TAU_MS = 2_000;
 
 export function decayedCount(d: Demand, now: number): number {
   return d.count * Math.exp(-Math.max(0, now - d.at) / DEMAND_TAU_MS);
 }
 
 export function observeArrival(d: Demand | undefined, now: number, promptTokens: number, maxTokens: number): Demand {
-  if (!d) return { count: 1, at: now, promptTokens, maxTokens };
+  if (!d) return { count: 1, recent: 1, at: now, promptTokens, maxTokens };
   const alpha = 0.2;
   return {
     ...d,
     count: decayedCount(d, now) + 1,
+    recent: recentCount(d, now) + 1,
     at: now,
     promptTokens: d.promptTokens + alpha * (promptTokens - d.promptTokens),
     maxTokens: d.maxTokens + alpha * (maxTokens - d.maxTokens),
   };
+}
+
+function recentCount(d: Demand, now: number): number {
+  return (d.recent ?? 0) * Math.exp(-Math.max(0, now - d.at) / BURST_TAU_MS);
+}
+
+/** Arrivals per second over roughly the last BURST_TAU_MS. */
+export function burstRate(d: Demand, now: number): number {
+  return (recentCount(d, now) * 1000) / BURST_TAU_MS;
 }
 
 /** Arrivals per second over roughly the last DEMAND_TAU_MS. */
@@ -55,6 +69,29 @@ const WARM_HEADROOM = 1.5;
  */
 export function warmTarget(model: ModelSpec, d: Demand | undefined, contract: CovenantContract, now: number): number {
   if (!d || contract.lease.max_warm_leases === 0 || isolatedPerStrike(contract)) return 0;
+  if (contract.lease.warm_ahead === "burst") return Math.max(burstTarget(model, d, contract, now), idleTarget(model, d, contract, now));
+  return idleTarget(model, d, contract, now);
+}
+
+/** How far above the mean the burst pool reaches: a one-sided 95 % bound on Poisson arrivals in service. */
+const BURST_Z = 1.65;
+
+/**
+ * Leases to hold during a burst, busy and idle: the strikes expected in service at once
+ * (Little's law on the burst signal's rate, each on a slice of its own, as the acquire decision
+ * prefers), plus enough spare that an arrival finds an idle lease 95 % of the time. None once the
+ * burst signal fades below one arrival per expected service time, so the pool goes back with it.
+ */
+export function burstTarget(model: ModelSpec, d: Demand, contract: CovenantContract, now: number): number {
+  const rate = burstRate(d, now);
+  const serviceS = (estimateServiceMs(model, d.promptTokens, d.maxTokens) * (d.serviceScale ?? 1)) / 1000;
+  const inService = rate * serviceS;
+  if (inService < 0.5) return 0;
+  return Math.min(contract.lease.max_warm_leases, Math.ceil(inService + BURST_Z * Math.sqrt(inService)));
+}
+
+/** The warm pool that bridges gaps between bursts within the idle timeout. */
+function idleTarget(model: ModelSpec, d: Demand, contract: CovenantContract, now: number): number {
   // Nothing arrived for a whole idle timeout: the burst is over, whatever the decaying rate says.
   if (now - d.at >= contract.lease.idle_timeout_s * 1000) return 0;
   const rate = arrivalRate(d, now);
@@ -97,6 +134,9 @@ export function idleReleaseAt(lease: Pick<Lease, "createdAt" | "lastUsedAt">, id
   const at = paidUntil - RELEASE_MARGIN_MS;
   return at >= earliest ? at : at + BILLING_STEP_MS;
 }
+
+/** The soonest housekeeping re-plans a warm pool: the burst signal moves over seconds. */
+export const REPLAN_MIN_MS = 500;
 
 /** A lease this close to expiry takes no new strikes and, if still wanted, is replaced. */
 export function renewMarginMs(contract: CovenantContract): number {
@@ -176,7 +216,7 @@ export function planMaintenance(
     }
     const d = demand.get(id);
     // Re-plan as demand decays, so the warm pool shrinks without waiting for a strike.
-    if (d && target > 0) wake(now + Math.min(DEMAND_TAU_MS, idleMs));
+    if (d && target > 0) wake(now + Math.max(REPLAN_MIN_MS, Math.min(DEMAND_TAU_MS, idleMs)));
   }
   return plan;
 }

@@ -11,9 +11,9 @@ export const FallbackTarget = z
 
 /** What a covenant gets for every field its tenant leaves out. */
 export const COVENANT_DEFAULTS = {
-  qos: { latency_slo_ms: 2_000, priority: "normal", preemptible_ok: true, continue_streams: true, pool_type: "recommended" },
+  qos: { latency_slo_ms: 2_000, ttft_slo_ms: null, tpot_slo_ms: null, priority: "normal", preemptible_ok: true, continue_streams: true, pool_type: "recommended" },
   cost: { on_limit: "reject", pricier_fallback: true },
-  lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 16, max_warm_leases: 4, max_concurrency: 4, isolation: "shared" },
+  lease: { duration_s: 900, idle_timeout_s: 0, max_leases: 32, max_warm_leases: 4, max_concurrency: 4, isolation: "shared", share_delay_ms: 100, warm_ahead: "off" },
   cache: { mode: "deterministic", ttl_s: 300, semantic: false, semantic_threshold: 0.9, max_entries: 1024 },
   policy: "homeskillet",
 } as const;
@@ -37,7 +37,18 @@ export const CovenantResources = z
 
 export const CovenantQos = z
   .object({
-    latency_slo_ms: z.number().int().min(50).max(600_000).optional().openapi({ default: COVENANT_DEFAULTS.qos.latency_slo_ms }),
+    latency_slo_ms: z.number().int().min(50).max(600_000).optional().openapi({
+      description: "End to end: a strike meets its SLO when it answered within this many ms (and within the TTFT and TPOT bounds, where set).",
+      default: COVENANT_DEFAULTS.qos.latency_slo_ms,
+    }),
+    ttft_slo_ms: z.number().int().min(1).max(600_000).nullable().optional().openapi({
+      description: "Time to first token, ms from arrival. `null`: no bound.",
+      default: COVENANT_DEFAULTS.qos.ttft_slo_ms,
+    }),
+    tpot_slo_ms: z.number().min(0.1).max(60_000).nullable().optional().openapi({
+      description: "Time per output token after the first, ms. `null`: no bound.",
+      default: COVENANT_DEFAULTS.qos.tpot_slo_ms,
+    }),
     priority: Priority.optional().openapi({ default: COVENANT_DEFAULTS.qos.priority }),
     preemptible_ok: z.boolean().optional().openapi({ default: COVENANT_DEFAULTS.qos.preemptible_ok }),
     continue_streams: z.boolean().optional().openapi({
@@ -79,6 +90,15 @@ export const LeasePolicy = z
     isolation: z.enum(["shared", "per_strike"]).optional().openapi({
       description: "per_strike: every strike gets its own allocation, released when it ends (never shared, never reused), and pays for all of it.",
       default: COVENANT_DEFAULTS.lease.isolation,
+    }),
+    share_delay_ms: z.number().int().min(0).max(600_000).optional().openapi({
+      description:
+        "How much later than on a slice of its own (after allocating one) a strike may be predicted to finish when it shares a busy slice instead. 0: share only when no slower; sharing never breaks the SLOs.",
+      default: COVENANT_DEFAULTS.lease.share_delay_ms,
+    }),
+    warm_ahead: z.enum(["off", "burst"]).optional().openapi({
+      description: "burst: when arrivals pick up, allocate leases ahead of the strikes (up to max_warm_leases) and give them back at the end of a billed second once the burst is over.",
+      default: COVENANT_DEFAULTS.lease.warm_ahead,
     }),
   })
   .strict();
@@ -167,7 +187,15 @@ export const CovenantContract = z
     models: z.array(z.string()),
     default_model: z.string(),
     resources: z.object({ min_tflops: z.number().optional(), min_vram_mb: z.number().optional(), max_vram_mb: z.number().optional() }),
-    qos: z.object({ latency_slo_ms: z.number(), priority: Priority, preemptible_ok: z.boolean(), continue_streams: z.boolean(), pool_type: z.enum(["recommended", "any"]) }),
+    qos: z.object({
+      latency_slo_ms: z.number(),
+      ttft_slo_ms: z.number().nullable(),
+      tpot_slo_ms: z.number().nullable(),
+      priority: Priority,
+      preemptible_ok: z.boolean(),
+      continue_streams: z.boolean(),
+      pool_type: z.enum(["recommended", "any"]),
+    }),
     cost: z.object({
       max_usd_per_strike: z.number().optional(),
       budget_usd_per_day: z.number().optional(),
@@ -182,6 +210,8 @@ export const CovenantContract = z
       max_warm_leases: z.number(),
       max_concurrency: z.number(),
       isolation: z.enum(["shared", "per_strike"]),
+      share_delay_ms: z.number(),
+      warm_ahead: z.enum(["off", "burst"]),
     }),
     cache: z.object({ mode: z.enum(["off", "deterministic", "always"]), ttl_s: z.number(), semantic: z.boolean(), semantic_threshold: z.number(), max_entries: z.number() }),
     routes: z.array(ModelRoute).optional(),

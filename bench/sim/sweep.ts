@@ -1,0 +1,71 @@
+/**
+ * The policy over its main knobs: every point of a grid replayed on one trace, the baseline (the
+ * seed rule) beside them, and the cost / SLO-attainment frontier — the points no other point
+ * beats on both — so an operator can pick one. Pure, like the simulator.
+ */
+import type { RunMetrics } from "./metrics";
+
+/** The knobs a sweep varies: covenant fields (`lease.*`). */
+export interface SweepKnobs {
+  share_delay_ms: number;
+  max_concurrency: number;
+  max_leases: number;
+  warm_ahead: "off" | "burst";
+}
+
+export const SWEEP_GRID = {
+  share_delay_ms: [0, 50, 100, 200, 400, 800, 1600, 600_000],
+  max_concurrency: [2, 4, 8],
+  max_leases: [16, 32, 64],
+  warm_ahead: ["off", "burst"] as const,
+};
+
+export function sweepPoints(grid = SWEEP_GRID): SweepKnobs[] {
+  const points: SweepKnobs[] = [];
+  for (const warm_ahead of grid.warm_ahead)
+    for (const max_leases of grid.max_leases)
+      for (const max_concurrency of grid.max_concurrency)
+        for (const share_delay_ms of grid.share_delay_ms) points.push({ share_delay_ms, max_concurrency, max_leases, warm_ahead });
+  return points;
+}
+
+export interface SweepPoint {
+  knobs: SweepKnobs;
+  metrics: RunMetrics;
+}
+
+/**
+ * Points on the cost / SLO-attainment frontier: no other point costs no more and attains no less
+ * with one of the two strictly better. Ascending cost.
+ */
+export function frontier<P extends { metrics: RunMetrics }>(points: readonly P[]): P[] {
+  const sorted = [...points].sort((a, b) => a.metrics.costUsd - b.metrics.costUsd || b.metrics.sloAttainment - a.metrics.sloAttainment);
+  const out: P[] = [];
+  let best = -Infinity;
+  for (const p of sorted) {
+    if (p.metrics.sloAttainment > best) {
+      out.push(p);
+      best = p.metrics.sloAttainment;
+    }
+  }
+  return out;
+}
+
+/** Whether a run is never worse for the user than the baseline: SLO attainment no lower, end-to-end p50 and p95 no higher. */
+export function userDominates(m: RunMetrics, baseline: RunMetrics): boolean {
+  return m.sloAttainment >= baseline.sloAttainment && m.latencyMs.p50 <= baseline.latencyMs.p50 && m.latencyMs.p95 <= baseline.latencyMs.p95;
+}
+
+/** The cheapest point that is never worse for the user than the baseline, if any. */
+export function cheapestDominating<P extends { metrics: RunMetrics }>(points: readonly P[], baseline: RunMetrics): P | undefined {
+  return points.filter((p) => userDominates(p.metrics, baseline)).sort((a, b) => a.metrics.costUsd - b.metrics.costUsd)[0];
+}
+
+export function knobsText(k: SweepKnobs): string {
+  const delay = k.share_delay_ms >= 600_000 ? "∞" : String(k.share_delay_ms);
+  return `share_delay_ms=${delay} max_concurrency=${k.max_concurrency} max_leases=${k.max_leases} warm_ahead=${k.warm_ahead}`;
+}
+
+export function sameKnobs(a: SweepKnobs, b: SweepKnobs): boolean {
+  return a.share_delay_ms === b.share_delay_ms && a.max_concurrency === b.max_concurrency && a.max_leases === b.max_leases && a.warm_ahead === b.warm_ahead;
+}
