@@ -5,10 +5,14 @@
 export type KeyTable = ReadonlyMap<string, string>; // sha256 hex of key → tenant id
 
 const encoder = new TextEncoder();
+/** Two hex digits per byte value, built once per isolate: every request hashes its key. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  let out = "";
+  for (let i = 0; i < digest.length; i++) out += HEX[digest[i]!];
+  return out;
 }
 
 export class KeyConfigError extends Error {}

@@ -136,10 +136,9 @@ export function setLogSink(next: (line: string) => void): () => void {
   };
 }
 
-/** Drops undefined fields so lines stay short, and writes one line of JSON. */
+/** Writes one line of JSON; JSON.stringify itself leaves undefined fields out, so lines stay short. */
 export function emit(line: RequestLine | UpstreamLine | StrikeContentLine): void {
-  const compact = Object.fromEntries(Object.entries(line).filter(([, v]) => v !== undefined));
-  sink(JSON.stringify(compact));
+  sink(JSON.stringify(line));
 }
 
 /** Annotations a route adds to its request's line (covenant, strike id, error type). */

@@ -15,10 +15,15 @@ export interface TraceContext {
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 
+/** Two hex digits per byte value, built once per isolate. */
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+/** One buffer for every id: filled and read synchronously, so never shared by two calls. */
+const RANDOM = new Uint8Array(16);
+
 export function randomHex(bytes: number): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  const b = bytes <= RANDOM.length ? crypto.getRandomValues(RANDOM.subarray(0, bytes)) : crypto.getRandomValues(new Uint8Array(bytes));
   let out = "";
-  for (const x of b) out += x.toString(16).padStart(2, "0");
+  for (let i = 0; i < b.length; i++) out += HEX[b[i]!];
   return out;
 }
 
