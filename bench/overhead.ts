@@ -20,11 +20,15 @@
 // selfhost`: workerd from npm, its objects on local disk) started against the same emulators.
 // With both, each level measures both, one after the other, and the report compares them.
 import { cpus } from "node:os";
-import { runLoad, type LoadResult, type LoadTarget } from "./lib/load";
+import { runLoad, type LoadResult as Loaded, type LoadTarget } from "./lib/load";
+import { cpuNow, cpuSince } from "./lib/proc-cpu";
 import { startSelfhost, type Selfhost } from "./lib/selfhost";
 import { withSystem, type LocalSystem, type StartOptions } from "./lib/system";
 
 type Mode = "wrangler" | "miniflare";
+/** A run's figures plus the CPU the runtime's processes spent on it, µs per 2xx response. */
+type Measured = Loaded & { cpuUs: number };
+type LoadResult = Measured;
 /** The upstream paths: the floor worker's and the emulator's own, measured once per level. */
 const UPSTREAM_PATHS = ["floor", "direct", "floor-stream", "floor-local", "floor-local-stream"] as const;
 /** The gateway paths, measured once per target. */
@@ -183,7 +187,8 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
   });
 
   const inference = { model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS, temperature: 0 };
-  const chat = { model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 };
+  // No temperature: OpenAI's default (1), so the answer cache (temperature 0 only, by default) stays out of it.
+  const chat = { model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS };
   const upstreamHeaders = { authorization: `Bearer ${token}`, "content-type": "application/json" };
   const json = { "content-type": "application/json" };
   const inferUrl = (base: string) => `${base}/api/v1/inference/${allocation.allocation_id}`;
@@ -241,13 +246,16 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
       const results: LevelResult["results"] = {};
       const byTarget: LevelResult["byTarget"] = {};
       for (const run of runs) {
-        const r = await runLoad(run.load, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
+        const cpuBefore = cpuNow();
+        const loaded = await runLoad(run.load, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
+        // The runtime's CPU until the work the run started has drained, per answered request.
+        await settle(mode, emulator);
+        const r: Measured = { ...loaded, cpuUs: (cpuSince(cpuBefore) * 1e6) / Math.max(1, loaded.ok) };
         if (run.target) {
           (byTarget[run.target] ??= {})[run.path as GatewayPath] = r;
           if (run.target === opts.targets[0]) results[run.path] = r;
         } else results[run.path] = r;
-        progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}`);
-        await settle(mode, emulator);
+        progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}, runtime CPU ${r.cpuUs.toFixed(0)} µs/req`);
       }
       levels.push({ concurrency, results, byTarget });
     }
@@ -351,8 +359,8 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
     out.push(
       `### ${modeName}${m.targets.includes("selfhost") ? ", and the self-hosted gateway against the same emulators" : ""}`,
       ``,
-      `| concurrency | path | req/s | p50 ms | p99 ms | errors | req/s vs floor |`,
-      `| ---: | --- | ---: | ---: | ---: | ---: | ---: |`,
+      `| concurrency | path | req/s | p50 ms | p99 ms | errors | req/s vs floor | runtime CPU µs/req | CPU over floor µs/req |`,
+      `| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     );
     for (const level of m.levels) {
       const ratio = (path: PathName, r: LoadResult) => r.rps / (level.results[FLOOR_OF[path]]?.rps ?? NaN);
@@ -369,7 +377,11 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
       rows.sort((a, b) => a[0].localeCompare(b[0]));
       for (const [label, path, r] of rows) {
         if (!r) continue;
-        out.push(`| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(ratio(path, r))} |`);
+        const floorCpu = level.results[FLOOR_OF[path]]?.cpuUs ?? NaN;
+        const over = path === FLOOR_OF[path] ? "" : (r.cpuUs - floorCpu).toFixed(0);
+        out.push(
+          `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(ratio(path, r))} | ${r.cpuUs.toFixed(0)} | ${over} |`,
+        );
       }
     }
     if (m.targets.includes("gateway") && m.targets.includes("selfhost")) {

@@ -77,7 +77,8 @@ export async function run(argv: string[]): Promise<void> {
     async (system) => {
       const headers = { authorization: `Bearer ${system.devKey}`, "content-type": "application/json" };
       await fetch(`${system.gateway}/v1/covenants`, { method: "POST", headers, body: JSON.stringify({ id: LOCAL_COVENANT, fallback: ["local"] }) });
-      const chat = { model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS, temperature: 0 };
+      // No temperature (OpenAI's default, 1): the answer cache, temperature 0 only by default, stays out.
+      const chat = { model: MODEL, messages: [{ role: "user", content: PROMPT }], max_tokens: MAX_TOKENS };
       const local = { ...headers, "x-homeskillet-covenant": LOCAL_COVENANT };
       const targets: Record<Profiled, LoadTarget> = {
         strike: { url: `${system.gateway}/v1/strikes`, method: "POST", headers, body: JSON.stringify({ model: MODEL, prompt: PROMPT, max_tokens: MAX_TOKENS }) },
