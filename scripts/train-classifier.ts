@@ -6,6 +6,7 @@
 // committed in wasm/data/public, and the project's own prompts in wasm/data/supplement. Features come from the compiled module's own
 // extractor, so training sees exactly what the edge computes. The seed fixes the result.
 import { TASK_LABELS } from "../src/schema/classification";
+import { CONFIDENCE_THRESHOLD } from "../src/classify/engine";
 import { EXCLUDED_SOURCES, NON_COMMERCIAL_REPOS, isCommercial, readLabelled, readSupplement, repoOf } from "../wasm/lib/dataset";
 import { extractFeatures } from "../wasm/lib/features";
 import { score } from "../wasm/lib/metrics";
@@ -44,6 +45,21 @@ for (const repo of new Set(shipped.map((e) => repoOf(e.source)))) {
   heldOutTargets.push(...test.map((r) => targets[r]!));
 }
 const temperature = fitTemperature(heldOut, heldOutTargets);
+// What `confident` means on prompts from unseen sources, at the fitted temperature.
+const calibrated = heldOut.map((p) => {
+  const q = Array.from(p, (v) => Math.pow(Math.max(v, 1e-12), 1 / temperature));
+  const total = q.reduce((a, b) => a + b, 0);
+  const top = q.indexOf(Math.max(...q));
+  return { top, p: q[top]! / total };
+});
+const sure = calibrated.map((c, i) => ({ ...c, right: c.top === heldOutTargets[i] })).filter((c) => c.p >= CONFIDENCE_THRESHOLD);
+const unsure = calibrated.map((c, i) => ({ ...c, right: c.top === heldOutTargets[i] })).filter((c) => c.p < CONFIDENCE_THRESHOLD);
+const heldOutConfidence = {
+  confident_share: Number((sure.length / calibrated.length).toFixed(4)),
+  accuracy_when_confident: Number((sure.filter((c) => c.right).length / Math.max(1, sure.length)).toFixed(4)),
+  accuracy_when_not: Number((unsure.filter((c) => c.right).length / Math.max(1, unsure.length)).toFixed(4)),
+};
+console.log(`leave-one-source-out, calibrated: ${JSON.stringify(heldOutConfidence)}`);
 
 const model = withTemperature(trainRecipe(classifier, features, examples, examples.map((_, i) => i), RECIPE, SEED), temperature);
 const image = quantise(model);
@@ -59,6 +75,7 @@ writeWeights(image, {
   trained_at_seed: SEED,
   recipe: RECIPE,
   temperature,
+  held_out_confidence: { threshold: CONFIDENCE_THRESHOLD, ...heldOutConfidence },
   layout: {
     labels: classifier.layout.labels,
     lanes: classifier.layout.lanes,
