@@ -150,6 +150,8 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
     }),
   );
   progress(`${strikes.filter((s) => s.ok).length}/${strikes.length} strikes answered; retiring the covenant`);
+  // Allocations made ahead of demand, as the gateway counted them (the upstream's metadata does not say).
+  const warm = await warmAllocations(gateway, auth, covenantId);
 
   // The final drain: deleting the covenant releases every lease it holds.
   for (let i = 0; ; i++) {
@@ -169,8 +171,7 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
   // Only this covenant's allocations: the calibration covenant made some too.
   const listed = (
     await json<{ allocations: { allocation_id: string; status: string; created_at: string; metadata?: Record<string, string> }[] }>(`${emulator}/api/v1/allocations`, { headers: bearer })
-  ).allocations.filter((a) => a.metadata?.covenant === covenantId);
-  const warm = listed.filter((a) => a.metadata?.purpose === "warm").length;
+  ).allocations.filter((a) => a.metadata?.workload_id === covenantId);
   progress(`${listed.length} allocations (${warm} made ahead of demand), ${admin.allocations.length} still held, ${admin.expired_total} expired`);
   const allocations = await mapLimited(listed, 8, async (a): Promise<ObservedAllocation> => {
     const m = await json<{ gpu_utilization: number; inference_count: number; average_latency_ms: number }>(`${emulator}/api/v1/allocations/${a.allocation_id}/metrics`, { headers: bearer });
@@ -299,3 +300,12 @@ function parseArgs(args: string[]): LiveArgs {
   };
 }
 
+/** The covenant's warm-pool allocations so far: the count of its allocation-time histogram with purpose="warm". */
+async function warmAllocations(gateway: string, auth: Record<string, string>, covenantId: string): Promise<number> {
+  const text = await (await fetch(`${gateway}/metrics`, { headers: auth })).text();
+  let n = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("homeskillet_allocation_seconds_count{") && line.includes('purpose="warm"') && line.includes(`covenant="${covenantId}"`)) n += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
+  }
+  return n;
+}

@@ -224,7 +224,7 @@ describe("sweep", () => {
     const points = sweepPoints();
     const keys = new Set(points.map(knobsText));
     expect(keys.size).toBe(points.length);
-    expect(points.length).toBe(8 * 3 * 3 * 2);
+    expect(points.length).toBe(7 * 3 * 2 * 2 * 3);
     for (const k of points) expect(covenantFor(k).lease).toMatchObject(k);
   });
 });

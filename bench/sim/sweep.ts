@@ -11,21 +11,24 @@ export interface SweepKnobs {
   max_concurrency: number;
   max_leases: number;
   warm_ahead: "off" | "burst";
+  idle_timeout_s: number;
 }
 
 export const SWEEP_GRID = {
-  share_delay_ms: [0, 50, 100, 200, 400, 800, 1600, 600_000],
+  share_delay_ms: [0, 50, 100, 200, 400, 1600, 600_000],
   max_concurrency: [2, 4, 8],
-  max_leases: [16, 32, 64],
+  max_leases: [16, 32],
   warm_ahead: ["off", "burst"] as const,
+  idle_timeout_s: [0, 5, 30],
 };
 
 export function sweepPoints(grid = SWEEP_GRID): SweepKnobs[] {
   const points: SweepKnobs[] = [];
-  for (const warm_ahead of grid.warm_ahead)
-    for (const max_leases of grid.max_leases)
-      for (const max_concurrency of grid.max_concurrency)
-        for (const share_delay_ms of grid.share_delay_ms) points.push({ share_delay_ms, max_concurrency, max_leases, warm_ahead });
+  for (const idle_timeout_s of grid.idle_timeout_s)
+    for (const warm_ahead of grid.warm_ahead)
+      for (const max_leases of grid.max_leases)
+        for (const max_concurrency of grid.max_concurrency)
+          for (const share_delay_ms of grid.share_delay_ms) points.push({ share_delay_ms, max_concurrency, max_leases, warm_ahead, idle_timeout_s });
   return points;
 }
 
@@ -63,9 +66,14 @@ export function cheapestDominating<P extends { metrics: RunMetrics }>(points: re
 
 export function knobsText(k: SweepKnobs): string {
   const delay = k.share_delay_ms >= 600_000 ? "∞" : String(k.share_delay_ms);
-  return `share_delay_ms=${delay} max_concurrency=${k.max_concurrency} max_leases=${k.max_leases} warm_ahead=${k.warm_ahead}`;
+  return `share_delay_ms=${delay} max_concurrency=${k.max_concurrency} max_leases=${k.max_leases} warm_ahead=${k.warm_ahead} idle_timeout_s=${k.idle_timeout_s}`;
 }
 
 export function sameKnobs(a: SweepKnobs, b: SweepKnobs): boolean {
-  return a.share_delay_ms === b.share_delay_ms && a.max_concurrency === b.max_concurrency && a.max_leases === b.max_leases && a.warm_ahead === b.warm_ahead;
+  return knobsText(a) === knobsText(b);
+}
+
+/** The cheapest point meeting a condition (e.g. an allocation-wait bound), if any. */
+export function cheapestWhere<P extends { metrics: RunMetrics }>(points: readonly P[], ok: (m: RunMetrics) => boolean): P | undefined {
+  return points.filter((p) => ok(p.metrics)).sort((a, b) => a.metrics.costUsd - b.metrics.costUsd)[0];
 }
