@@ -129,6 +129,7 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
 
   progress(`replaying through ${gateway} (covenant ${covenantId})…`);
   const start = Date.now() + 250;
+  let allocatedByStrikes = 0;
   const strikes = await Promise.all(
     trace.map(async (r): Promise<ObservedStrike> => {
       const due = start + r.atMs / opts.timeScale;
@@ -136,12 +137,13 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
       const body = { covenant_id: covenantId, model: opts.model, prompt: replayPrompt(r), max_tokens: r.completionTokens, temperature: REPLAY_TEMPERATURE };
       try {
         const res = await fetch(`${gateway}/v1/strikes`, { method: "POST", headers: auth, body: JSON.stringify(body) });
-        const out = (await res.json()) as { lease_reused?: boolean; timings?: { queue_ms: number; allocate_ms: number }; error?: { type: string } };
+        const out = (await res.json()) as { lease_reused?: boolean; pool_id?: string; timings?: { queue_ms: number; allocate_ms: number }; error?: { type: string } };
         const latencyMs = Date.now() - due;
         if (!res.ok || !out.timings) {
           progress(`strike ${r.index}: ${res.status} ${out.error?.type ?? ""}`);
           return { ok: false, waitMs: 0, latencyMs, reused: false };
         }
+        if (out.lease_reused === false && out.pool_id !== "cache" && out.pool_id !== "local") allocatedByStrikes++;
         return { ok: true, waitMs: out.timings.queue_ms + out.timings.allocate_ms, latencyMs, reused: out.lease_reused === true };
       } catch (err) {
         progress(`strike ${r.index}: ${String(err)}`);
@@ -150,8 +152,6 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
     }),
   );
   progress(`${strikes.filter((s) => s.ok).length}/${strikes.length} strikes answered; retiring the covenant`);
-  // Allocations made ahead of demand, as the gateway counted them (the upstream's metadata does not say).
-  const warm = await warmAllocations(gateway, auth, covenantId);
 
   // The final drain: deleting the covenant releases every lease it holds.
   for (let i = 0; ; i++) {
@@ -172,6 +172,8 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
   const listed = (
     await json<{ allocations: { allocation_id: string; status: string; created_at: string; metadata?: Record<string, string> }[] }>(`${emulator}/api/v1/allocations`, { headers: bearer })
   ).allocations.filter((a) => a.metadata?.workload_id === covenantId);
+  // Made ahead of demand: the allocations beyond those strikes made for themselves (the upstream's metadata does not say).
+  const warm = listed.length - allocatedByStrikes;
   progress(`${listed.length} allocations (${warm} made ahead of demand), ${admin.allocations.length} still held, ${admin.expired_total} expired`);
   const allocations = await mapLimited(listed, 8, async (a): Promise<ObservedAllocation> => {
     const m = await json<{ gpu_utilization: number; inference_count: number; average_latency_ms: number }>(`${emulator}/api/v1/allocations/${a.allocation_id}/metrics`, { headers: bearer });
@@ -300,12 +302,3 @@ function parseArgs(args: string[]): LiveArgs {
   };
 }
 
-/** The covenant's warm-pool allocations so far: the count of its allocation-time histogram with purpose="warm". */
-async function warmAllocations(gateway: string, auth: Record<string, string>, covenantId: string): Promise<number> {
-  const text = await (await fetch(`${gateway}/metrics`, { headers: auth })).text();
-  let n = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("homeskillet_allocation_seconds_count{") && line.includes('purpose="warm"') && line.includes(`covenant="${covenantId}"`)) n += Number(line.slice(line.lastIndexOf(" ") + 1)) || 0;
-  }
-  return n;
-}
