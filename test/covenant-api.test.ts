@@ -15,14 +15,20 @@ describe("covenant API", () => {
       id,
       models: ["gemma-2b-it", "mistral-7b"],
       default_model: "mistral-7b",
-      qos: { latency_slo_ms: 800, priority: "normal", preemptible_ok: true },
-      lease: { duration_s: 900, idle_timeout_s: 0 },
+      qos: { latency_slo_ms: 800, ttft_slo_ms: null, tpot_slo_ms: null, priority: "normal", preemptible_ok: true },
+      lease: { duration_s: 900, idle_timeout_s: 0, share_delay_ms: 100, warm_ahead: "off" },
       policy: "homeskillet",
     });
 
     const patched = await patch(id, { qos: { priority: "high" }, cost: { budget_usd_per_day: 5 } });
     expect(patched.status).toBe(200);
     expect(await patched.json()).toMatchObject({ qos: { latency_slo_ms: 800, priority: "high" }, cost: { budget_usd_per_day: 5, on_limit: "reject" } });
+
+    // TTFT and TPOT bounds beside the end-to-end one; null takes a bound away again.
+    const bounded = await patch(id, { qos: { ttft_slo_ms: 500, tpot_slo_ms: 40 }, lease: { share_delay_ms: 0, warm_ahead: "burst" } });
+    expect(await bounded.json()).toMatchObject({ qos: { latency_slo_ms: 800, ttft_slo_ms: 500, tpot_slo_ms: 40 }, lease: { share_delay_ms: 0, warm_ahead: "burst" } });
+    const unbounded = await patch(id, { qos: { ttft_slo_ms: null } });
+    expect(await unbounded.json()).toMatchObject({ qos: { ttft_slo_ms: null, tpot_slo_ms: 40 } });
 
     const got = await call(`/v1/covenants/${id}`);
     expect(got.status).toBe(200);
@@ -100,6 +106,10 @@ describe("invalid covenants get field-level errors", () => {
     [{ lease: { max_concurrency: 0 } }, "lease.max_concurrency"],
     [{ lease: { duration_s: 5 } }, "lease.duration_s"],
     [{ lease: { max_leases: 2, max_warm_leases: 3 } }, "lease.max_warm_leases"],
+    [{ lease: { share_delay_ms: -1 } }, "lease.share_delay_ms"],
+    [{ lease: { warm_ahead: "always" } }, "lease.warm_ahead"],
+    [{ qos: { ttft_slo_ms: 0 } }, "qos.ttft_slo_ms"],
+    [{ qos: { tpot_slo_ms: "fast" } }, "qos.tpot_slo_ms"],
     [{ policy: "yolo" }, "policy"],
     [{ id: "has spaces" }, "id"],
     [{ surprise: 1 }, undefined],
@@ -132,9 +142,15 @@ describe("invalid covenants get field-level errors", () => {
     const body = fc.record(
       {
         models: fc.oneof(fc.array(fc.constantFrom("gemma-2b-it", "qwen-14b", "nope"), { maxLength: 3 }), any),
-        qos: fc.oneof(fc.record({ latency_slo_ms: any, priority: fc.oneof(fc.constantFrom("low", "high"), any) }, { requiredKeys: [] }), any),
+        qos: fc.oneof(fc.record({ latency_slo_ms: any, ttft_slo_ms: any, tpot_slo_ms: any, priority: fc.oneof(fc.constantFrom("low", "high"), any) }, { requiredKeys: [] }), any),
         cost: fc.oneof(fc.record({ budget_usd_per_day: any, on_limit: any }, { requiredKeys: [] }), any),
-        lease: fc.oneof(fc.record({ max_leases: fc.integer({ min: -1, max: 300 }), max_warm_leases: fc.integer({ min: -1, max: 70 }) }, { requiredKeys: [] }), any),
+        lease: fc.oneof(
+          fc.record(
+            { max_leases: fc.integer({ min: -1, max: 300 }), max_warm_leases: fc.integer({ min: -1, max: 70 }), share_delay_ms: any, warm_ahead: fc.oneof(fc.constantFrom("off", "burst"), any) },
+            { requiredKeys: [] },
+          ),
+          any,
+        ),
         fallback: fc.oneof(fc.array(fc.string({ maxLength: 8 }), { maxLength: 3 }), any),
       },
       { requiredKeys: [] },

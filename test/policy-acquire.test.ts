@@ -12,6 +12,7 @@ import {
   LeaseBook,
   meetsSlo,
   modelCatalogue,
+  normalizeContract,
   observeArrival,
   planMaintenance,
   predictTiming,
@@ -58,6 +59,18 @@ function lease(over: Partial<Lease> = {}): Lease {
 
 // Pessimistic mistral-7b: 57 tokens/s decoding. Alone: ~470 ms; allocating first adds 150 ms.
 const short: StrikeNeed = { model: mistral, promptTokens: 100, maxTokens: 16, latencySensitive: false };
+
+describe("covenants stored before SLO bounds and predictions existed", () => {
+  it("read with no TTFT or TPOT bound and the default share delay, warm-ahead off", () => {
+    const { ttft_slo_ms: _t, tpot_slo_ms: _p, ...oldQos } = base.qos;
+    const { share_delay_ms: _s, warm_ahead: _w, ...oldLease } = base.lease;
+    const stored = { ...base, qos: oldQos, lease: { ...oldLease, max_leases: 16 } } as unknown as typeof base;
+    const read = normalizeContract(stored);
+    expect(read.qos).toMatchObject({ ttft_slo_ms: null, tpot_slo_ms: null, latency_slo_ms: 2000 });
+    // What the tenant had is kept; what is new gets its default.
+    expect(read.lease).toMatchObject({ max_leases: 16, share_delay_ms: 100, warm_ahead: "off" });
+  });
+});
 
 describe("predictions", () => {
   it("agree with the pessimistic service estimate alone and slow by √n when shared", () => {
