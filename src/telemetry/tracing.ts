@@ -13,6 +13,7 @@
 import {
   context,
   createContextKey,
+  INVALID_SPAN_CONTEXT,
   isSpanContextValid,
   ROOT_CONTEXT,
   SpanStatusCode,
@@ -170,6 +171,13 @@ export function withWho(ctx: Context, who: Who): Context {
  * marks the span as failed and is rethrown; the span always ends.
  */
 export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) => Promise<T>, parent: Context = context.active()): Promise<T> {
+  if (!processor) {
+    try {
+      return untraced(fn, parent);
+    } catch (err) {
+      return Promise.reject(err); // as from the async function the traced path runs
+    }
+  }
   return tracer.startActiveSpan(name, options, parent, async (span) => {
     try {
       return await fn(span);
@@ -182,8 +190,22 @@ export function inSpan<T>(name: string, options: SpanOptions, fn: (span: Span) =
   });
 }
 
+/**
+ * Tracing off: what the API's no-op tracer would do, without its cost on every strike. Its span
+ * would be a non-recording span carrying the parent's span context, made active in a copy of the
+ * parent context; the parent's own span carries the same ids (or none, as the no-op's would), so it
+ * stands in, and the parent is made active only when it is not already. Every span method is a
+ * no-op on it, as on the span it replaces.
+ */
+function untraced<T>(fn: (span: Span) => T, parent: Context): T {
+  const span = trace.getSpan(parent) ?? NO_SPAN;
+  return parent === context.active() ? fn(span) : context.with(parent, fn, undefined, span);
+}
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** `inSpan` for synchronous work (the classifier). */
 export function inSpanSync<T>(name: string, options: SpanOptions, fn: (span: Span) => T): T {
+  if (!processor) return untraced(fn, context.active());
   return tracer.startActiveSpan(name, options, (span) => {
     try {
       return fn(span);
