@@ -61,6 +61,17 @@ describe("classify", () => {
     }
   });
 
+  it("drops a greeting only where it greets: at the start, or thanks at the end", () => {
+    // Largest difference between two readings' probabilities: what was dropped only nudges the
+    // length and line-count features; a word that is read moves the probabilities far more.
+    const gap = (a: string, b: string) =>
+      Math.max(...TASK_LABELS.map((l) => Math.abs(classify(a).probabilities[l] - classify(b).probabilities[l])));
+    expect(gap("Hello! Say hello.", "Say hello")).toBeLessThan(0.05);
+    expect(gap("Say hello", "Say")).toBeGreaterThan(0.1);
+    expect(gap("Translate thank you into French.\nThanks!", "Translate thank you into French")).toBeLessThan(0.05);
+    expect(gap("Translate thank you into French", "Translate into French")).toBeGreaterThan(0.1);
+  });
+
   it("names the weights it used", () => {
     expect(classify("hello").classifier).toMatch(/^cls-[0-9a-f]{8}$/);
     expect(classify("hello").classifier).not.toBe("cls-00000000");

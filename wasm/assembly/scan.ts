@@ -79,6 +79,22 @@ function isSpace(cp: u32): bool {
     cp == 0x2028 || cp == 0x2029 || cp == 0x3000 || cp == 0xfeff;
 }
 
+/** "… Thanks!", "…\nThank you so much": closing thanks, after punctuation or on a line of its own. */
+function dropClosingThanks(): void {
+  let k = tokens - 1;
+  while (k >= 0 && load<u8>(tokKind + <usize>k) == KIND_WORD && isIn(FILLER_TAILS, load<u32>(tokHash + (<usize>k << 2)))) k--;
+  if (k < 0 || load<u8>(tokKind + <usize>k) != KIND_WORD || !isIn(THANKS, load<u32>(tokHash + (<usize>k << 2)))) return;
+  const opensLine = (load<u8>(tokFlags + <usize>k) & F_LINE_START) != 0 || k == boundaryAt;
+  if (k > 0 && !opensLine && !(load<u8>(tokKind + <usize>(k - 1)) == KIND_SYMBOL && isPunctuationToken(load<u32>(tokHash + (<usize>(k - 1) << 2))))) return;
+  stats.words -= tokens - k;
+  tokens = k;
+  if (tokens > 0 && load<u8>(tokKind + <usize>(tokens - 1)) == KIND_SYMBOL && isPunctuationToken(load<u32>(tokHash + (<usize>(tokens - 1) << 2)))) {
+    tokens--;
+    stats.symbols--;
+    if (sentenceToken == tokens) stats.sentences--;
+  }
+}
+
 /** White space and sentence-closing punctuation, trimmed from the ends of a text. */
 function isTrailing(b: u32): bool {
   return b == 0x20 || (b >= 0x09 && b <= 0x0d) || b == 0x2e || b == 0x21 || b == 0x3f || b == 0x2c || b == 0x3b;
@@ -129,15 +145,18 @@ function pushToken(hash: u32, kind: u8, flags: u8, value: f32): void {
 }
 
 /**
- * Words that do not change what is asked: greetings, thanks, "please". They are read (the token
- * estimate counts them) but emit no token, nor does punctuation that only attaches them
- * ("Hi! …", "…, please"), so "Hello, please name three primes." reads as "name three primes".
+ * Words that do not change what is asked: "please" and "kindly" anywhere, a greeting or thanks
+ * opening the text ("Hi there! …", "Hello, …"), thanks closing it ("… Thank you!"). They are read
+ * (the token estimate counts them) but emit no token, nor does punctuation that only attaches
+ * them ("…, please"), so "Hello, please name three primes. Thanks!" reads as "name three primes".
+ * Elsewhere they are words like any other: "Say hello", "a hello-world program".
  */
 const FILLERS: StaticArray<u32> = [wordHash("please"), wordHash("pls"), wordHash("plz"), wordHash("kindly")];
 const GREETINGS: StaticArray<u32> = [
   wordHash("hi"), wordHash("hello"), wordHash("hey"), wordHash("hiya"), wordHash("howdy"), wordHash("greetings"),
   wordHash("thanks"), wordHash("thank"), wordHash("thx"),
 ];
+const THANKS: StaticArray<u32> = [wordHash("thanks"), wordHash("thank"), wordHash("thx")];
 /** Read as part of the greeting right before them: "hi there", "thank you", "hello everyone". */
 const FILLER_TAILS: StaticArray<u32> = [
   wordHash("there"), wordHash("you"), wordHash("all"), wordHash("everyone"), wordHash("so"), wordHash("much"),
@@ -153,6 +172,8 @@ function isIn(table: StaticArray<u32>, h: u32): bool {
 let afterFiller: i32 = 0;
 /** The token that last counted a sentence end, so dropping it can uncount it. */
 let sentenceToken: i32 = -1;
+/** Where dropped punctuation marked a boundary: the next token starts a new phrase there. */
+let boundaryAt: i32 = -1;
 
 // @ts-ignore: decorator
 @inline function isAttachingPunctuation(cp: u32): bool {
@@ -247,7 +268,8 @@ function scanWord(first: u32): bool {
   }
   p = at;
   const hash = fmix(h);
-  const greeting = isIn(GREETINGS, hash);
+  // A greeting counts only before the first token of the text.
+  const greeting = tokens == 0 && isIn(GREETINGS, hash);
   if (greeting || isIn(FILLERS, hash) || (afterFiller == 1 && isIn(FILLER_TAILS, hash))) {
     stats.tokenEstimate += wordTokens(ascii, other);
     // Punctuation that attached the filler to what came before it goes with it: "…, please".
@@ -257,6 +279,7 @@ function scanWord(first: u32): bool {
       stats.symbols--;
       if (sentenceToken == tokens) { stats.sentences--; sentenceToken = -1; }
     }
+    boundaryAt = tokens;
     afterFiller = greeting || afterFiller == 1 ? 1 : 2;
     return false;
   }
@@ -324,6 +347,7 @@ function scanSymbol(cp: u32): bool {
   }
   if (afterFiller != 0 && run == 1 && isAttachingPunctuation(cp)) {
     stats.tokenEstimate += 1.0;
+    boundaryAt = tokens;
     afterFiller = 2;
     return false;
   }
@@ -376,6 +400,7 @@ export function scan(input: usize, len: i32): void {
   stats.tokenEstimate = <f64>trimmedRuns;
   afterFiller = 0;
   sentenceToken = -1;
+  boundaryAt = -1;
   p = start;
   end = stop;
   pendingFlags = F_LINE_START | F_SPACE_BEFORE;
@@ -440,6 +465,7 @@ export function scan(input: usize, len: i32): void {
     }
     pendingFlags = 0;
   }
+  dropClosingThanks();
   if (p > lineStartAt || stats.lines == 0) {
     stats.lines++;
     stats.longestLine = max(stats.longestLine, <i32>(p - lineStartAt));
