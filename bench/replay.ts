@@ -110,6 +110,7 @@ function sweep(opts: ReplayArgs, trace: ReturnType<typeof parseTrace>): void {
     ["utilisation ≥ 0.92", (m) => m.utilization >= 0.92],
     ["cost ≤ 0.6× the seed rule's", (m) => m.costUsd <= 0.6 * baseline.costUsd],
     ["never worse for the user and cost ≤ 0.6×", (m) => userDominates(m, baseline) && m.costUsd <= 0.6 * baseline.costUsd],
+    ["never worse for the user and allocation wait p95 < 20 ms", (m) => userDominates(m, baseline) && m.allocWaitMs.p95 < 20],
   ];
   const onFront = front.includes(mine);
   const row = (label: string, m: RunMetrics) =>
