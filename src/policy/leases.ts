@@ -43,7 +43,7 @@ export interface StrikeNeed {
 /** Never start a strike on a lease that could expire under it: margin beyond the strike's own estimate. */
 export const EXPIRY_SAFETY_MS = 5_000;
 
-/** What an allocation is assumed to take before one was measured on the pool: above the emulator's and Hosted.AI's quoted provisioning. */
+/** What an allocation is assumed to take before one was measured on the pool: above the emulator's provisioning, under the integration document's 200 ms p95 target. */
 export const DEFAULT_ALLOCATE_MS = 150;
 
 export type AcquireDecision =
