@@ -7,6 +7,7 @@
  */
 import {
   LeaseBook,
+  leaseFromGrant,
   sliceRequirements,
   type AcquireDecision,
   type AcquireRequest,
@@ -133,25 +134,18 @@ export class SimLeaseManager {
       this.loop.call(provisioningMs + half, () => {
         const now = this.loop.now;
         this.book.observeAllocation(poolId, now - asked);
-        const lease: Lease = {
-          leaseId: `lease_${row.id}`,
+        // As the object; expiry on the emulated clock, as the emulator states it.
+        const grant = {
           allocationId: row.id,
           poolId: row.pool_id,
-          model: model.id,
           vramMb: row.vram_mb,
           tflops: row.tflops,
           pricePerHour: row.price_per_hour,
           preemptible: row.preemptible === 1,
-          createdAt: now,
-          // As the object: the granted duration from now, or the stated (emulated-clock) expiry if sooner.
-          expiresAt: Math.min(now + row.duration_seconds * 1000, row.expires_at),
-          state: "active",
-          inFlight: 0,
-          strikesServed: 0,
-          busyMs: 0,
-          busySince: null,
-          lastUsedAt: now,
+          durationS: row.duration_seconds,
+          expiresAt: row.expires_at,
         };
+        const lease = leaseFromGrant(grant, model.id, now);
         const held = this.book.add(lease, startForCaller, now);
         if (startForCaller) this.peakInFlight = Math.max(this.peakInFlight, held.inFlight);
         finish({ ok: true, lease: held });

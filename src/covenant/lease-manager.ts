@@ -2,6 +2,7 @@ import {
   holdCostUsd,
   leaseBusyMs,
   LeaseBook,
+  leaseFromGrant,
   sliceRequirements,
   type AcquireDecision,
   type AcquireRequest,
@@ -140,29 +141,18 @@ export class LeaseManager {
       );
       const now = Date.now();
       this.book.observeAllocation(poolId, now - asked);
-      const lease: StoredLease = {
-        leaseId: `lease_${a.allocation_id}`,
+      const grant = {
         allocationId: a.allocation_id,
         poolId: a.pool_id,
-        model: model.id,
         vramMb: a.vram_mb,
         tflops: a.tflops,
         pricePerHour: a.price_per_hour,
         preemptible: a.preemptible,
-        createdAt: now,
-        // The upstream's clock may run ahead of ours (an emulator's time scale, skew): trust the
-        // granted duration measured from now, or the stated expiry if that is sooner.
-        expiresAt: Math.min(now + a.duration_seconds * 1000, Date.parse(a.expires_at) || Infinity),
-        // Draining takes no new strikes (policy leaseFits) and is released once idle: an isolated
-        // allocation is that from the start, which the stored state keeps across a restart.
-        state: isolated ? "draining" : "active",
-        inFlight: 0,
-        strikesServed: 0,
-        busyMs: 0,
-        busySince: null,
-        lastUsedAt: now,
-        attributedUsd: 0,
+        durationS: a.duration_seconds,
+        ...(Date.parse(a.expires_at) > 0 && { expiresAt: Date.parse(a.expires_at) }),
       };
+      // An isolated lease is stored draining, which keeps it one strike's across a restart.
+      const lease: StoredLease = { ...leaseFromGrant(grant, model.id, now, isolated), attributedUsd: 0 };
       // Written before any further I/O, so no later failure can leak the allocation.
       this.store.saveLease(lease);
       return this.book.add(lease, startForCaller, now);

@@ -188,6 +188,46 @@ export class LeaseBook<L extends Lease = Lease> {
   }
 }
 
+/** What the upstream granted, as both the object's connector and the simulated cluster report it. */
+export interface Grant {
+  allocationId: string;
+  poolId: string;
+  vramMb: number;
+  tflops: number;
+  pricePerHour: number;
+  preemptible: boolean;
+  durationS: number;
+  /** The upstream's stated expiry on this side's clock, if it gave one. */
+  expiresAt?: number;
+}
+
+/**
+ * A new lease on a granted allocation. The upstream's clock may run ahead of ours (an emulator's
+ * time scale, skew): the granted duration counts from now, or the stated expiry if that is sooner.
+ * An isolated allocation (one strike's alone) is born draining: it takes no other strike and goes
+ * once idle.
+ */
+export function leaseFromGrant(g: Grant, model: string, now: number, isolated = false): Lease {
+  return {
+    leaseId: `lease_${g.allocationId}`,
+    allocationId: g.allocationId,
+    poolId: g.poolId,
+    model,
+    vramMb: g.vramMb,
+    tflops: g.tflops,
+    pricePerHour: g.pricePerHour,
+    preemptible: g.preemptible,
+    createdAt: now,
+    expiresAt: Math.min(now + g.durationS * 1000, g.expiresAt ?? Infinity),
+    state: isolated ? "draining" : "active",
+    inFlight: 0,
+    strikesServed: 0,
+    busyMs: 0,
+    busySince: null,
+    lastUsedAt: now,
+  };
+}
+
 /**
  * When housekeeping should run after a strike gave its lease back: the soonest any held lease
  * can go back (the end of its billed second once its idle timeout passed), never in the past.
