@@ -68,8 +68,10 @@ try {
   );
   out(`stability: ${f3(stable.agreement)} label agreement over ${stable.pairs} perturbed copies (${stable.perPerturbation.map((p) => `${p.name} ${f3(p.agreement)}`).join("; ")})`);
 
-  if (!fileOnly) {
-    if (!existsSync(CORPUS_PATH)) throw new Error(`the recipe figures need the labelled corpus at ${CORPUS_PATH} (or pass --file-only)`);
+  if (!fileOnly && !existsSync(CORPUS_PATH)) {
+    out();
+    out(`recipe figures skipped: they need the labelled corpus at ${CORPUS_PATH}`);
+  } else if (!fileOnly) {
     process.stderr.write("eval:classifier: training the recipe for the random split and leave-one-source-out (about a minute)…\n");
     const d = loadEvalData(classifier);
     const repos = new Set(d.rows.map((r) => d.examples[r]!.source.split(":")[0])).size;
