@@ -22,6 +22,7 @@ import {
   type Lease,
   type StrikeNeed,
 } from "../src/policy";
+import { leaseAt } from "./support/leases";
 import type { CovenantPatch } from "../src/schema";
 
 const models = modelCatalogue();
@@ -35,27 +36,7 @@ function contract(change: CovenantPatch) {
   return r.contract;
 }
 
-function lease(over: Partial<Lease> = {}): Lease {
-  return {
-    leaseId: "l1",
-    allocationId: "a1",
-    poolId: "standard-us-east",
-    model: "mistral-7b",
-    vramMb: 6144,
-    tflops: 10,
-    pricePerHour: 0.05,
-    preemptible: true,
-    createdAt: NOW - 60_000,
-    expiresAt: NOW + 600_000,
-    state: "active",
-    inFlight: 0,
-    strikesServed: 0,
-    busyMs: 0,
-    busySince: null,
-    lastUsedAt: NOW - 1000,
-    ...over,
-  };
-}
+const lease = (over: Partial<Lease> = {}) => leaseAt(NOW, over);
 
 // Pessimistic mistral-7b: 57 tokens/s decoding. Alone: ~470 ms; allocating first adds 150 ms.
 const short: StrikeNeed = { model: mistral, promptTokens: 100, maxTokens: 16, latencySensitive: false };

@@ -19,33 +19,14 @@ import {
   type Demand,
   type Lease,
 } from "../src/policy";
+import { leaseAt } from "./support/leases";
 
 const models = modelCatalogue();
 const mistral = models.get("mistral-7b")!;
 const contract = defaultContract("c", models, "2026-01-01T00:00:00Z");
 const NOW = 1_800_000_000_000;
 
-function lease(over: Partial<Lease> = {}): Lease {
-  return {
-    leaseId: "l1",
-    allocationId: "a1",
-    poolId: "standard-us-east",
-    model: "mistral-7b",
-    vramMb: 6144,
-    tflops: 10,
-    pricePerHour: 0.14,
-    preemptible: true,
-    createdAt: NOW - 60_000,
-    expiresAt: NOW + 600_000,
-    state: "active",
-    inFlight: 0,
-    strikesServed: 0,
-    busyMs: 0,
-    busySince: null,
-    lastUsedAt: NOW - 1000,
-    ...over,
-  };
-}
+const lease = (over: Partial<Lease> = {}) => leaseAt(NOW, over);
 
 const need = { model: mistral, promptTokens: 100, maxTokens: 64, latencySensitive: false };
 
