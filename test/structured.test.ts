@@ -41,7 +41,7 @@ describe("interpret: tool calls", () => {
     ["a missing required argument", calls({ name: "get_weather", arguments: {} }), /get_weather do not match.*city/],
     ["a wrongly typed argument", calls({ name: "get_weather", arguments: { city: 3 } }), /at \/city/],
     ["an argument the schema forbids", calls({ name: "get_weather", arguments: { city: "x", extra: 1 } }), /get_weather do not match/],
-    ["a function that was not offered", calls({ name: "launch", arguments: {} }), /no function "launch"; the functions are "get_weather", "get_time"/],
+    ["a function that was not offered", calls({ name: "launch", arguments: {} }), /"launch" is not one of the available functions \(get_weather, get_time\)/],
     ["arguments that are not an object", calls({ name: "get_time", arguments: [1] }), /must be a JSON object/],
     ["a call that did not parse", { ok: false, error: "unclosed <tool_call>", raw: "<tool_call>{" } as ParsedOutput, /unclosed <tool_call>/],
   ])("refuses %s, saying why", (_what, parsed, why) => {

@@ -1,6 +1,7 @@
 // Reading a model's answer to an agent turn: tool calls that name offered functions with
 // arguments that fit their schemas, or content that is the JSON asked for, or plain text.
 // Anything else is a verdict with the reason, which the model sees on its one retry.
+import { unknownFunction } from "../families/tool-calls";
 import type { ParsedOutput } from "../families/types";
 import { offeredTools, type AgentTurn, type OpenAiToolCall, type TurnAnswer } from "./types";
 import { validateAgainst } from "./validate";
@@ -45,12 +46,13 @@ export function interpret(parsed: ParsedOutput, turn: AgentTurn, finishReason: "
   const choice = turn.toolChoice;
 
   if (parsed.toolCalls.length > 0) {
-    if (tools.length === 0) return toolError("no function may be called in this turn");
+    // The same check the family parsers make, so an answer from any backend is refused alike.
+    const unknown = unknownFunction(parsed.toolCalls, tools);
+    if (unknown) return toolError(unknown);
     if (!turn.parallelToolCalls && parsed.toolCalls.length > 1) return toolError(`only one function may be called in this turn, but the answer called ${parsed.toolCalls.length}`);
     const calls: OpenAiToolCall[] = [];
     for (const [i, call] of parsed.toolCalls.entries()) {
-      const tool = tools.find((t) => t.name === call.name);
-      if (!tool) return toolError(`there is no function ${JSON.stringify(call.name)}; the functions are ${list(names)}`);
+      const tool = tools.find((t) => t.name === call.name)!;
       if (typeof choice === "object" && call.name !== choice.name) return toolError(`the function ${JSON.stringify(choice.name)} must be called, not ${JSON.stringify(call.name)}`);
       const args = call.arguments ?? {};
       if (typeof args !== "object" || Array.isArray(args)) return toolError(`the arguments of ${call.name} must be a JSON object`);
