@@ -2,7 +2,7 @@
 // covenant objects, merged at the edge.
 import { describe, expect, it } from "vitest";
 import { EXPOSITION_CONTENT_TYPE } from "../src/telemetry";
-import { createCovenant } from "./support/covenants";
+import { createCovenant, eventually } from "./support/covenants";
 import { call, KEYS, strike } from "./support/gateway";
 
 /** Parses exposition text into `name{labels}` → value, checking every line has the 0.0.4 shape. */
@@ -33,6 +33,31 @@ function total(metrics: Map<string, number>, name: string, labels: Record<string
   }
   return sum;
 }
+
+describe("SLO attainment (homeskillet_slo_requests_total)", () => {
+  it("counts each answered strike as met or missed by its covenant's SLO, plain and streamed", async () => {
+    // Generous bounds everywhere: every strike meets them. A 50 ms end-to-end bound: the emulator
+    // alone takes longer (at least 615 of 1024 tokens at 7 ms each, scaled by 0.02: 86 ms).
+    const loose = await createCovenant({ models: ["mistral-7b"], qos: { latency_slo_ms: 600_000, ttft_slo_ms: 600_000, tpot_slo_ms: 60_000 } });
+    const tight = await createCovenant({ models: ["mistral-7b"], qos: { latency_slo_ms: 50 } });
+    for (let i = 0; i < 2; i++) expect((await strike({ covenant_id: loose.id, model: "mistral-7b", prompt: `loose ${i}`, max_tokens: 16 })).status).toBe(200);
+    const streamed = await call("/v1/chat/completions", {
+      method: "POST",
+      headers: { "x-homeskillet-covenant": loose.id },
+      body: JSON.stringify({ model: "mistral-7b", messages: [{ role: "user", content: "Count to five." }], max_tokens: 12, stream: true }),
+    });
+    expect(streamed.status).toBe(200);
+    expect(await streamed.text()).toContain("[DONE]");
+    const slow = await strike({ covenant_id: tight.id, model: "mistral-7b", prompt: "a long answer", max_tokens: 1024 });
+    expect(slow.status).toBe(200);
+
+    const after = await eventually(scrape, (m) => total(m, "homeskillet_slo_requests_total", { covenant: loose.id }) === 3);
+    expect(total(after, "homeskillet_slo_requests_total", { tenant: "dev", covenant: loose.id, met: "true" })).toBe(3);
+    expect(total(after, "homeskillet_slo_requests_total", { covenant: loose.id, met: "false" })).toBe(0);
+    expect(total(after, "homeskillet_slo_requests_total", { covenant: tight.id, met: "false" })).toBe(1);
+    expect(total(after, "homeskillet_slo_requests_total", { covenant: tight.id, met: "true" })).toBe(0);
+  });
+});
 
 describe("GET /metrics", () => {
   it("refuses a missing or wrong key, and a tenant's key, with 401 JSON", async () => {

@@ -7,6 +7,7 @@ import {
   candidatePools,
   defaultContract,
   DEFAULT_COVENANT_ID,
+  meetsSlo,
   modelCatalogue,
   narrowToModels,
   normalizeContract,
@@ -287,6 +288,7 @@ export class CovenantObject extends DurableObject<Env> {
    */
   strikeStream(input: StrikeInput, watch: WatchOptions = { tokens: true }): ReadableStream<Uint8Array> {
     const enteredAt = Date.now();
+    let firstTokenAt: number | undefined;
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
@@ -295,7 +297,14 @@ export class CovenantObject extends DurableObject<Env> {
       writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => gone.abort(new Error("the client went away")));
     const admitted = this.admit(input);
     const observers: Observers = {
-      ...(watch.tokens ? { onToken: (text, model) => void line({ event: "token", text, model }) } : {}),
+      ...(watch.tokens
+        ? {
+            onToken: (text, model) => {
+              firstTokenAt ??= Date.now();
+              void line({ event: "token", text, model });
+            },
+          }
+        : {}),
       // A token stream starts with its first token, so that failures before it keep a real status code.
       ...(watch.tokens ? {} : { onPlaced: (p: Placed) => void line({ event: "placed", model: p.model, pool_id: p.poolId, allocation_id: p.allocationId, lease_reused: p.leaseReused }) }),
       onProgress: (progress) => void line({ event: "progress", progress }),
@@ -323,7 +332,7 @@ export class CovenantObject extends DurableObject<Env> {
       else await line({ event: "error", status: outcome.status, error: outcome.error });
       await writer.close().catch(() => {});
       // The last byte has gone to the edge: the request's end-to-end time ends here.
-      this.meterRequest(input, outcome, enteredAt);
+      this.meterRequest(input, outcome, enteredAt, firstTokenAt);
     })().catch((err) => writer.abort(err).catch(() => {}));
     return readable;
   }
@@ -351,11 +360,21 @@ export class CovenantObject extends DurableObject<Env> {
    * less than this object's own part of it (clocks of two machines may disagree). Replays and
    * refusals are not requests that ran.
    */
-  private meterRequest(input: StrikeInput, outcome: StrikeOutcome, enteredAt: number): void {
+  private meterRequest(input: StrikeInput, outcome: StrikeOutcome, enteredAt: number, firstTokenAt?: number): void {
     if (!outcome.ok || outcome.replayed) return;
     const now = Date.now();
-    const ms = Math.max(now - enteredAt, input.receivedAt === undefined ? 0 : now - input.receivedAt);
-    this.metrics.requestFinished({ pool: outcome.strike.pool_id, model: outcome.strike.model, ms });
+    const start = Math.min(enteredAt, input.receivedAt ?? enteredAt);
+    const ms = now - start;
+    // A plain answer's first token arrives with the rest of it; a stream's per-token time is what followed its first.
+    const tokens = outcome.strike.usage.completion_tokens;
+    const latency = {
+      e2eMs: ms,
+      ttftMs: firstTokenAt === undefined ? ms : firstTokenAt - start,
+      tpotMs: firstTokenAt === undefined || tokens < 2 ? null : (now - firstTokenAt) / (tokens - 1),
+    };
+    const qos = this.owned?.contract.qos;
+    const slo = qos ? { tenant: input.tenant, covenant: input.covenantId, met: meetsSlo(latency, qos) } : undefined;
+    this.metrics.requestFinished({ pool: outcome.strike.pool_id, model: outcome.strike.model, ms, ...(slo && { slo }) });
   }
 
   /** Runs a strike and books what it leaves besides its ledger row (src/covenant/outcome-book.ts). */

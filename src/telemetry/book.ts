@@ -33,6 +33,8 @@ export interface RequestFinished {
   pool: string;
   model: string;
   ms: number;
+  /** Whether it met every bound of its covenant's SLO, and whose it is. */
+  slo?: { tenant: string; covenant: string; met: boolean };
 }
 
 export interface UpstreamFailed {
@@ -222,7 +224,9 @@ export class MetricsBook {
   /** A request answered (not a replay): its end-to-end time, by where it ran. */
   requestFinished(e: RequestFinished): void {
     if (!this.recording) return;
-    this.persist([[M.requestSeconds, observe(this.snap, M.requestSeconds, { pool: e.pool, model: e.model }, Math.max(0, e.ms) / 1000)]]);
+    const touched: [MetricDef, string][] = [[M.requestSeconds, observe(this.snap, M.requestSeconds, { pool: e.pool, model: e.model }, Math.max(0, e.ms) / 1000)]];
+    if (e.slo) touched.push([M.sloRequests, inc(this.snap, M.sloRequests, { tenant: e.slo.tenant, covenant: e.slo.covenant, met: String(e.slo.met) }, 1)]);
+    this.persist(touched);
   }
 
   /** An allocation made ahead of demand (the warm pool), not for a waiting strike. */

@@ -43,6 +43,12 @@ export const M = {
     labels: ["pool", "model"],
     buckets: REQUEST_BUCKETS,
   }),
+  sloRequests: defineMetric({
+    name: "homeskillet_slo_requests_total",
+    help: "Answered strikes by whether they met every bound of their covenant's SLO (end to end; time to first token and per output token on streams; a plain answer's first token is its whole answer).",
+    kind: "counter",
+    labels: ["tenant", "covenant", "met"],
+  }),
   costUsd: defineMetric({
     name: "homeskillet_cost_usd_total",
     help: "Dollars charged to strikes, by tenant, covenant, model and pool.",
