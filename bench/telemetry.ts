@@ -8,7 +8,13 @@
 // on the "on" gateway. Medians over the rounds give the figures; the gateway's overhead is its time
 // minus the floor's, and the goal is that telemetry adds less than 5 % to that overhead.
 import { cpus } from "node:os";
-import { runLoad, type LoadResult, type LoadTarget } from "./lib/load";
+import { runLoad, type LoadResult as Loaded, type LoadTarget } from "./lib/load";
+import { cpuNow, cpuSince } from "./lib/proc-cpu";
+
+/** A run's figures plus the runtime's CPU per 2xx response (µs): every process the bench started. */
+type LoadResult = Loaded & { cpuUs: number };
+/** Spans wait this long to share an export (OTEL_BSP_SCHEDULE_DELAY's default): a run's CPU includes its exports. */
+const EXPORT_DELAY_MS = 1000;
 import { startOtlpReceiver, type OtlpReceiver } from "./lib/otlp-receiver";
 import { withSystem, type LocalSystem, type StartOptions } from "./lib/system";
 
@@ -127,9 +133,14 @@ async function measure(systems: Record<Variant, Prepared>, opts: TelemetryBenchO
       const order: PathName[] = round % 2 === 0 ? ["floor", "off", "on"] : ["on", "off", "floor"];
       for (const path of order) {
         await settle(targets[path].emulator);
-        const r = await runLoad(targets[path].target, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
+        const cpuBefore = cpuNow();
+        const loaded = await runLoad(targets[path].target, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
+        // The work the run started (its last spans' export included) is over before the CPU is read.
+        await settle(targets[path].emulator);
+        await new Promise((resolve) => setTimeout(resolve, EXPORT_DELAY_MS + 200));
+        const r: LoadResult = { ...loaded, cpuUs: (cpuSince(cpuBefore) * 1e6) / Math.max(1, loaded.ok) };
         runs[path].push(r);
-        progress(`c=${concurrency} round ${round + 1}/${opts.rounds} ${path}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}`);
+        progress(`c=${concurrency} round ${round + 1}/${opts.rounds} ${path}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, errors ${r.errors}, runtime CPU ${r.cpuUs.toFixed(0)} µs/req`);
       }
     }
     levels.push({ concurrency, runs });
@@ -142,14 +153,16 @@ async function measure(systems: Record<Variant, Prepared>, opts: TelemetryBenchO
 
 export interface Summary {
   concurrency: number;
-  floor: { rps: number; p50: number; p99: number };
-  off: { rps: number; p50: number; p99: number };
-  on: { rps: number; p50: number; p99: number };
+  floor: { rps: number; p50: number; p99: number; cpuUs: number };
+  off: { rps: number; p50: number; p99: number; cpuUs: number };
+  on: { rps: number; p50: number; p99: number; cpuUs: number };
   errors: number;
   /** Telemetry's added p50 latency as a share of the gateway's own p50 overhead over the floor. */
   shareP50: number;
   /** The same in time per request at the measured throughput (1 / req/s). */
   shareThroughput: number;
+  /** The same in the runtime's CPU per request: (on − off) / (off − floor). */
+  shareCpu: number;
   rpsRatio: number;
 }
 
@@ -160,7 +173,7 @@ function median(xs: number[]): number {
 }
 
 export function summarise(level: LevelFigures): Summary {
-  const fig = (rs: LoadResult[]) => ({ rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
+  const fig = (rs: LoadResult[]) => ({ rps: median(rs.map((r) => r.rps)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), cpuUs: median(rs.map((r) => r.cpuUs)) });
   const floor = fig(level.runs.floor);
   const off = fig(level.runs.off);
   const on = fig(level.runs.on);
@@ -173,6 +186,7 @@ export function summarise(level: LevelFigures): Summary {
     errors,
     shareP50: (on.p50 - off.p50) / (off.p50 - floor.p50),
     shareThroughput: (1 / on.rps - 1 / off.rps) / (1 / off.rps - 1 / floor.rps),
+    shareCpu: (on.cpuUs - off.cpuUs) / (off.cpuUs - floor.cpuUs),
     rpsRatio: on.rps / off.rps,
   };
 }
@@ -184,18 +198,23 @@ export function report(levels: LevelFigures[], receiver: Pick<OtlpReceiver, "req
     `${new Date().toISOString().slice(0, 10)} · ${opts.mode} · on = ${opts.on.join(" + ")}${opts.on.includes("tracing") ? ` (sampling ${opts.sample})` : ""} · ${opts.rounds} rounds × ${opts.durationS} s per path and concurrency · ` +
       `emulator latency_scale 0 · ${MODEL}, max_tokens ${MAX_TOKENS}, warm lease · ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? "unknown"}) · Node ${process.versions.node}`,
     ``,
-    `| concurrency | path | req/s | p50 ms | p99 ms |`,
-    `| ---: | --- | ---: | ---: | ---: |`,
+    `| concurrency | path | req/s | p50 ms | p99 ms | runtime CPU µs/req |`,
+    `| ---: | --- | ---: | ---: | ---: | ---: |`,
   ];
   const summaries = levels.map(summarise);
   for (const s of summaries) {
     const label = { floor: "floor worker", off: "strike, telemetry off", on: `strike, ${opts.on.join(" + ")} on` };
-    for (const p of PATHS) out.push(`| ${s.concurrency} | ${label[p]} | ${s[p].rps.toFixed(0)} | ${s[p].p50.toFixed(2)} | ${s[p].p99.toFixed(2)} |`);
+    for (const p of PATHS) out.push(`| ${s.concurrency} | ${label[p]} | ${s[p].rps.toFixed(0)} | ${s[p].p50.toFixed(2)} | ${s[p].p99.toFixed(2)} | ${s[p].cpuUs.toFixed(0)} |`);
   }
-  out.push(``, `| concurrency | gateway overhead p50 (off − floor) | telemetry p50 (on − off) | share of overhead, p50 | req/s on ÷ off | share of overhead, time per request |`, `| ---: | ---: | ---: | ---: | ---: | ---: |`);
+  out.push(
+    ``,
+    `| concurrency | gateway overhead p50 (off − floor) | telemetry p50 (on − off) | share of overhead, p50 | req/s on ÷ off | share of overhead, time per request | gateway CPU µs/req (off − floor) | telemetry CPU µs/req (on − off) | share of overhead, CPU |`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+  );
   for (const s of summaries) {
     out.push(
-      `| ${s.concurrency} | ${(s.off.p50 - s.floor.p50).toFixed(2)} ms | ${signed(s.on.p50 - s.off.p50)} ms | ${pct(s.shareP50)} | ${s.rpsRatio.toFixed(3)} | ${pct(s.shareThroughput)} |`,
+      `| ${s.concurrency} | ${(s.off.p50 - s.floor.p50).toFixed(2)} ms | ${signed(s.on.p50 - s.off.p50)} ms | ${pct(s.shareP50)} | ${s.rpsRatio.toFixed(3)} | ${pct(s.shareThroughput)} | ` +
+        `${(s.off.cpuUs - s.floor.cpuUs).toFixed(0)} | ${signed(s.on.cpuUs - s.off.cpuUs)} | ${pct(s.shareCpu)} |`,
     );
   }
   out.push(
@@ -216,7 +235,7 @@ export function summaryLine(summaries: Summary[], receiver: Pick<OtlpReceiver, "
   return (
     `concurrency=${low.concurrency},${high.concurrency} floor_p50_ms=${low.floor.p50.toFixed(2)} off_p50_ms=${low.off.p50.toFixed(2)} on_p50_ms=${low.on.p50.toFixed(2)} ` +
     `share_p50=${low.shareP50.toFixed(3)} off_rps=${high.off.rps.toFixed(1)} on_rps=${high.on.rps.toFixed(1)} rps_ratio=${high.rpsRatio.toFixed(3)} ` +
-    `share_throughput=${high.shareThroughput.toFixed(3)} otlp_requests=${receiver.requests} errors=${summaries.reduce((n, s) => n + s.errors, 0)} ` +
+    `share_throughput=${high.shareThroughput.toFixed(3)} share_cpu=${high.shareCpu.toFixed(3)} otlp_requests=${receiver.requests} errors=${summaries.reduce((n, s) => n + s.errors, 0)} ` +
     `goal=${worst < GOAL_SHARE ? "met" : "missed"}`
   );
 }
