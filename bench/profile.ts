@@ -33,7 +33,8 @@ export function stageOf(file: string, fn: string): string | undefined {
     [/^src\/(auth|limits)\/|^src\/api\/(middleware|actor)\.ts/, "auth and key limits"],
     [/^node_modules\/(zod|@hono\/zod-openapi|@asteasolutions)|^src\/schema\//, "body parse and validation"],
     [/^src\/classify\/|^wasm\//, "classification"],
-    [/^src\/telemetry\/log\.ts/, "logging"],
+    // An upstream call's record is mostly its log line (its span is a no-op with tracing off).
+    [/^src\/telemetry\/(log|upstream)\.ts/, "logging"],
     [/^src\/telemetry\/(tracing|strike-spans|trace-context|traced-covenant|otlp)\.ts|^node_modules\/@opentelemetry/, "tracing"],
     [/^src\/telemetry\//, "metrics"],
     [/^src\/covenant\/(ledger|storage|usage|outcome-book|idempotency)\.ts/, "ledger and strike records (SQLite)"],
