@@ -250,12 +250,12 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
         const loaded = await runLoad(run.load, { connections: concurrency, durationS: opts.durationS, timeoutS: opts.timeoutS });
         // The runtime's CPU until the work the run started has drained, per answered request.
         await settle(mode, emulator);
-        const r: Measured = { ...loaded, cpuUs: (cpuSince(cpuBefore) * 1e6) / Math.max(1, loaded.ok) };
+        const r: Measured = { ...loaded, cpuUs: loaded.ok > 0 ? (cpuSince(cpuBefore) * 1e6) / loaded.ok : Number.NaN };
         if (run.target) {
           (byTarget[run.target] ??= {})[run.path as GatewayPath] = r;
           if (run.target === opts.targets[0]) results[run.path] = r;
         } else results[run.path] = r;
-        progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}, runtime CPU ${r.cpuUs.toFixed(0)} µs/req`);
+        progress(`${mode}: c=${concurrency} ${run.name}: ${r.rps.toFixed(0)} req/s, p50 ${fmtMs(r.p50)} ms, p99 ${fmtMs(r.p99)} ms, errors ${r.errors}, runtime CPU ${fmtUs(r.cpuUs)} µs/req`);
       }
       levels.push({ concurrency, results, byTarget });
     }
@@ -378,9 +378,9 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
       for (const [label, path, r] of rows) {
         if (!r) continue;
         const floorCpu = level.results[FLOOR_OF[path]]?.cpuUs ?? NaN;
-        const over = path === FLOOR_OF[path] ? "" : (r.cpuUs - floorCpu).toFixed(0);
+        const over = path === FLOOR_OF[path] ? "" : fmtUs(r.cpuUs - floorCpu);
         out.push(
-          `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(ratio(path, r))} | ${r.cpuUs.toFixed(0)} | ${over} |`,
+          `| ${level.concurrency} | ${label} | ${r.rps.toFixed(0)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtErrors(r)} | ${fmtRatio(ratio(path, r))} | ${fmtUs(r.cpuUs)} | ${over} |`,
         );
       }
     }
@@ -453,6 +453,10 @@ function fmtMs(ms: number): string {
 }
 function fmtSigned(ms: number): string {
   return Number.isFinite(ms) ? `${ms >= 0 ? "+" : ""}${ms.toFixed(2)}` : "–";
+}
+/** µs per request; "–" when no request was answered (a run shorter than the backlog it built). */
+function fmtUs(x: number): string {
+  return Number.isFinite(x) ? x.toFixed(0) : "–";
 }
 function fmtRatio(x: number): string {
   return Number.isFinite(x) ? x.toFixed(2) : "–";
