@@ -55,18 +55,6 @@ export interface StreamRead {
   costUsd?: number;
 }
 
-const TIMED_OUT = Symbol("timed out");
-
-async function readWithin<T>(reader: ReadableStreamDefaultReader<T>, ms: number): Promise<ReadableStreamReadResult<T> | typeof TIMED_OUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
-  try {
-    return await Promise.race([reader.read(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * Reads an upstream's events, passing tokens on as they come, under a first-token deadline and
  * an idle deadline. Failures before the first token are UpstreamErrors (the chain may fall back
@@ -87,29 +75,60 @@ export async function readUpstream(
     if (tokens === 0) throw new UpstreamError(provider, status, type, message);
     throw new MidStreamError(provider, type, `${message} after ${tokens} tokens`, tokens, { text, tokens, usage, costUsd });
   };
-  for (;;) {
-    const r = await readWithin(reader, tokens === 0 ? opts.firstTokenMs : opts.idleMs);
-    if (r === TIMED_OUT) {
-      fail(tokens === 0 ? "timeout" : "stream_stalled", tokens === 0 ? `no first token within ${opts.firstTokenMs} ms` : `no token for ${opts.idleMs} ms`, 0);
-      continue;
+  // One watchdog per stream rather than a timer per token: a token only moves the deadline later;
+  // the timer, when it fires early, re-arms for what is left (and is re-armed at once when the
+  // deadline moves earlier than it, from the first-token deadline to a shorter idle one). A
+  // deadline that passes cancels the reader, which ends the pending read.
+  let deadline = Date.now() + opts.firstTokenMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerAt = Infinity;
+  let timedOut = false;
+  const arm = (ms: number) => {
+    if (!Number.isFinite(ms)) return;
+    timerAt = Date.now() + Math.max(0, ms);
+    timer = setTimeout(check, Math.max(0, ms));
+  };
+  const check = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    const left = deadline - Date.now();
+    if (left > 0) return arm(left);
+    timedOut = true;
+    void reader.cancel().catch(() => {});
+  };
+  arm(opts.firstTokenMs);
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (timedOut) {
+        fail(tokens === 0 ? "timeout" : "stream_stalled", tokens === 0 ? `no first token within ${opts.firstTokenMs} ms` : `no token for ${opts.idleMs} ms`, 0);
+        continue;
+      }
+      if (r.done) {
+        fail("stream_cut", "the upstream ended the stream without finishing it", 0);
+        continue;
+      }
+      const event = r.value;
+      if (event.type === "token") {
+        text += event.text;
+        tokens++;
+        if (event.usage) usage = event.usage;
+        if (event.costUsd !== undefined) costUsd = event.costUsd;
+        deadline = Date.now() + opts.idleMs;
+        if (deadline < timerAt) {
+          if (timer !== undefined) clearTimeout(timer);
+          arm(opts.idleMs);
+        }
+        opts.onToken(event.text);
+      } else if (event.type === "done") {
+        void reader.cancel().catch(() => {});
+        return { text, tokens, finishReason: event.finishReason, usage: event.usage, costUsd: event.costUsd };
+      } else {
+        // A preempted allocation is gone: 409 makes the chain drop the lease and try elsewhere.
+        fail(event.errorType, event.message, event.errorType === "allocation_preempted" ? 409 : 502);
+      }
     }
-    if (r.done) {
-      fail("stream_cut", "the upstream ended the stream without finishing it", 0);
-      continue;
-    }
-    const event = r.value;
-    if (event.type === "token") {
-      text += event.text;
-      tokens++;
-      if (event.usage) usage = event.usage;
-      if (event.costUsd !== undefined) costUsd = event.costUsd;
-      opts.onToken(event.text);
-    } else if (event.type === "done") {
-      void reader.cancel().catch(() => {});
-      return { text, tokens, finishReason: event.finishReason, usage: event.usage, costUsd: event.costUsd };
-    } else {
-      // A preempted allocation is gone: 409 makes the chain drop the lease and try elsewhere.
-      fail(event.errorType, event.message, event.errorType === "allocation_preempted" ? 409 : 502);
-    }
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
   }
 }

@@ -6,7 +6,7 @@
 import { context, createContextKey, trace, type Attributes, type Span } from "@opentelemetry/api";
 import type { AttemptResult } from "../covenant/attempt";
 import type { StrikeInput, StrikeOutcome } from "../covenant/types";
-import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, withWho, type Who } from "./tracing";
+import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, tracingEnabled, withWho, type Who } from "./tracing";
 import { withAttemptPool, withUpstreamSink, type UpstreamSink } from "./upstream-failures";
 
 /** Attempts made so far in this strike, by target: the retry count of the next one. */
@@ -79,6 +79,10 @@ export function traceCovenantStrike(input: StrikeCall, run: () => Promise<Strike
 /** A streamed strike call (`strikeStream`): its span lasts until the stream it answers with ends. */
 export function traceCovenantStream(input: StrikeCall, open: () => ReadableStream<Uint8Array>, afterEnd?: () => void, sink?: UpstreamSink): ReadableStream<Uint8Array> {
   const { who, parent } = covenantParent(input, sink);
+  // Tracing off: no span to end and nothing to export, so the stream is not read through a relay
+  // (a JavaScript stream more on every chunk of every streamed strike); `afterEnd`, the export of
+  // its spans, has nothing to do either.
+  if (!tracingEnabled()) return context.with(parent, open);
   const span = startSpan("covenant strike stream", { attributes: whoAttributes(who) }, parent);
   // The strike runs on after `open` returns: everything it starts inherits this context.
   const stream = context.with(trace.setSpan(parent, span), open);
