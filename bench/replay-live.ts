@@ -101,7 +101,8 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
   await json(`${gateway}/v1/covenants`, {
     method: "POST",
     headers: auth,
-    body: JSON.stringify({ id: covenantId, policy: opts.policy, ...covenantBody(opts.overrides) }),
+    // The simulator replays strikes, not fusion: the covenant must not split a long prompt into fragments.
+    body: JSON.stringify({ id: covenantId, policy: opts.policy, fusion: { auto: false }, ...covenantBody(opts.overrides) }),
   });
 
   // Real → emulated time, from the emulator's own clock reading.
@@ -143,7 +144,7 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
           progress(`strike ${r.index}: ${res.status} ${out.error?.type ?? ""}`);
           return { ok: false, waitMs: 0, latencyMs, reused: false };
         }
-        if (out.lease_reused === false && out.pool_id !== "cache" && out.pool_id !== "local") allocatedByStrikes++;
+        if (out.lease_reused === false && !["cache", "local", "fused"].includes(out.pool_id ?? "")) allocatedByStrikes++;
         return { ok: true, waitMs: out.timings.queue_ms + out.timings.allocate_ms, latencyMs, reused: out.lease_reused === true };
       } catch (err) {
         progress(`strike ${r.index}: ${String(err)}`);
@@ -196,6 +197,8 @@ async function replayLive(system: LocalSystem, trace: readonly TraceRequest[], o
       endedAtEstimate: seen !== undefined && gone !== undefined ? emulatedAt((seen + gone) / 2) : null,
     };
   });
+  const unused = allocations.filter((a) => a.inferenceCount === 0).length;
+  if (unused > 0) progress(`${unused} allocations never ran an inference`);
   return { callMs, allocations, strikes, leaked: admin.allocations.length, expired: admin.expired_total };
 }
 

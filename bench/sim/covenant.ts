@@ -3,7 +3,7 @@
  * alarm runs lease housekeeping with the policy's planMaintenance: drain near expiry, release
  * idle surplus, top up the warm pool. The alarm is moved exactly when the object moves it.
  */
-import { allocatePreemptible, candidatePools, planMaintenance, wakeAfterStrike, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
+import { allocatePreemptible, candidatePools, planMaintenance, stillIdle, wakeAfterStrike, type ModelCatalogue, type PlacementPolicy } from "../../src/policy";
 import type { CovenantContract } from "../../src/schema";
 import type { SimCluster } from "./cluster";
 import type { EventLoop, Timer } from "./engine";
@@ -119,6 +119,8 @@ export class SimCovenant {
     const release = (i: number): void => {
       const id = plan.release[i];
       if (id === undefined) return topUp(0);
+      // As the object: a lease a strike took since the plan was made stays.
+      if (!stillIdle(this.leases.get(id))) return release(i + 1);
       this.leases.release(id, () => release(i + 1));
     };
     // Warm leases go where strikes would go first, one after another; when that pool is full the

@@ -8,6 +8,7 @@ import {
   defaultContract,
   DEFAULT_COVENANT_ID,
   meetsSlo,
+  stillIdle,
   modelCatalogue,
   narrowToModels,
   normalizeContract,
@@ -413,7 +414,9 @@ export class CovenantObject extends DurableObject<Env> {
     this.idempotency.expire(Date.now());
     const plan = planMaintenance(this.leases.list(), this.leases.demand, contract, models, Date.now());
     for (const id of plan.drain) this.leases.drain(id);
-    for (const id of plan.release) await this.leases.release(id);
+    // Each release waits for the upstream, and meanwhile a strike may take a lease the plan found
+    // idle: that one stays (the next run plans again), or the strike would lose it mid-inference.
+    for (const id of plan.release) if (stillIdle(this.leases.get(id))) await this.leases.release(id);
     // The seed baseline allocates per strike: it keeps no warm pool.
     for (const { model, count } of contract.policy === "seed" ? [] : plan.allocate) {
       const spec = models.get(model)!;

@@ -188,6 +188,11 @@ export class LeaseBook<L extends Lease = Lease> {
   }
 }
 
+/** Whether a lease housekeeping planned to release is still there with no strike on it. */
+export function stillIdle(lease: Lease | undefined): lease is Lease {
+  return lease !== undefined && lease.inFlight === 0;
+}
+
 /** What the upstream granted, as both the object's connector and the simulated cluster report it. */
 export interface Grant {
   allocationId: string;
