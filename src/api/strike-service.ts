@@ -307,9 +307,18 @@ export async function startStreamedStrike(
 async function* ndjsonLines(body: ReadableStream<Uint8Array>, onBroken?: () => Promise<void>): AsyncGenerator<StrikeEvent> {
   let buffered = "";
   let ended = false;
+  // Decoded as read, not through a TextDecoderStream: one stream less on every token of a stream.
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let drained = false;
   try {
-    for await (const chunk of body.pipeThrough(new TextDecoderStream())) {
-      buffered += chunk;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        drained = true;
+        break;
+      }
+      buffered += decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = buffered.indexOf("\n")) >= 0) {
         const text = buffered.slice(0, newline);
@@ -323,6 +332,9 @@ async function* ndjsonLines(body: ReadableStream<Uint8Array>, onBroken?: () => P
   } catch (err) {
     if (!ended) await onBroken?.();
     throw err;
+  } finally {
+    // A reader that stopped early (an answer found, a client gone) lets the object's stream go.
+    if (!drained) void reader.cancel().catch(() => {});
   }
   if (!ended) await onBroken?.();
 }
