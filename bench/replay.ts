@@ -21,6 +21,8 @@ export interface ReplayArgs {
   seedMaintenance: boolean;
   compare: boolean;
   sweep: boolean;
+  /** Each request's max_tokens as a multiple of the tokens it produces. */
+  maxTokensFactor: number;
   /** The covenant overrides given on the command line: a sweep varies the rest. */
   overrides: CovenantOverrides;
   contract: CovenantContract;
@@ -30,7 +32,7 @@ const USAGE = `usage: npm run bench -- replay FILE.csv [--policy seed|homeskille
        [--limit N] [--slo-ms 2000] [--ttft-slo-ms MS] [--tpot-slo-ms MS] [--time-scale 1] [--drain natural|retire]
        [--compare] [--sweep] [--seed-maintenance]
        [--lease-concurrency N] [--idle-timeout-s S] [--max-warm-leases N] [--max-leases N] [--lease-duration-s S]
-       [--share-delay-ms MS] [--warm-ahead off|burst]`;
+       [--share-delay-ms MS] [--warm-ahead off|burst] [--max-tokens-factor F]`;
 
 export async function run(args: string[]): Promise<void> {
   const opts = parseArgs(args);
@@ -50,6 +52,7 @@ export async function run(args: string[]): Promise<void> {
       timeScale: opts.timeScale,
       finalDrain: opts.drain,
       seedMaintenance: opts.seedMaintenance,
+      maxTokensFactor: opts.maxTokensFactor,
     });
   if (opts.sweep) return sweep(opts, trace);
   const main = once(opts.policy);
@@ -84,7 +87,16 @@ export async function run(args: string[]): Promise<void> {
 function sweep(opts: ReplayArgs, trace: ReturnType<typeof parseTrace>): void {
   const started = Date.now();
   const run = (policy: PlacementPolicy, contract: CovenantContract) =>
-    simulate(trace, { policy, model: opts.model, seed: opts.seed, contract, timeScale: opts.timeScale, finalDrain: opts.drain, seedMaintenance: opts.seedMaintenance }).metrics;
+    simulate(trace, {
+      policy,
+      model: opts.model,
+      seed: opts.seed,
+      contract,
+      timeScale: opts.timeScale,
+      finalDrain: opts.drain,
+      seedMaintenance: opts.seedMaintenance,
+      maxTokensFactor: opts.maxTokensFactor,
+    }).metrics;
   const baseline = run("seed", opts.contract);
   const defaults = opts.contract.lease;
   const defaultKnobs: SweepKnobs = {
@@ -182,7 +194,7 @@ export function parseArgs(args: string[]): ReplayArgs {
   if (!file) throw new Error(`a trace file is required\n${USAGE}`);
   const known = [
     "--policy", "--model", "--seed", "--limit", "--slo-ms", "--ttft-slo-ms", "--tpot-slo-ms", "--time-scale", "--drain", "--compare", "--sweep", "--seed-maintenance",
-    "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s", "--share-delay-ms", "--warm-ahead",
+    "--lease-concurrency", "--idle-timeout-s", "--max-warm-leases", "--max-leases", "--lease-duration-s", "--share-delay-ms", "--warm-ahead", "--max-tokens-factor",
   ];
   for (const name of flags.keys()) if (!known.includes(name)) throw new Error(`unknown option ${name}\n${USAGE}`);
 
@@ -217,6 +229,7 @@ export function parseArgs(args: string[]): ReplayArgs {
   const timeScale = num("--time-scale", 1);
   if (!(limit >= 1)) throw new Error("--limit must be at least 1");
   if (!(timeScale > 0)) throw new Error("--time-scale must be positive");
+  if (!(num("--max-tokens-factor", 1) >= 1)) throw new Error("--max-tokens-factor must be at least 1");
   return {
     file,
     policy,
@@ -228,6 +241,7 @@ export function parseArgs(args: string[]): ReplayArgs {
     seedMaintenance: flags.has("--seed-maintenance"),
     compare: flags.has("--compare"),
     sweep: flags.has("--sweep"),
+    maxTokensFactor: num("--max-tokens-factor", 1),
     overrides,
     contract,
   };

@@ -137,6 +137,15 @@ describe("simulator", () => {
     expect(tight.goodputPerUsd).toBeCloseTo((tight.sloAttainment * slice.length) / tight.costUsd, 6);
   });
 
+  it("a looser max_tokens changes what the policy predicts, not the work: the seed rule's busy time is the same", () => {
+    const exact = run({ policy: "seed" }).metrics;
+    const loose = run({ policy: "seed", maxTokensFactor: 4 }).metrics;
+    expect(loose.busySeconds).toBeCloseTo(exact.busySeconds, 9);
+    const mine = run({ maxTokensFactor: 4 }).metrics;
+    expect(mine.failed).toBe(0);
+    expect(mine.costUsd).toBeLessThan(loose.costUsd);
+  });
+
   it("sharing more (share_delay_ms) costs less and is slower: the trade-off the sweep draws", () => {
     const never = run({ contract: covenantFor({ share_delay_ms: 0 }) }).metrics;
     const always = run({ contract: covenantFor({ share_delay_ms: 600_000, max_concurrency: 8 }) }).metrics;

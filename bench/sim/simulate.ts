@@ -33,6 +33,12 @@ export interface SimOptions {
   seedMaintenance?: boolean;
   /** Tokens each request produces; default the trace's GeneratedTokens. */
   completionTokens?: (r: TraceRequest) => number;
+  /**
+   * The `max_tokens` each request asks for, as a multiple of the tokens it produces (default 1:
+   * the prediction knows each answer's length). Real clients ask loosely; above 1 the policy
+   * predicts from `max_tokens` alone, as it does live when the classifier offers no estimate.
+   */
+  maxTokensFactor?: number;
   pools?: readonly PoolSpec[];
   catalogue?: ModelCatalogue;
   /**
@@ -79,7 +85,7 @@ export function simulate(trace: readonly TraceRequest[], opts: SimOptions): SimR
         index: r.index,
         model,
         promptTokens: r.promptTokens,
-        maxTokens: r.completionTokens,
+        maxTokens: Math.max(1, Math.ceil(r.completionTokens * (opts.maxTokensFactor ?? 1))),
         completionTokens: opts.completionTokens?.(r) ?? r.completionTokens,
         latencySensitive: false,
       }),
