@@ -1,7 +1,7 @@
 import { tracedUpstream, tracedUpstreamStream } from "../../telemetry/upstream";
 import { answerFields, deadline, send, type CallOptions, type Transport } from "../http";
 import { UpstreamError } from "../errors";
-import { mapMessages, sseMessages, streamEventNote, type UpstreamStreamEvent } from "../stream";
+import { sseEvents, streamEventNote, type UpstreamStreamEvent } from "../stream";
 import {
   allocationPath,
   assumptionsFrom,
@@ -110,7 +110,7 @@ export class HostedAiClient {
           throw err;
         }
         if (!res.body) throw await hostedAiErrorFrom(a, res);
-        return mapMessages(sseMessages(res.body), (m) => hostedAiStreamEvents(m, a));
+        return sseEvents(res.body, (m) => hostedAiStreamEvents(m, a));
       }, streamEventNote);
     };
     try {

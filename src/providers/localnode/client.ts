@@ -2,7 +2,7 @@ import { prefillMessages } from "../../policy";
 import { upstreamErrorFrom } from "../errors";
 import { deadline, send, sendJson, type Transport } from "../http";
 import { tracedUpstreamStream } from "../../telemetry/upstream";
-import { mapMessages, sseMessages, streamEventNote, type UpstreamStreamEvent } from "../stream";
+import { sseEvents, streamEventNote, type UpstreamStreamEvent } from "../stream";
 import { PROVIDER } from "./errors";
 import type { AgentTurn } from "../../structured/types";
 import { openAiChunkEvents, toLocalInference, turnRequestBody, type ChatCompletion, type LocalInference, type ModelList } from "./mapping";
@@ -97,7 +97,7 @@ export class LocalNodeClient {
       ).finally(clear);
       call.status(res.status);
       if (!res.ok || !res.body) throw await upstreamErrorFrom(PROVIDER, res);
-      return mapMessages(sseMessages(res.body), openAiChunkEvents({ finishReason: "stop" }));
+      return sseEvents(res.body, openAiChunkEvents({ finishReason: "stop" }));
     }, streamEventNote);
   }
 }
