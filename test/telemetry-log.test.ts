@@ -5,7 +5,8 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { annotate, annotateRequest, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
 import { withWho } from "../src/telemetry/tracing";
-import { tracedUpstream } from "../src/telemetry/upstream";
+import { sseEvents, streamEventNote, type UpstreamStreamEvent } from "../src/providers/stream";
+import { tracedUpstream, tracedUpstreamStream } from "../src/telemetry/upstream";
 
 const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 let restore: (() => void) | undefined;
@@ -101,5 +102,62 @@ describe("request lines", () => {
       expect.objectContaining({ kind: "upstream", op: "release", status: 404, outcome: "client_error", error_type: "allocation_not_found" }),
       expect.objectContaining({ kind: "upstream", op: "infer", status: 0, outcome: "error", error_type: "exception" }),
     ]);
+  });
+
+  describe("a streamed upstream call", () => {
+    /** An upstream's server-sent events: each token, then the final event with usage and cost, or the body ends, or it stays open. */
+    const body = (tokens: string[], end: "done" | "cut" | "open") => {
+      const events = tokens.map((t) => `event: token\ndata: ${JSON.stringify({ text: t })}\n\n`);
+      if (end === "done") events.push(`event: done\ndata: ${JSON.stringify({ prompt_tokens: 7, completion_tokens: tokens.length, cost_usd: 0.25 })}\n\n`);
+      const encoder = new TextEncoder();
+      return new ReadableStream<Uint8Array>({
+        start(controller) {
+          // Split mid-event, as a network would.
+          const text = events.join("");
+          controller.enqueue(encoder.encode(text.slice(0, 13)));
+          controller.enqueue(encoder.encode(text.slice(13)));
+          if (end !== "open") controller.close();
+        },
+      });
+    };
+    const map = (m: { event?: string; data: string }): UpstreamStreamEvent[] => {
+      const d = JSON.parse(m.data) as { text?: string; prompt_tokens?: number; completion_tokens?: number; cost_usd?: number };
+      if (m.event === "token") return [{ type: "token", text: d.text! }];
+      const usage = { prompt_tokens: d.prompt_tokens!, completion_tokens: d.completion_tokens!, total_tokens: d.prompt_tokens! + d.completion_tokens! };
+      return [{ type: "done", finishReason: "stop", usage, costUsd: d.cost_usd }];
+    };
+    const open = (tokens: string[], end: "done" | "cut" | "open") =>
+      tracedUpstreamStream({ provider: "hostedai", op: "infer", allocationId: "alloc_1" }, async (call, hooks) => {
+        call.status(200);
+        return sseEvents(body(tokens, end), map, hooks);
+      }, streamEventNote);
+    const readAll = async (stream: ReadableStream<UpstreamStreamEvent>) => {
+      const out: UpstreamStreamEvent[] = [];
+      const reader = stream.getReader();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out.push(r.value);
+      return out;
+    };
+
+    it("ends its line with the final event: tokens and cost as the upstream said them", async () => {
+      const lines = capture();
+      const events = await readAll(await open(["a", "b", "c"], "done"));
+      expect(events.map((e) => e.type)).toEqual(["token", "token", "token", "done"]);
+      expect(events.filter((e) => e.type === "token").map((e) => (e as { text: string }).text).join("")).toBe("abc");
+      expect(lines).toEqual([expect.objectContaining({ kind: "upstream", op: "infer", status: 200, outcome: "ok", prompt_tokens: 7, completion_tokens: 3, cost_usd: 0.25 })]);
+      expect(lines[0]!.error_type).toBeUndefined();
+    });
+
+    it("calls a stream that ended without its final event cut, and one its reader let go before the end cancelled", async () => {
+      const lines = capture();
+      await readAll(await open(["a", "b"], "cut"));
+      const stream = await open(["a", "b"], "open");
+      const reader = stream.getReader();
+      expect((await reader.read()).value).toEqual({ type: "token", text: "a" });
+      await reader.cancel();
+      expect(lines).toEqual([
+        expect.objectContaining({ kind: "upstream", op: "infer", error_type: "stream_cut" }),
+        expect.objectContaining({ kind: "upstream", op: "infer", error_type: "cancelled" }),
+      ]);
+    });
   });
 });

@@ -1,5 +1,5 @@
-import { createParser, type EventSourceMessage, type EventSourceParser } from "eventsource-parser";
-import { EventSourceParserStream } from "eventsource-parser/stream";
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import type { StreamHooks } from "../telemetry/tracing";
 import type { StreamEventNote } from "../telemetry/upstream";
 
 /** What any streaming upstream yields, whatever its wire format. */
@@ -14,50 +14,68 @@ export type UpstreamStreamEvent =
     }
   | { type: "error"; errorType: string; message: string };
 
-/** Server-sent events of a response body, parsed by a maintained parser. */
-export function sseMessages(body: ReadableStream<Uint8Array>): ReadableStream<EventSourceMessage> {
-  return body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream());
-}
-
-/** Maps each SSE message to zero or more upstream events. */
-export function mapMessages(
-  messages: ReadableStream<EventSourceMessage>,
-  map: (m: EventSourceMessage) => UpstreamStreamEvent[],
-): ReadableStream<UpstreamStreamEvent> {
-  return messages.pipeThrough(
-    new TransformStream<EventSourceMessage, UpstreamStreamEvent>({
-      transform(message, controller) {
-        for (const e of map(message)) controller.enqueue(e);
-      },
-    }),
-  );
-}
-
 /**
- * `mapMessages(sseMessages(body), map)` in one transform: the bytes decoded, parsed into server-sent
- * events by the same maintained parser, and mapped, with no stream between the steps (three
- * streams were three promise hops on every token of every streamed answer).
+ * A response body's server-sent events, mapped to upstream events, as one stream that pulls the
+ * body itself: the bytes decoded, parsed by a maintained parser (eventsource-parser) and mapped,
+ * with no stream between the steps and no pipe behind it (each stream a token passes through
+ * costs promise hops on every token of every streamed answer). `hooks` see each event as it is
+ * parsed and hear once how the stream ended: what a relay around it would tell, without the relay
+ * (see tracedUpstreamStream).
  */
-export function sseEvents(body: ReadableStream<Uint8Array>, map: (m: EventSourceMessage) => UpstreamStreamEvent[]): ReadableStream<UpstreamStreamEvent> {
+export function sseEvents(
+  body: ReadableStream<Uint8Array>,
+  map: (m: EventSourceMessage) => UpstreamStreamEvent[],
+  hooks?: StreamHooks<UpstreamStreamEvent>,
+): ReadableStream<UpstreamStreamEvent> {
+  const reader = body.getReader();
   const decoder = new TextDecoder();
-  let parser: EventSourceParser;
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, UpstreamStreamEvent>({
+  let ended = false;
+  const end = (how: "done" | "cancelled" | Error) => {
+    if (ended) return;
+    ended = true;
+    hooks?.onEnd(how);
+  };
+  let sink: ReadableStreamDefaultController<UpstreamStreamEvent>;
+  let produced = 0;
+  const parser = createParser({
+    onEvent(message) {
+      for (const e of map(message)) {
+        hooks?.onEvent?.(e);
+        sink.enqueue(e);
+        produced++;
+      }
+    },
+  });
+  return new ReadableStream<UpstreamStreamEvent>(
+    {
       start(controller) {
-        parser = createParser({
-          onEvent(message) {
-            for (const e of map(message)) controller.enqueue(e);
-          },
-        });
+        sink = controller;
       },
-      transform(chunk) {
-        parser.feed(decoder.decode(chunk, { stream: true }));
+      async pull(controller) {
+        try {
+          // Read until the body has given at least one event: a pull answers with something.
+          for (const before = produced; produced === before; ) {
+            const { done, value } = await reader.read();
+            if (done) {
+              const rest = decoder.decode();
+              if (rest) parser.feed(rest);
+              end("done");
+              controller.close();
+              return;
+            }
+            parser.feed(decoder.decode(value, { stream: true }));
+          }
+        } catch (err) {
+          end(err instanceof Error ? err : new Error(String(err)));
+          controller.error(err);
+        }
       },
-      flush() {
-        const rest = decoder.decode();
-        if (rest) parser.feed(rest);
+      cancel(reason) {
+        end("cancelled");
+        return reader.cancel(reason);
       },
-    }),
+    },
+    { highWaterMark: 0 },
   );
 }
 

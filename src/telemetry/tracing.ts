@@ -278,11 +278,17 @@ export function spanIds(span: Span): { traceId: string; spanId: string; sampled:
   return { traceId: isSpanContextValid(sc) ? sc.traceId : randomHex(16), spanId: newSpanId(), sampled };
 }
 
+/** What watches a stream: each event as it passes, and once, how the stream ended. */
+export interface StreamHooks<E> {
+  onEvent?: (event: E) => void;
+  onEnd: (how: "done" | "cancelled" | Error) => void;
+}
+
 /**
  * The same stream, read through: `onEvent` sees each chunk, `onEnd` hears once how it ended (read
  * to the end, failed, or cancelled by its reader), so a span can last as long as a stream does.
  */
-export function relayStream<E>(source: ReadableStream<E>, hooks: { onEvent?: (event: E) => void; onEnd: (how: "done" | "cancelled" | Error) => void }): ReadableStream<E> {
+export function relayStream<E>(source: ReadableStream<E>, hooks: StreamHooks<E>): ReadableStream<E> {
   const reader = source.getReader();
   let ended = false;
   const end = (how: "done" | "cancelled" | Error) => {

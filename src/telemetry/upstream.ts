@@ -5,7 +5,7 @@
  */
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { emit, outcomeOf, type Outcome } from "./log";
-import { failSpan, relayStream, spanIds, startSpan, whoIsActive } from "./tracing";
+import { failSpan, spanIds, startSpan, whoIsActive, type StreamHooks } from "./tracing";
 import { attemptPoolActive, failureKind, upstreamSinkActive } from "./upstream-failures";
 
 export interface UpstreamCallInfo {
@@ -172,21 +172,16 @@ export type StreamEventNote = UpstreamResult & { errorType?: string; final?: boo
 /**
  * An upstream call whose answer is a stream: the span and line end with its final or error event,
  * or when the stream ends or the reader cancels it before either, with what `observe` learnt.
+ * `open` wires the hooks it is given into the stream it returns (sseEvents takes them; any other
+ * stream can be passed through relayStream), so no relay stands between the upstream and its reader.
  */
 export async function tracedUpstreamStream<E>(
   info: UpstreamCallInfo,
-  open: (c: UpstreamCall) => Promise<ReadableStream<E>>,
+  open: (c: UpstreamCall, hooks: StreamHooks<E>) => Promise<ReadableStream<E>>,
   observe: (event: E) => StreamEventNote | undefined,
 ): Promise<ReadableStream<E>> {
   const record = new UpstreamCallRecord(info);
-  let source: ReadableStream<E>;
-  try {
-    source = await open(record);
-  } catch (err) {
-    record.finish(err);
-    throw err;
-  }
-  return relayStream(source, {
+  const hooks: StreamHooks<E> = {
     onEvent(event) {
       const note = observe(event);
       if (!note) return;
@@ -198,5 +193,11 @@ export async function tracedUpstreamStream<E>(
     // Ended without a final event: the upstream cut it short, or the reader gave up on it (a
     // deadline passed). Either way the call did not complete; after a final event this is a no-op.
     onEnd: (how) => (how instanceof Error ? record.finish(how) : record.finish(undefined, how === "done" ? "stream_cut" : "cancelled")),
-  });
+  };
+  try {
+    return await open(record, hooks);
+  } catch (err) {
+    record.finish(err);
+    throw err;
+  }
 }

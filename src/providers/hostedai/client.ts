@@ -94,7 +94,7 @@ export class HostedAiClient {
     const attempt = async (): Promise<ReadableStream<UpstreamStreamEvent>> => {
       const token = await this.token();
       // The span lasts until the stream's last event: that is when the call is over.
-      return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, allocationId, model: req.model }, async (call) => {
+      return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, allocationId, model: req.model }, async (call, hooks) => {
         const { signal, clear } = deadline(headersTimeoutMs);
         const res = await send(
           PROVIDER,
@@ -110,7 +110,7 @@ export class HostedAiClient {
           throw err;
         }
         if (!res.body) throw await hostedAiErrorFrom(a, res);
-        return sseEvents(res.body, (m) => hostedAiStreamEvents(m, a));
+        return sseEvents(res.body, (m) => hostedAiStreamEvents(m, a), hooks);
       }, streamEventNote);
     };
     try {

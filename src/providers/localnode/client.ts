@@ -71,7 +71,7 @@ export class LocalNodeClient {
   ): Promise<ReadableStream<UpstreamStreamEvent>> {
     const path = "/v1/chat/completions";
     // The span lasts until the stream's last event: that is when the call is over.
-    return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, model: req.model }, async (call) => {
+    return tracedUpstreamStream({ provider: PROVIDER, op: "infer", method: "POST", path, model: req.model }, async (call, hooks) => {
       const { signal, clear } = deadline(headersTimeoutMs);
       const res = await send(
         PROVIDER,
@@ -97,7 +97,7 @@ export class LocalNodeClient {
       ).finally(clear);
       call.status(res.status);
       if (!res.ok || !res.body) throw await upstreamErrorFrom(PROVIDER, res);
-      return sseEvents(res.body, openAiChunkEvents({ finishReason: "stop" }));
+      return sseEvents(res.body, openAiChunkEvents({ finishReason: "stop" }), hooks);
     }, streamEventNote);
   }
 }
