@@ -1,5 +1,6 @@
 import type { StrikeEvent } from "../covenant";
 import type { StreamContinued } from "../covenant/continuation";
+import type { NdjsonReader } from "./ndjson-reader";
 import { openAiType } from "./openai-errors";
 import { cutAtStop, StopScanner } from "./stop-sequences";
 
@@ -9,13 +10,14 @@ interface Started {
   /** The model asked for (`auto` when the covenant chooses), until the strike names its own. */
   model: string;
   first: StrikeEvent;
-  rest: AsyncIterable<StrikeEvent>;
+  /** The lines after `first`, in the chunks they came in: each chunk's events go out as one write. */
+  rest: Pick<NdjsonReader, "nextBatch" | "cancel">;
   /** The response's own headers: a limited key's or covenant's `x-ratelimit-*`. */
   headers?: Record<string, string>;
 }
 
 const encoder = new TextEncoder();
-const sse = (data: unknown) => encoder.encode(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
+const sseText = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 
 /** A progress line that says where a broken stream was continued, rather than how a fused plan goes. */
 const continuedAt = (progress: { type: string }): StreamContinued | undefined =>
@@ -82,14 +84,23 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
 
   const body = new ReadableStream<Uint8Array>({
     async start(controller) {
-      controller.enqueue(sse(chunk({ role: "assistant", content: "" }, null)));
+      // The events of one chunk of lines are written together: one enqueue, not one per token.
+      let out = "";
+      const send = (data: unknown) => {
+        out += sseText(data);
+      };
+      const flush = () => {
+        if (out) controller.enqueue(encoder.encode(out));
+        out = "";
+      };
+      send(chunk({ role: "assistant", content: "" }, null));
       const emit = (line: StrikeEvent): boolean => {
         if (line.event === "token") {
           model = line.model;
           streamedText = true;
           const text = scanner.push(line.text);
           if (text) {
-            controller.enqueue(sse(chunk({ content: text }, null, seam ? { homeskillet: seam } : {})));
+            send(chunk({ content: text }, null, seam ? { homeskillet: seam } : {}));
             seam = undefined;
           }
           return true;
@@ -103,7 +114,7 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
         // How the answer cache answered is a header (strike-service.ts); the final chunk says it too.
         if (line.event === "progress" && (line.progress as { type: string }).type === "cache") return true;
         if (line.event === "progress") {
-          controller.enqueue(sse({ ...chunk({}, null), choices: [], homeskillet: { fusion_progress: line.progress } }));
+          send({ ...chunk({}, null), choices: [], homeskillet: { fusion_progress: line.progress } });
           return true;
         }
         if (line.event === "placed" || line.event === "limits") return true;
@@ -114,8 +125,8 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
           // Tool calls are whole calls: stop sequences apply to text only.
           const rest = streamedText ? scanner.flush() : calls.length ? s.output.content : cutAtStop(s.output.content, stops).text;
           const stopped = scanner.stopped || (!streamedText && rest.length < s.output.content.length);
-          if (rest) controller.enqueue(sse(chunk({ content: rest }, null)));
-          for (const delta of toolCallDeltas(calls)) controller.enqueue(sse(chunk(delta, null)));
+          if (rest) send(chunk({ content: rest }, null));
+          for (const delta of toolCallDeltas(calls)) send(chunk(delta, null));
           const extension = {
             homeskillet: {
               strike_id: line.strike_id,
@@ -129,30 +140,36 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
               ...(seam ? { continued: true, after_tokens: seam.after_tokens } : {}),
             },
           };
-          controller.enqueue(sse(chunk({}, stopped ? "stop" : s.finish_reason, extension)));
-          if (includeUsage) controller.enqueue(sse({ ...chunk({}, null), choices: [], usage: s.usage }));
-          controller.enqueue(sse("[DONE]"));
+          send(chunk({}, stopped ? "stop" : s.finish_reason, extension));
+          if (includeUsage) send({ ...chunk({}, null), choices: [], usage: s.usage });
+          send("[DONE]");
           return false;
         }
         if (scanner.stopped) {
-          controller.enqueue(sse(chunk({}, "stop")));
-          controller.enqueue(sse("[DONE]"));
+          send(chunk({}, "stop"));
+          send("[DONE]");
           return false;
         }
-        controller.enqueue(sse(chunk({}, "error")));
-        controller.enqueue(sse({ error: { message: line.error.message, type: openAiType(line.status), param: null, code: line.error.type } }));
+        send(chunk({}, "error"));
+        send({ error: { message: line.error.message, type: openAiType(line.status), param: null, code: line.error.type } });
         return false;
       };
       try {
         let open = emit(started.first);
-        for await (const line of started.rest) {
-          if (!open) break;
-          open = emit(line);
+        flush();
+        while (open) {
+          const batch = await started.rest.nextBatch();
+          if (!batch) break;
+          for (const line of batch) if (open) open = emit(line);
+          flush();
         }
         if (open) emit({ event: "error", status: 502, error: { type: "stream_interrupted", message: "the stream ended without finishing" } });
       } catch (err) {
         emit({ event: "error", status: 502, error: { type: "stream_interrupted", message: `the stream broke: ${(err as Error).message}` } });
       }
+      // The strike's own stream is let go once its answer (or a failure) has gone out.
+      started.rest.cancel();
+      flush();
       controller.close();
     },
   });

@@ -10,6 +10,7 @@ import { mayUseCovenant, mayUseModel, type Principal } from "../auth";
 import { admitForKey, settleKeyHold } from "../limits";
 import { mightHaveSubTasks } from "../fusion";
 import type { AppEnv } from "./app-types";
+import { NdjsonReader } from "./ndjson-reader";
 import { covenantStub } from "./stubs";
 import { activeTraceparent, annotateRequest } from "../telemetry";
 
@@ -247,7 +248,7 @@ export async function watchStrike(
   const body = await openStream(caller, input, { tokens: false });
   await on.sent?.(input.strikeId, input.promptTokens);
   let covenantView: RateView | undefined;
-  for await (const line of ndjsonLines(body, () => abandonKeyHold(caller, input))) {
+  for await (const line of new NdjsonReader(body, () => abandonKeyHold(caller, input)).lines()) {
     if (line.event === "limits") covenantView = line.rate_limit;
     if (line.event === "done") return answerOf({ ok: true, strikeId: line.strike_id, strike: line.strike, rateLimit: covenantView }, input, receivedAt, classifyMs, key.view);
     if (line.event === "error") return answerOf({ ok: false, status: line.status, error: line.error, rateLimit: covenantView }, input, receivedAt, classifyMs, key.view);
@@ -270,7 +271,7 @@ export async function startStreamedStrike(
   caller: Caller,
   ask: StrikeAsk,
 ): Promise<
-  | { ok: true; strikeId: string; receivedAt: number; model: string; first: StrikeEvent; rest: AsyncIterable<StrikeEvent>; headers: Record<string, string> }
+  | { ok: true; strikeId: string; receivedAt: number; model: string; first: StrikeEvent; rest: NdjsonReader; headers: Record<string, string> }
   | Extract<StrikeAnswer, { ok: false }>
 > {
   const receivedAt = Date.now();
@@ -281,60 +282,20 @@ export async function startStreamedStrike(
   if ("ok" in key) return key;
   // An agent turn's answer is checked whole before any of it goes out: no tokens to stream.
   const body = await openStream(caller, input, { tokens: !input.turn });
-  const lines = ndjsonLines(body, () => abandonKeyHold(caller, input))[Symbol.asyncIterator]();
+  const lines = new NdjsonReader(body, () => abandonKeyHold(caller, input));
   let first = await lines.next();
   // A limited covenant says first where its limits stand: headers, not a chunk.
   let covenantView: RateView | undefined;
-  if (!first.done && first.value.event === "limits") {
-    covenantView = first.value.rate_limit;
+  if (first?.event === "limits") {
+    covenantView = first.rate_limit;
     first = await lines.next();
   }
   // Then, when the covenant's answer cache was consulted, how it answered: a header too.
-  const cached = first.done ? undefined : cacheLine(first.value);
+  const cached = first ? cacheLine(first) : undefined;
   if (cached) first = await lines.next();
   const headers = { ...rateLimitHeaders(mergeViews(key.view, covenantView)), ...cacheHeader(cached) };
-  if (first.done) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId }, headers };
-  const line = first.value;
+  if (!first) return { ok: false, status: 502, error: { type: "stream_interrupted", message: "the covenant ended the stream before any output", strike_id: input.strikeId }, headers };
+  const line = first;
   if (line.event === "error") return { ok: false, status: line.status, error: { ...line.error, strike_id: input.strikeId }, headers: { ...headers, ...retryHeaders(line.error) } };
-  return { ok: true, strikeId: input.strikeId, receivedAt, model: ask.model ?? "auto", first: line, rest: { [Symbol.asyncIterator]: () => lines }, headers };
-}
-
-/**
- * The covenant's NDJSON lines. `onBroken` hears when the stream broke or ended without its final
- * line (the covenant object is gone, and with it whoever would settle the key's hold); a reader
- * that simply stops reading is not a break: the covenant settles when it notices.
- */
-async function* ndjsonLines(body: ReadableStream<Uint8Array>, onBroken?: () => Promise<void>): AsyncGenerator<StrikeEvent> {
-  let buffered = "";
-  let ended = false;
-  // Decoded as read, not through a TextDecoderStream: one stream less on every token of a stream.
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let drained = false;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        drained = true;
-        break;
-      }
-      buffered += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffered.indexOf("\n")) >= 0) {
-        const text = buffered.slice(0, newline);
-        buffered = buffered.slice(newline + 1);
-        if (!text) continue;
-        const line = JSON.parse(text) as StrikeEvent;
-        if (line.event === "done" || line.event === "error") ended = true;
-        yield line;
-      }
-    }
-  } catch (err) {
-    if (!ended) await onBroken?.();
-    throw err;
-  } finally {
-    // A reader that stopped early (an answer found, a client gone) lets the object's stream go.
-    if (!drained) void reader.cancel().catch(() => {});
-  }
-  if (!ended) await onBroken?.();
+  return { ok: true, strikeId: input.strikeId, receivedAt, model: ask.model ?? "auto", first: line, rest: lines, headers };
 }

@@ -36,6 +36,7 @@ import type { Observers } from "./fusion-desk";
 import { leaseView } from "./views";
 import { bookOutcome, meterStrike } from "./outcome-book";
 import { HOUR_MS, retentionFrom, type Retention } from "./usage";
+import { NdjsonSource } from "./ndjson-source";
 import { UpstreamSampler } from "./upstream-sampler";
 import { MetricsBook, METRICS_INDEX_NAME, type Snapshot } from "../telemetry";
 import type { UpstreamFailure, UpstreamSink } from "../telemetry/upstream-failures";
@@ -290,30 +291,27 @@ export class CovenantObject extends DurableObject<Env> {
   strikeStream(input: StrikeInput, watch: WatchOptions = { tokens: true }): ReadableStream<Uint8Array> {
     const enteredAt = Date.now();
     let firstTokenAt: number | undefined;
-    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    const encoder = new TextEncoder();
     const gone = new AbortController();
-    const line = (value: StrikeEvent) =>
-      writer.write(encoder.encode(JSON.stringify(value) + "\n")).catch(() => gone.abort(new Error("the client went away")));
+    const out = new NdjsonSource<StrikeEvent>(() => gone.abort(new Error("the client went away")));
+    const line = (value: StrikeEvent) => out.line(value);
     const admitted = this.admit(input);
     const observers: Observers = {
       ...(watch.tokens
         ? {
             onToken: (text, model) => {
               firstTokenAt ??= Date.now();
-              void line({ event: "token", text, model });
+              line({ event: "token", text, model });
             },
           }
         : {}),
       // A token stream starts with its first token, so that failures before it keep a real status code.
-      ...(watch.tokens ? {} : { onPlaced: (p: Placed) => void line({ event: "placed", model: p.model, pool_id: p.poolId, allocation_id: p.allocationId, lease_reused: p.leaseReused }) }),
-      onProgress: (progress) => void line({ event: "progress", progress }),
+      ...(watch.tokens ? {} : { onPlaced: (p: Placed) => line({ event: "placed", model: p.model, pool_id: p.poolId, allocation_id: p.allocationId, lease_reused: p.leaseReused }) }),
+      onProgress: (progress) => line({ event: "progress", progress }),
       signal: gone.signal,
     };
     // A limited covenant's rate limits come first, so the edge can put them on the response's headers.
     const view = "gate" in admitted ? admitted.gate.view : admitted.rateLimit;
-    if (view) void line({ event: "limits", rate_limit: view });
+    if (view) line({ event: "limits", rate_limit: view });
     void (async () => {
       let outcome: StrikeOutcome;
       if (!("gate" in admitted)) outcome = admitted;
@@ -329,13 +327,13 @@ export class CovenantObject extends DurableObject<Env> {
           gate.close(outcome!);
         }
       }
-      if (outcome.ok) await line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
-      else await line({ event: "error", status: outcome.status, error: outcome.error });
-      await writer.close().catch(() => {});
+      if (outcome.ok) line({ event: "done", strike_id: outcome.strikeId, strike: outcome.strike });
+      else line({ event: "error", status: outcome.status, error: outcome.error });
+      await out.end();
       // The last byte has gone to the edge: the request's end-to-end time ends here.
       this.meterRequest(input, outcome, enteredAt, firstTokenAt);
-    })().catch((err) => writer.abort(err).catch(() => {}));
-    return readable;
+    })().catch((err) => out.error(err));
+    return out.readable;
   }
 
   // ---- RPC: metrics -------------------------------------------------------------------------
