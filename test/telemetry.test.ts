@@ -191,6 +191,30 @@ describe("MetricsBook", () => {
     });
   });
 
+  it("books events together in one write, each series once at its latest value, all of it read back", async () => {
+    await runInDurableObject(stub(), async (_obj, ctx) => {
+      const opts = { objectName: () => "dev:c3", register: async () => {}, gauges: () => null };
+      const book = new MetricsBook(ctx.storage.sql, opts);
+      const strike = { tenant: "dev", covenant: "c3", model: "mistral-7b", pool: "standard-us-east", outcome: "ok" as const, allocated: false, inferMs: 200, promptTokens: 3, completionTokens: 4 };
+      const stored = () => ctx.storage.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM metric_series WHERE labels LIKE '%"c3"%'`).one().n;
+      let written = -1;
+      book.together(() => {
+        book.strikeFinished(strike);
+        book.strikeFinished(strike);
+        book.requestFinished({ pool: "standard-us-east", model: "mistral-7b", ms: 250, slo: { tenant: "dev", covenant: "c3", met: true } });
+        // Nothing is written until the booking returns.
+        written = stored();
+      });
+      expect(written).toBe(0);
+      expect(stored()).toBeGreaterThan(0);
+      const text = renderExposition(new MetricsBook(ctx.storage.sql, opts).snapshot());
+      expect(text).toContain('homeskillet_strikes_total{tenant="dev",covenant="c3",model="mistral-7b",pool="standard-us-east",outcome="ok"} 2\n');
+      expect(text).toContain('homeskillet_tokens_total{tenant="dev",covenant="c3",model="mistral-7b",pool="standard-us-east",kind="completion"} 8\n');
+      expect(text).toContain('homeskillet_slo_requests_total{tenant="dev",covenant="c3",met="true"} 1\n');
+      expect(text).toContain('homeskillet_request_duration_seconds_count{pool="standard-us-east",model="mistral-7b"} 1\n');
+    });
+  });
+
   it("retries registration after a failure, and reads gauges only when asked", async () => {
     await runInDurableObject(stub(), async (_obj, ctx) => {
       let attempts = 0;

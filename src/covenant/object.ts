@@ -240,13 +240,14 @@ export class CovenantObject extends DurableObject<Env> {
     const admitted = this.admit(input);
     if (!("gate" in admitted)) return Promise.resolve(admitted);
     const { contract, gate } = admitted;
-    const run = (i: StrikeInput) => this.runMetered(i, contract);
+    // The request is answered when its strike is: its end-to-end time goes in with the strike's
+    // own figures (a replayed answer never runs, so is never counted).
+    const run = (i: StrikeInput) => this.runMetered(i, contract, {}, (outcome) => this.meterRequest(input, outcome, enteredAt));
     const key = input.idempotencyKey;
     const pending = key ? this.idempotency.run({ ...input, idempotencyKey: key }, run) : run(input);
     return pending.then(
       (outcome) => {
         gate.close(outcome);
-        this.meterRequest(input, outcome, enteredAt);
         return gate.view ? { ...outcome, rateLimit: gate.view } : outcome;
       },
       (err: unknown) => {
@@ -376,12 +377,18 @@ export class CovenantObject extends DurableObject<Env> {
     this.metrics.requestFinished({ pool: outcome.strike.pool_id, model: outcome.strike.model, ms, ...(slo && { slo }) });
   }
 
-  /** Runs a strike and books what it leaves besides its ledger row (src/covenant/outcome-book.ts). */
-  private async runMetered(input: StrikeInput, contract: CovenantContract, observers: Observers = {}): Promise<StrikeOutcome> {
+  /**
+   * Runs a strike and books what it leaves besides its ledger row (src/covenant/outcome-book.ts);
+   * `answered`, when given, books the request's own figures in the same write.
+   */
+  private async runMetered(input: StrikeInput, contract: CovenantContract, observers: Observers = {}, answered?: (outcome: StrikeOutcome) => void): Promise<StrikeOutcome> {
     const ctx = { contract, policy: contract.policy, owner: this.owner() };
     // A fused strike is planned and run fragment by fragment (a plan of one is the plain strike).
     const outcome = input.fusion ? await this.fusion.run(input, ctx, observers) : await this.runner.run(input, ctx, observers);
-    bookOutcome(this.metrics, input, outcome, contract);
+    this.metrics.together(() => {
+      bookOutcome(this.metrics, input, outcome, contract);
+      answered?.(outcome);
+    });
     return outcome;
   }
 

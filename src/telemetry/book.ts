@@ -132,6 +132,8 @@ export class MetricsBook {
   private registered: boolean;
   private registering: Promise<void> | undefined;
   private readonly recording: boolean;
+  /** Series touched inside `together`, written when it returns. */
+  private held: [MetricDef, string][] | null = null;
 
   constructor(
     private readonly sql: SqlStorage,
@@ -296,13 +298,40 @@ export class MetricsBook {
     return out;
   }
 
+  /**
+   * Books several events with one write: what `book` records is written, in one statement, when it
+   * returns (before anything else can run), so every event is still written through.
+   */
+  together(book: () => void): void {
+    if (this.held) return book();
+    this.held = [];
+    try {
+      book();
+    } finally {
+      const touched = this.held;
+      this.held = null;
+      this.persist(touched);
+    }
+  }
+
   private persist(touched: [MetricDef, string][]): void {
-    // One statement for every series an event touched: each exec crosses into the runtime, and on
-    // the strike path that crossing, not SQLite, is most of the cost.
+    if (this.held) {
+      this.held.push(...touched);
+      return;
+    }
+    // One statement for every series the events touched: each exec crosses into the runtime, and
+    // on the strike path that crossing, not SQLite, is most of the cost.
     if (touched.length === 0) return;
     const values: string[] = [];
-    for (const [def, key] of touched) values.push(def.name, key, JSON.stringify(this.snap.metrics[def.name]!.series[key]));
-    this.sql.exec(`INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES ${upsertRows(touched.length)}`, ...values);
+    const seen = new Set<string>();
+    for (const [def, key] of touched) {
+      // A series two events touched is written once, with its latest value.
+      const id = `${def.name}\u0000${key}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      values.push(def.name, key, JSON.stringify(this.snap.metrics[def.name]!.series[key]));
+    }
+    this.sql.exec(`INSERT OR REPLACE INTO metric_series (metric, labels, value) VALUES ${upsertRows(values.length / 3)}`, ...values);
     const name = this.opts.objectName();
     if (name) this.ensureRegistered(name);
   }
