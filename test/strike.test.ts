@@ -99,9 +99,11 @@ describe("POST /v1/strikes under the homeskillet policy", () => {
   });
 
   it("accepts a plain prompt and applies the covenant's defaults", async () => {
-    const res = await strike({ covenant_id: "default", prompt: "Say hello." });
+    // A short writing request: the default covenant's routes send it where its default model is.
+    const res = await strike({ covenant_id: "default", prompt: "Write a short hello to a friend." });
     expect(res.status).toBe(200);
     const body = StrikeResponse.parse(await res.json());
+    expect(body.classification.label).toBe("writing");
     expect(body.model).toBe("mistral-7b");
     expect(body.usage.completion_tokens).toBeLessThanOrEqual(256);
   });
