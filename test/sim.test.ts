@@ -68,7 +68,8 @@ describe("event loop", () => {
 
   it("the heap agrees with a sort", () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ noNaN: true })), (xs) => {
+      // -0 and 0 are equal to both orders, but not to toEqual: read every zero as 0.
+      fc.property(fc.array(fc.double({ noNaN: true }).map((x) => x + 0)), (xs) => {
         const h = new MinHeap<number>((a, b) => a < b);
         xs.forEach((x) => h.push(x));
         const out: number[] = [];
