@@ -17,6 +17,7 @@ import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
 import type { AllocationOwner, LeaseManager } from "./lease-manager";
+import type { Wake } from "./signal";
 import type { StoredLease } from "./storage";
 import { MidStreamError, readUpstream, type InterruptedPart } from "./stream-reader";
 import type { StrikeInput } from "./types";
@@ -346,9 +347,13 @@ async function acquireOn(
   };
   const isolated = isolatedPerStrike(ctx.contract);
   let waitedMs = 0;
+  /** The wake-up this strike was given for one freed slot, if it was: handed on unless used. */
+  let wake: Wake;
   for (;;) {
     const decision = leases.acquire(request, ctx.contract);
     if (decision.kind === "reuse") return { lease: leases.get(decision.leaseId)!, reused: true, waitedMs };
+    leases.freed.passOn(wake);
+    wake = undefined;
     if (decision.kind === "allocate") {
       const lease = await leases.allocate(
         poolId,
@@ -370,12 +375,15 @@ async function acquireOn(
     const t0 = Date.now();
     deps.waiting.count++;
     try {
-      await leases.freed.next(remaining, ctx.signal);
+      wake = await leases.freed.next(remaining, ctx.signal);
     } finally {
       deps.waiting.count--;
       unclaim();
     }
     waitedMs += Date.now() - t0;
-    if (ctx.signal?.aborted) throw noSlot(poolId);
+    if (ctx.signal?.aborted) {
+      leases.freed.passOn(wake);
+      throw noSlot(poolId);
+    }
   }
 }

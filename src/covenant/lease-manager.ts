@@ -178,7 +178,8 @@ export class LeaseManager {
    */
   finish(leaseId: string, chargedUsd: number): StoredLease | undefined {
     const lease = this.book.finish(leaseId, Date.now(), (before, after) => ({ ...after, attributedUsd: before.attributedUsd + chargedUsd }));
-    if (lease) this.freed.notify();
+    // One slot freed: one waiter is woken for it (and hands it on if it cannot use it).
+    if (lease) this.freed.notifyOne();
     return lease;
   }
 
