@@ -1,5 +1,5 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import type { StreamHooks } from "../telemetry/tracing";
+import { pulledStream, type StreamHooks } from "../streams";
 import type { StreamEventNote } from "../telemetry/upstream";
 
 /** What any streaming upstream yields, whatever its wire format. */
@@ -27,56 +27,25 @@ export function sseEvents(
   map: (m: EventSourceMessage) => UpstreamStreamEvent[],
   hooks?: StreamHooks<UpstreamStreamEvent>,
 ): ReadableStream<UpstreamStreamEvent> {
-  const reader = body.getReader();
   const decoder = new TextDecoder();
-  let ended = false;
-  const end = (how: "done" | "cancelled" | Error) => {
-    if (ended) return;
-    ended = true;
-    hooks?.onEnd(how);
-  };
-  let sink: ReadableStreamDefaultController<UpstreamStreamEvent>;
-  let produced = 0;
+  // The parser calls back while it is fed: its events go to the stream's queue as they come.
+  let enqueue: (e: UpstreamStreamEvent) => void = () => {};
   const parser = createParser({
     onEvent(message) {
-      for (const e of map(message)) {
-        hooks?.onEvent?.(e);
-        sink.enqueue(e);
-        produced++;
-      }
+      for (const e of map(message)) enqueue(e);
     },
   });
-  return new ReadableStream<UpstreamStreamEvent>(
-    {
-      start(controller) {
-        sink = controller;
-      },
-      async pull(controller) {
-        try {
-          // Read until the body has given at least one event: a pull answers with something.
-          for (const before = produced; produced === before; ) {
-            const { done, value } = await reader.read();
-            if (done) {
-              const rest = decoder.decode();
-              if (rest) parser.feed(rest);
-              end("done");
-              controller.close();
-              return;
-            }
-            parser.feed(decoder.decode(value, { stream: true }));
-          }
-        } catch (err) {
-          end(err instanceof Error ? err : new Error(String(err)));
-          controller.error(err);
-        }
-      },
-      cancel(reason) {
-        end("cancelled");
-        return reader.cancel(reason);
-      },
+  const feed = (text: string, to: (e: UpstreamStreamEvent) => void) => {
+    enqueue = to;
+    parser.feed(text);
+  };
+  return pulledStream<Uint8Array, UpstreamStreamEvent>(body, (bytes, to) => feed(decoder.decode(bytes, { stream: true }), to), {
+    flush: (to) => {
+      const rest = decoder.decode();
+      if (rest) feed(rest, to);
     },
-    { highWaterMark: 0 },
-  );
+    ...(hooks && { hooks }),
+  });
 }
 
 /** What a streamed call's span and log line learn from one event: usage and cost, an error, the end. */

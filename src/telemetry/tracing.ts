@@ -26,6 +26,7 @@ import {
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider, type Sampler } from "@opentelemetry/sdk-trace";
+import { pulledStream, type StreamHooks } from "../streams";
 import { VERSION } from "../version";
 import { ExportOnFlushProcessor, OtlpJsonExporter, parseOtlpHeaders } from "./otlp";
 import { newSpanId, randomHex, traceFrom } from "./trace-context";
@@ -278,46 +279,10 @@ export function spanIds(span: Span): { traceId: string; spanId: string; sampled:
   return { traceId: isSpanContextValid(sc) ? sc.traceId : randomHex(16), spanId: newSpanId(), sampled };
 }
 
-/** What watches a stream: each event as it passes, and once, how the stream ended. */
-export interface StreamHooks<E> {
-  onEvent?: (event: E) => void;
-  onEnd: (how: "done" | "cancelled" | Error) => void;
-}
-
 /**
  * The same stream, read through: `onEvent` sees each chunk, `onEnd` hears once how it ended (read
  * to the end, failed, or cancelled by its reader), so a span can last as long as a stream does.
  */
 export function relayStream<E>(source: ReadableStream<E>, hooks: StreamHooks<E>): ReadableStream<E> {
-  const reader = source.getReader();
-  let ended = false;
-  const end = (how: "done" | "cancelled" | Error) => {
-    if (ended) return;
-    ended = true;
-    hooks.onEnd(how);
-  };
-  return new ReadableStream<E>(
-    {
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            end("done");
-            controller.close();
-            return;
-          }
-          hooks.onEvent?.(value);
-          controller.enqueue(value);
-        } catch (err) {
-          end(err instanceof Error ? err : new Error(String(err)));
-          controller.error(err);
-        }
-      },
-      cancel(reason) {
-        end("cancelled");
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
+  return pulledStream<E, E>(source, (event, enqueue) => enqueue(event), { hooks });
 }

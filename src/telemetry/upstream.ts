@@ -5,7 +5,8 @@
  */
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { emit, outcomeOf, type Outcome } from "./log";
-import { failSpan, spanIds, startSpan, whoIsActive, type StreamHooks } from "./tracing";
+import type { StreamHooks } from "../streams";
+import { failSpan, spanIds, startSpan, whoIsActive } from "./tracing";
 import { attemptPoolActive, failureKind, upstreamSinkActive } from "./upstream-failures";
 
 export interface UpstreamCallInfo {
