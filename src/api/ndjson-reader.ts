@@ -3,7 +3,7 @@ import type { StrikeEvent } from "../covenant";
 /**
  * The covenant's NDJSON lines, read as the chunks they came in: `nextBatch` gives each read's
  * complete lines together, so a consumer can answer a chunk of tokens with one write
- * (src/covenant/ndjson-writer.ts sends the tokens that pile up while the edge is busy as one
+ * (src/covenant/ndjson-source.ts hands over the tokens that pile up while the edge is busy as one
  * chunk). A plain class rather than async generators: every generator layer is a promise hop on
  * every chunk of every stream.
  *

@@ -57,11 +57,9 @@ export class Signal {
   }
 
   private wakeFirst(horizon: number): void {
-    for (const [id, wake] of this.waiters) {
-      // Waiters are in the order they began; one that began after the wake-up was given has seen
-      // the freed resource already (it decided to wait with it in view).
-      if (id <= horizon) wake({ horizon });
-      return;
-    }
+    // Waiters are in the order they began; one that began after the wake-up was given has seen
+    // the freed resource already (it decided to wait with it in view).
+    const first = this.waiters.entries().next();
+    if (!first.done && first.value[0] <= horizon) first.value[1]({ horizon });
   }
 }
