@@ -1,4 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { contentChunkJson } from "../src/api/openai-stream";
 import { createCovenant } from "./support/covenants";
 import { call } from "./support/gateway";
 
@@ -57,5 +59,23 @@ describe("streaming chat completions", () => {
     });
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ error: { code: "upstreams_exhausted", type: "server_error" } });
+  });
+});
+
+describe("a content chunk from its template", () => {
+  it("is exactly the chunk object's JSON, whatever the text, model and id", () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.string(), fc.integer({ min: 0, max: 4_000_000_000 }), (content, model, id, created) => {
+        const object = {
+          id,
+          object: "chat.completion.chunk",
+          created,
+          model,
+          system_fingerprint: null,
+          choices: [{ index: 0, delta: { content }, finish_reason: null, logprobs: null }],
+        };
+        expect(contentChunkJson(id, created, model, content)).toBe(JSON.stringify(object));
+      }),
+    );
   });
 });

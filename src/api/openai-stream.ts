@@ -19,6 +19,14 @@ interface Started {
 const encoder = new TextEncoder();
 const sseText = (data: unknown) => `data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`;
 
+/**
+ * A content delta's chunk, as `JSON.stringify` would write the chunk object chatStream builds, but
+ * from a template: a stream sends one per token, and only the text (rarely the model) changes.
+ */
+export function contentChunkJson(id: string, created: number, model: string, content: string): string {
+  return `{"id":${JSON.stringify(id)},"object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,"choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null,"logprobs":null}]}`;
+}
+
 /** A progress line that says where a broken stream was continued, rather than how a fused plan goes. */
 const continuedAt = (progress: { type: string }): StreamContinued | undefined =>
   progress.type === "continued" ? (progress as unknown as StreamContinued) : undefined;
@@ -99,9 +107,11 @@ export function chatStream(started: Started, opts: { includeUsage: boolean; stop
           model = line.model;
           streamedText = true;
           const text = scanner.push(line.text);
-          if (text) {
-            send(chunk({ content: text }, null, seam ? { homeskillet: seam } : {}));
+          if (text && seam) {
+            send(chunk({ content: text }, null, { homeskillet: seam }));
             seam = undefined;
+          } else if (text) {
+            send(contentChunkJson(id, created, model, text));
           }
           return true;
         }
