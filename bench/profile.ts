@@ -112,7 +112,7 @@ export async function run(argv: string[]): Promise<void> {
       const out: string[] = [
         `## Profile: ${opts.path}, concurrency ${opts.concurrency}, ${opts.durationS} s, Miniflare`,
         ``,
-        `${load.ok} responses (2xx) at ${load.rps.toFixed(0)} req/s, p50 ${load.p50.toFixed(2)} ms, errors ${load.errors}; ` +
+        `${load.ok} responses (2xx) at ${load.rps.toFixed(0)} req/s, p50 ${load.p50.toFixed(2)} ms, errors ${load.errors}${load.errors ? ` (${Object.entries(load.errorKinds).map(([k, c]) => `${k}: ${c}`).join(", ")})` : ""}; ` +
           `the ${worker} isolate was busy ${(a.totalUs / 1e6).toFixed(2)} s of ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s ` +
           `(${us(a.totalUs)} µs CPU per response; sampled every ${opts.intervalUs} µs).`,
         ``,
