@@ -191,7 +191,7 @@ describe("MetricsBook", () => {
     });
   });
 
-  it("books events together in one write, each series once at its latest value, all of it read back", async () => {
+  it("books events together in one write, each series at its latest value, all of it read back", async () => {
     await runInDurableObject(stub(), async (_obj, ctx) => {
       const opts = { objectName: () => "dev:c3", register: async () => {}, gauges: () => null };
       const book = new MetricsBook(ctx.storage.sql, opts);
