@@ -11,7 +11,10 @@
 //   (e)–(k)     the OpenAI API (POST /v1/chat/completions), plain and streamed, on a warm lease
 //               and on the local node (a covenant whose fallback is ["local"]), each against the
 //               floor worker forwarding the same kind of request (streamed or not, to Hosted.AI
-//               or to the local node).
+//               or to the local node);
+//   (l) object  (a) through one Durable Object on the floor worker (`/object/…`): the edge parses
+//               the body, the object calls the emulator and parses its answer. The least a gateway
+//               with a Durable Object on the path can cost; strikes are also compared with it.
 // Each is driven at several concurrencies, under wrangler dev and under Miniflare directly, and
 // the ratio path/floor is Homeskillet's throughput relative to the floor, measured in the same run.
 //
@@ -30,7 +33,7 @@ type Mode = "wrangler" | "miniflare";
 type Measured = Loaded & { cpuUs: number };
 type LoadResult = Measured;
 /** The upstream paths: the floor worker's and the emulator's own, measured once per level. */
-const UPSTREAM_PATHS = ["floor", "direct", "floor-stream", "floor-local", "floor-local-stream"] as const;
+const UPSTREAM_PATHS = ["floor", "direct", "floor-stream", "floor-local", "floor-local-stream", "floor-object"] as const;
 /** The gateway paths, measured once per target. */
 const GATEWAY_PATHS = ["strike", "seed", "openai", "openai-stream", "openai-local", "openai-local-stream"] as const;
 const PATHS = [...UPSTREAM_PATHS, ...GATEWAY_PATHS] as const;
@@ -49,6 +52,7 @@ const FLOOR_OF: Record<PathName, PathName> = {
   "openai-local": "floor-local",
   "floor-local-stream": "floor-local-stream",
   "openai-local-stream": "floor-local-stream",
+  "floor-object": "floor",
 };
 const LABEL: Record<PathName, string> = {
   floor: "(a) floor worker",
@@ -62,7 +66,10 @@ const LABEL: Record<PathName, string> = {
   "openai-local": "OpenAI chat, local node",
   "floor-local-stream": "(j) floor worker → local node chat, streamed",
   "openai-local-stream": "OpenAI chat streamed, local node",
+  "floor-object": "(l) floor worker through a Durable Object",
 };
+/** Plain (not streamed) gateway paths to Hosted.AI: also compared with the object floor (l). */
+const OBJECT_COMPARED: PathName[] = ["strike", "openai"];
 const LETTER: Record<GatewayPath, string> = { strike: "c", seed: "d", openai: "f", "openai-stream": "g", "openai-local": "i", "openai-local-stream": "k" };
 /** The default set: the original four paths and every OpenAI path with its floor. */
 const DEFAULT_PATHS: PathName[] = [...PATHS];
@@ -198,6 +205,7 @@ async function measureMode(mode: Mode, system: LocalSystem, opts: OverheadOption
     "floor-stream": { url: inferUrl(system.floor!), method: "POST", headers: upstreamHeaders, body: JSON.stringify({ ...inference, stream: true }) },
     "floor-local": { url: `${system.floor}/local/v1/chat/completions`, method: "POST", headers: json, body: JSON.stringify(chat) },
     "floor-local-stream": { url: `${system.floor}/local/v1/chat/completions`, method: "POST", headers: json, body: JSON.stringify({ ...chat, stream: true }) },
+    "floor-object": { url: inferUrl(`${system.floor!}/object`), method: "POST", headers: upstreamHeaders, body: JSON.stringify(inference) },
   };
   // The gateway paths on each gateway: its own key, its own seed and local covenants.
   const gatewayTargets = {} as Record<TargetName, Record<GatewayPath, LoadTarget>>;
@@ -409,6 +417,16 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
       });
       if (over.length) out.push(`p50 over the matching floor's p50 at concurrency 1: ${over.join("; ")}.`);
     }
+    const againstObject = m.levels.flatMap((l) => {
+      const o = l.results["floor-object"];
+      return o
+        ? OBJECT_COMPARED.flatMap((p) => {
+            const r = l.results[p];
+            return r ? [`${LABEL[p]} at ${l.concurrency}: ${fmtRatio(r.rps / o.rps)}× its req/s, ${fmtSigned(r.p50 - o.p50)} ms p50, ${fmtUs(r.cpuUs - o.cpuUs)} µs CPU more`] : [];
+          })
+        : [];
+    });
+    if (againstObject.length) out.push(``, `Against the object floor (l): ${againstObject.join("; ")}.`);
     const counters = Object.entries(m.counters).map(([k, v]) => `${k} ${v}`).join(", ");
     const shown = m.leaked.slice(0, 5).map((a) => `${a.allocation_id}${a.pool_id ? ` on ${a.pool_id}` : ""}`);
     if (m.leaked.length > shown.length) shown.push(`${m.leaked.length - shown.length} more`);
@@ -444,7 +462,8 @@ export function summaryLine(modes: ModeResult[], opts: OverheadOptions): string 
     `floor_rps=${rps(headline.floor)} strike_rps=${rps(headline.strike)} ratio=${ratio("strike")} seed_ratio=${ratio("seed")} ` +
     `openai_ratio=${ratio("openai")} openai_stream_ratio=${ratio("openai-stream")} ` +
     `local_ratio=${ratio("openai-local")} local_stream_ratio=${ratio("openai-local-stream")} ` +
-    `overhead_p50_ms=${over} errors=${errors} concurrency=${Math.max(...opts.levels)}`
+    `overhead_p50_ms=${over} errors=${errors} concurrency=${Math.max(...opts.levels)} ` +
+    `object_floor_ratio=${ratio("floor-object")} strike_object_ratio=${headline.strike && headline["floor-object"] ? (headline.strike.rps / headline["floor-object"].rps).toFixed(3) : "–"}`
   );
 }
 
@@ -501,8 +520,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
   if (!targets.length || targets.some((t) => !(TARGETS as readonly string[]).includes(t))) throw new Error(`--target must list gateway and/or selfhost`);
   const asked = list(pick("paths", "BENCH_PATHS", DEFAULT_PATHS.join(",")));
   for (const p of asked) if (!(PATHS as readonly string[]).includes(p)) throw new Error(`unknown path ${p} (known: ${PATHS.join(", ")})`);
-  // Every path brings the floor it is measured against.
-  const chosen = new Set<PathName>((asked as PathName[]).flatMap((p) => [FLOOR_OF[p], p]));
+  // Every path brings the floor it is measured against; plain gateway paths the object floor too.
+  const chosen = new Set<PathName>((asked as PathName[]).flatMap((p) => [FLOOR_OF[p], p, ...(OBJECT_COMPARED.includes(p) ? ["floor-object" as const] : [])]));
   const paths = PATHS.filter((p) => chosen.has(p));
   return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[], paths };
 }
