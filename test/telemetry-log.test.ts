@@ -2,8 +2,9 @@
 // nothing secret, and one line per upstream call under the same trace.
 import { context } from "@opentelemetry/api";
 import { Hono } from "hono";
+import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { annotate, annotateRequest, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
+import { annotate, annotateRequest, pathOf, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
 import { withWho } from "../src/telemetry/tracing";
 import { sseEvents, streamEventNote, type UpstreamStreamEvent } from "../src/providers/stream";
 import { tracedUpstream, tracedUpstreamStream } from "../src/telemetry/upstream";
@@ -159,5 +160,19 @@ describe("request lines", () => {
         expect.objectContaining({ kind: "upstream", op: "infer", error_type: "cancelled" }),
       ]);
     });
+  });
+});
+
+describe("pathOf", () => {
+  it("is the URL's pathname, percent-encoding and all, for any URL the runtime hands over", () => {
+    const odd = fc.constantFrom("/", "//", "%2F", "%zz", "?", "#", ";", "@", ":", "..", ".", "é", " ", "\\");
+    const segment = fc.array(fc.oneof(fc.string({ maxLength: 6 }), odd), { maxLength: 4 }).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.array(segment, { maxLength: 4 }), (base, extra) => {
+        const url = new URL(base + (extra.length ? "/" + extra.join("/") : "")).href;
+        expect(pathOf(url)).toBe(new URL(url).pathname);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -178,10 +178,22 @@ async function errorTypeOf(res: Response): Promise<string | undefined> {
   }
 }
 
+/**
+ * The path of a request's URL, as `new URL(url).pathname` gives it (still percent-encoded), without
+ * parsing the URL again: the runtime hands requests over with their URL already normalised.
+ */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = start;
+  while (end < url.length && url.charCodeAt(end) !== 0x3f && url.charCodeAt(end) !== 0x23) end++; // ? #
+  return url.slice(start, end);
+}
+
 /** The route that matched (`/v1/covenants/:id`), for the span name; the path when none did. */
 function routeOf(c: HonoContext): string {
   const routes = c.req.matchedRoutes.filter((r) => r.method !== "ALL");
-  return routes.at(-1)?.path ?? new URL(c.req.url).pathname;
+  return routes.at(-1)?.path ?? pathOf(c.req.url);
 }
 
 function echoTraceId(c: HonoContext, traceId: string): void {
@@ -213,17 +225,17 @@ export const requestLogger: MiddlewareHandler = async (c, next) => {
   configureTracing((c.env ?? {}) as TracingEnv);
   const started = Date.now();
   const fields: Annotations = {};
-  const url = new URL(c.req.url);
+  const path = pathOf(c.req.url);
   const parent = edgeParent(c.req.header("traceparent")).setValue(REQUEST_FIELDS, fields);
-  const attributes = { "http.request.method": c.req.method, "url.path": url.pathname };
+  const attributes = { "http.request.method": c.req.method, "url.path": path };
   try {
-    await inSpan(`${c.req.method} ${url.pathname}`, { kind: SpanKind.SERVER, attributes }, (span) => serve(c, next, span, fields, started), parent);
+    await inSpan(`${c.req.method} ${path}`, { kind: SpanKind.SERVER, attributes }, (span) => serve(c, next, span, fields, started, path), parent);
   } finally {
     flushAfter(executionContext(c));
   }
 };
 
-async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fields: Annotations, started: number): Promise<void> {
+async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fields: Annotations, started: number, path: string): Promise<void> {
   const sc = span.spanContext();
   const trace: TraceContext = { traceId: sc.traceId, spanId: sc.spanId, sampled: (sc.traceFlags & 1) === 1 };
   annotations.set(c.req.raw, { trace, fields });
@@ -259,7 +271,7 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
       trace_id: trace.traceId,
       span_id: trace.spanId,
       method: c.req.method,
-      path: new URL(c.req.url).pathname,
+      path,
       status,
       outcome: outcomeOf(status),
       duration_ms: Date.now() - started,
