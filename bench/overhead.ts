@@ -93,6 +93,8 @@ export interface OverheadOptions {
   targets: TargetName[];
   /** Which paths run (each gateway path brings its floor along). */
   paths: PathName[];
+  /** The gateway's HOMESKILLET_LOG_LEVEL; undefined: its default (info, every line). */
+  logLevel?: "info" | "warn" | "off";
   /** replace workers' configs (used to exercise the bench itself against stand-ins) */
   configs?: StartOptions["configs"];
 }
@@ -146,6 +148,7 @@ export async function runOverhead(opts: OverheadOptions): Promise<ModeResult[]> 
         ports: { gateway: 0, hostedai: 0, localNode: 0, floor: 0 },
         persist: false,
         emulatorVars: { LATENCY_SCALE: "0" },
+        ...(opts.logLevel && { gatewayVars: { HOMESKILLET_LOG_LEVEL: opts.logLevel } }),
         quiet: true,
         ...(opts.configs && { configs: opts.configs }),
       },
@@ -358,7 +361,7 @@ export function report(modes: ModeResult[], opts: OverheadOptions): string {
     `## Overhead: strike vs floor vs direct`,
     ``,
     `${new Date().toISOString().slice(0, 10)} · ${opts.durationS} s per run · emulator latency_scale 0 · ` +
-      `${MODEL}, max_tokens ${MAX_TOKENS} · ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? "unknown"}) · Node ${process.versions.node}`,
+      `${MODEL}, max_tokens ${MAX_TOKENS} · gateway log level ${opts.logLevel ?? "info (default)"} · ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? "unknown"}) · Node ${process.versions.node}`,
     ``,
   );
   for (const m of modes) {
@@ -499,7 +502,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
     flags.set(m[1]!, value);
   }
   for (const key of flags.keys()) {
-    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key", "target", "paths"].includes(key)) throw new Error(`unknown option --${key}`);
+    if (!["modes", "levels", "duration", "timeout", "leak-grace", "key", "target", "paths", "log-level"].includes(key)) throw new Error(`unknown option --${key}`);
   }
   const pick = (flag: string, envName: string, fallback: string) => flags.get(flag) ?? env[envName] ?? fallback;
   const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
@@ -523,7 +526,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): OverheadOp
   // Every path brings the floor it is measured against; plain gateway paths the object floor too.
   const chosen = new Set<PathName>((asked as PathName[]).flatMap((p) => [FLOOR_OF[p], p, ...(OBJECT_COMPARED.includes(p) ? ["floor-object" as const] : [])]));
   const paths = PATHS.filter((p) => chosen.has(p));
-  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[], paths };
+  const logLevel = flags.get("log-level") ?? env.BENCH_LOG_LEVEL;
+  if (logLevel !== undefined && logLevel !== "info" && logLevel !== "warn" && logLevel !== "off") throw new Error(`--log-level must be info, warn or off`);
+  return { modes: modes as Mode[], levels, durationS, timeoutS, leakGraceS, key, targets: targets as TargetName[], paths, ...(logLevel && { logLevel }) };
 }
 
 /** The key the strike paths send: the dev key itself, or one it issues. */

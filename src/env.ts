@@ -51,4 +51,6 @@ export interface Env extends TracingEnv {
   HOMESKILLET_CORS_ORIGINS?: string;
   /** `off` stops the covenant objects recording metrics (an operator switch, e.g. to measure their cost). */
   HOMESKILLET_METRICS?: string;
+  /** Which log lines are written: `info` (every request and upstream call, the default), `warn` (failures only), `off`. */
+  HOMESKILLET_LOG_LEVEL?: string;
 }

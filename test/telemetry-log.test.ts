@@ -4,14 +4,18 @@ import { context } from "@opentelemetry/api";
 import { Hono } from "hono";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { annotate, annotateRequest, pathOf, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
+import { annotate, annotateRequest, configureLogging, pathOf, requestLogger, setLogSink, traceFrom, traceparent } from "../src/telemetry/log";
 import { withWho } from "../src/telemetry/tracing";
+import { logLevelFrom, writesLine } from "../src/telemetry/log-level";
 import { sseEvents, streamEventNote, type UpstreamStreamEvent } from "../src/providers/stream";
 import { tracedUpstream, tracedUpstreamStream } from "../src/telemetry/upstream";
 
 const PARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 let restore: (() => void) | undefined;
-afterEach(() => restore?.());
+afterEach(() => {
+  restore?.();
+  configureLogging({});
+});
 
 function capture(): Record<string, unknown>[] {
   const lines: Record<string, unknown>[] = [];
@@ -103,6 +107,48 @@ describe("request lines", () => {
       expect.objectContaining({ kind: "upstream", op: "release", status: 404, outcome: "client_error", error_type: "allocation_not_found" }),
       expect.objectContaining({ kind: "upstream", op: "infer", status: 0, outcome: "error", error_type: "exception" }),
     ]);
+  });
+
+  describe("HOMESKILLET_LOG_LEVEL", () => {
+    const strike = { method: "POST", headers: { "content-type": "application/json" }, body: "{}" };
+
+    it("writes every line at info, the default, and for a value it does not know", async () => {
+      for (const env of [{}, { HOMESKILLET_LOG_LEVEL: "info" }, { HOMESKILLET_LOG_LEVEL: "verbose" }]) {
+        const lines = capture();
+        expect((await app().request("/v1/strikes", strike, env)).status).toBe(200);
+        expect(lines.map((l) => l.kind)).toEqual(["upstream", "request"]);
+      }
+    });
+
+    it("at warn writes only what failed: a 4xx/5xx request, a failed upstream call", async () => {
+      const lines = capture();
+      const warn = { HOMESKILLET_LOG_LEVEL: " WARN " };
+      expect((await app().request("/v1/strikes", strike, warn)).status).toBe(200);
+      expect((await app().request("/boom", {}, warn)).status).toBe(503);
+      expect((await app().request("/nowhere", {}, warn)).status).toBe(404);
+      expect(lines.map((l) => [l.kind, l.status])).toEqual([["request", 503], ["request", 404]]);
+
+      // The covenant object configures itself from its env when it starts.
+      configureLogging(warn);
+      await tracedUpstream({ provider: "hostedai", op: "infer" }, async (call) => call.status(200));
+      const failure = Object.assign(new Error("gone"), { status: 404, type: "allocation_not_found" });
+      await expect(tracedUpstream({ provider: "hostedai", op: "release" }, async () => Promise.reject(failure))).rejects.toBe(failure);
+      expect(lines.slice(2)).toEqual([expect.objectContaining({ kind: "upstream", op: "release", outcome: "client_error" })]);
+    });
+
+    it("keeps a covenant's opted-in content lines at warn, not at off", () => {
+      expect(writesLine("warn", "strike_content", "ok")).toBe(true);
+      expect(writesLine("off", "strike_content", "error")).toBe(false);
+      expect(logLevelFrom(undefined)).toBe("info");
+    });
+
+    it("at off writes nothing, failures included", async () => {
+      const lines = capture();
+      expect((await app().request("/boom", {}, { HOMESKILLET_LOG_LEVEL: "off" })).status).toBe(503);
+      configureLogging({ HOMESKILLET_LOG_LEVEL: "off" });
+      await expect(tracedUpstream({ provider: "localnode", op: "infer" }, async () => Promise.reject(new TypeError("network")))).rejects.toThrow("network");
+      expect(lines).toEqual([]);
+    });
   });
 
   describe("a streamed upstream call", () => {

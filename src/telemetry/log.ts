@@ -8,6 +8,7 @@ import { SpanKind, SpanStatusCode, context, createContextKey, type Span } from "
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
 import { configureTracing, edgeParent, flushAfter, inSpan, type TracingEnv } from "./tracing";
 import { traceFrom, type TraceContext } from "./trace-context";
+import { logLevelFrom, writesLine, type LogLevel } from "./log-level";
 
 export { newSpanId, traceFrom, traceparent, type TraceContext } from "./trace-context";
 
@@ -136,8 +137,22 @@ export function setLogSink(next: (line: string) => void): () => void {
   };
 }
 
-/** Writes one line of JSON; JSON.stringify itself leaves undefined fields out, so lines stay short. */
+let level: LogLevel = "info";
+
+/**
+ * Reads `HOMESKILLET_LOG_LEVEL` (see log-level.ts). Called by the edge on every request and by the
+ * covenant object when it starts, so both sides of a strike write the lines the operator asked for.
+ */
+export function configureLogging(env: { HOMESKILLET_LOG_LEVEL?: string }): void {
+  level = logLevelFrom(env.HOMESKILLET_LOG_LEVEL);
+}
+
+/**
+ * Writes one line of JSON, when the log level wants it; JSON.stringify itself leaves undefined
+ * fields out, so lines stay short.
+ */
 export function emit(line: RequestLine | UpstreamLine | StrikeContentLine): void {
+  if (!writesLine(level, line.kind, line.kind === "strike_content" ? (line.outcome === "ok" ? "ok" : "error") : line.outcome)) return;
   sink(JSON.stringify(line));
 }
 
@@ -223,6 +238,7 @@ function executionContext(c: HonoContext): ExecutionContext | undefined {
  */
 export const requestLogger: MiddlewareHandler = async (c, next) => {
   configureTracing((c.env ?? {}) as TracingEnv);
+  configureLogging((c.env ?? {}) as { HOMESKILLET_LOG_LEVEL?: string });
   const started = Date.now();
   const fields: Annotations = {};
   const path = pathOf(c.req.url);

@@ -10,11 +10,13 @@ import { CovenantObject } from "../covenant";
 import type { Env } from "../env";
 import { traceCovenantStream, traceCovenantStrike, traceCovenantWork } from "./strike-spans";
 import { configureTracing, flushAfter } from "./tracing";
+import { configureLogging } from "./log";
 
 export class TracedCovenantObject extends CovenantObject {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     configureTracing(env);
+    configureLogging(env);
   }
 
   override strike(...args: Parameters<CovenantObject["strike"]>): ReturnType<CovenantObject["strike"]> {
