@@ -81,7 +81,7 @@ app.get("/v1/models/*", (c) => {
 
 async function chatCompletions(c: Context<App>): Promise<Response> {
   const body = await parseBody(c.req.raw, ChatCompletionRequest);
-  return runCompletion(chatJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"));
+  return runCompletion(chatJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"), waitUntilOf(c));
 }
 
 app.post("/v1/chat/completions", chatCompletions);
@@ -89,7 +89,7 @@ app.post("/chat/completions", chatCompletions);
 
 app.post("/v1/completions", async (c) => {
   const body = await parseBody(c.req.raw, TextCompletionRequest);
-  return runCompletion(textJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"));
+  return runCompletion(textJob(body, readConfig(c.env)), c.env, c.get("streamCutAfterTokens"), waitUntilOf(c));
 });
 
 /** The `traceparent` recent API requests arrived with (see trace-record.ts). */
@@ -144,4 +144,14 @@ function safeDecode(component: string): string | undefined {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
+}
+
+/** The request's `waitUntil`; a test calling the app directly has none, and the work just runs. */
+function waitUntilOf(c: { executionCtx: ExecutionContext }): (work: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (work) => ctx.waitUntil(work);
+  } catch {
+    return (work) => void work.catch(() => {});
+  }
 }

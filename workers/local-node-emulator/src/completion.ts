@@ -137,8 +137,11 @@ export function textJob(body: TextCompletionRequest, config: NodeConfig): Comple
   return buildJob("text", body, config, JSON.stringify(prompt), prompt);
 }
 
-/** `streamCutAfterTokens`: an injected fault ends a stream abruptly after that many tokens. */
-export async function runCompletion(job: CompletionJob, env: Env, streamCutAfterTokens: number | null): Promise<Response> {
+/**
+ * `streamCutAfterTokens`: an injected fault ends a stream abruptly after that many tokens.
+ * `waitUntil` keeps a stream's request alive until its slot ends, when the device counts it done.
+ */
+export async function runCompletion(job: CompletionJob, env: Env, streamCutAfterTokens: number | null, waitUntil: (work: Promise<unknown>) => void): Promise<Response> {
   const identity = newIdentity(job.route, job.model, Date.now());
   const { malformed: forms } = job;
   const slot = await deviceStub(env).reserve({
@@ -154,8 +157,17 @@ export async function runCompletion(job: CompletionJob, env: Env, streamCutAfter
   const usage = usageOf(job.promptTokens, answerTokens(answer));
   const headers = slotHeaders(slot);
 
+  // A completion is in flight on the device until it is answered in full, or, for a stream whose
+  // client hung up, until its slot ends: the node generates it to the end either way.
+  let done = false;
+  const finished = async () => {
+    if (done) return;
+    done = true;
+    await deviceStub(env).finished();
+  };
   if (!job.stream) {
     await sleepUntil(slot.end);
+    await finished();
     let body;
     if (answer.kind === "tool_calls") {
       const calls = answer.calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentPieces.join("") } }));
@@ -175,7 +187,8 @@ export async function runCompletion(job: CompletionJob, env: Env, streamCutAfter
   const cut = streamCutAfterTokens === null
     ? undefined
     : { afterTokens: streamCutAfterTokens, record: () => deviceStub(env).recordFault("stream_cut") };
-  return new Response(sseBody(streamEvents(job, answer, identity, usage, slot, cut)), { headers });
+  waitUntil(sleepUntil(slot.end).then(finished));
+  return new Response(sseBody(streamEvents(job, answer, identity, usage, slot, cut), finished), { headers });
 }
 
 /**

@@ -22,6 +22,10 @@ export interface DeviceStats {
   busy_until: number;
   latency_scale: number;
   faults_injected_total: Record<FaultKind, number>;
+  /** Completions booked and not yet answered in full (a stream counts until it ends or is cancelled). */
+  in_flight: number;
+  /** The most completions in flight at once since the node started or was reset. */
+  max_in_flight: number;
 }
 
 type DeviceRow = {
@@ -36,6 +40,10 @@ type DeviceRow = {
 export class LocalDevice extends DurableObject<Env> {
   private state: DeviceState;
   private readonly faults: FaultLedger;
+  // How many requests the node is serving at once: what a gateway's concurrency limit is checked
+  // against. In memory: a restarted node has nothing in flight.
+  private inFlight = 0;
+  private maxInFlight = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -84,7 +92,14 @@ export class LocalDevice extends DurableObject<Env> {
       malformed === "violates_schema" ? forms!.violates_schema! : malformed === "unparsable" ? forms!.unparsable : slotNeed.completionTokens;
     const { slot, next } = planSlot(this.state, { ...slotNeed, completionTokens }, Date.now());
     this.state = this.save(next);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     return { ...slot, malformed };
+  }
+
+  /** A booked completion was answered in full, or its stream ended or was cancelled. */
+  finished(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
   stats(): DeviceStats {
@@ -97,6 +112,8 @@ export class LocalDevice extends DurableObject<Env> {
       busy_until: s.busyUntil,
       latency_scale: s.latencyScale,
       faults_injected_total: this.faults.injectedTotals(),
+      in_flight: this.inFlight,
+      max_in_flight: this.maxInFlight,
     };
   }
 
@@ -109,6 +126,8 @@ export class LocalDevice extends DurableObject<Env> {
   /** Back to a freshly started node: startup model loaded, idle, counters at zero, faults from FAULTS_JSON. */
   reset(): DeviceStats {
     this.state = this.save(this.freshState());
+    this.inFlight = 0;
+    this.maxInFlight = 0;
     this.faults.reset(faultsFromEnv(this.env.FAULTS_JSON));
     return this.stats();
   }

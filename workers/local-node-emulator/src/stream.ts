@@ -67,16 +67,26 @@ export async function* streamEvents(
 
 /**
  * A byte stream that pulls one event at a time, so nothing is produced ahead of the reader and
- * a client that hangs up stops the generator.
+ * a client that hangs up stops the generator. `onEnd` runs when the last event has been handed
+ * over (before the stream closes: once it has, the request is over and I/O it starts is dropped)
+ * or the generator broke.
  */
-export function sseBody(events: AsyncGenerator<string, void, undefined>): ReadableStream<Uint8Array> {
+export function sseBody(events: AsyncGenerator<string, void, undefined>, onEnd?: () => Promise<void>): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const next = await events.next();
-        if (next.done) controller.close();
-        else controller.enqueue(encoder.encode(next.value));
+        let next;
+        try {
+          next = await events.next();
+        } catch (err) {
+          await onEnd?.();
+          throw err;
+        }
+        if (next.done) {
+          await onEnd?.();
+          controller.close();
+        } else controller.enqueue(encoder.encode(next.value));
       },
       async cancel() {
         await events.return(undefined);

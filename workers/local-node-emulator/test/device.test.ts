@@ -25,6 +25,32 @@ describe("one device, one generation at a time", () => {
     expect((await stats()).busy_until).toBe(slots.at(-1)!.end);
   });
 
+  it("counts the completions it serves at once: each until answered in full, a stream whose client hung up until its slot ends", async () => {
+    await resetDevice(1);
+    const request = { model: "gemma-2b-it", messages: hello, max_tokens: 32 };
+    const inFlight = async (n: number) => {
+      for (let i = 0; i < 200 && (await stats()).in_flight !== n; i++) await new Promise((r) => setTimeout(r, 10));
+      return (await stats()).in_flight;
+    };
+    // The stream is booked first, so its headers come at once; three plain ones queue behind it.
+    const streamed = await postJson("/v1/chat/completions", { ...request, stream: true });
+    const plain = Promise.all([1, 2, 3].map(() => postJson("/v1/chat/completions", request)));
+    expect(await inFlight(4)).toBe(4);
+    await streamed.text();
+    await plain;
+    expect(await inFlight(0)).toBe(0);
+    const cancelled = await postJson("/v1/chat/completions", { ...request, stream: true });
+    expect((await stats()).in_flight).toBe(1);
+    // The client reads the first event and hangs up.
+    const reader = cancelled.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(await inFlight(0)).toBe(0);
+    expect((await stats()).max_in_flight).toBe(4);
+    await resetDevice();
+    expect((await stats()).max_in_flight).toBe(0);
+  });
+
   it("queues streams behind non-streaming work too", async () => {
     const [plain, streamed] = await Promise.all([
       postJson("/v1/chat/completions", { messages: hello, max_tokens: 32 }),
@@ -93,6 +119,8 @@ describe("admin", () => {
       busy_until: 0,
       latency_scale: 0.01,
       faults_injected_total: { errors: 0, latency: 0, timeouts: 0, down: 0, stream_cut: 0, malformed_output: 0 },
+      in_flight: 0,
+      max_in_flight: 0,
     });
   });
 });

@@ -29,6 +29,8 @@ export interface Stats {
   busy_until: number;
   latency_scale: number;
   faults_injected_total: Record<"errors" | "latency" | "timeouts" | "down" | "stream_cut" | "malformed_output", number>;
+  in_flight: number;
+  max_in_flight: number;
 }
 
 export async function stats(): Promise<Stats> {
