@@ -16,6 +16,7 @@ import { answerTurn, offeredTools, renderTurn, TurnFailed, type AgentTurn, type 
 import type { CovenantContract } from "../schema";
 import type { HostedAiClient } from "../providers/hostedai";
 import type { LocalNodeClient } from "../providers/localnode";
+import type { LocalSlots } from "./local-slots";
 import type { AllocationOwner, LeaseManager } from "./lease-manager";
 import type { Wake } from "./signal";
 import type { StoredLease } from "./storage";
@@ -46,6 +47,8 @@ export interface AttemptResult {
 export interface AttemptDeps {
   client: HostedAiClient;
   local: LocalNodeClient | undefined;
+  /** How many of this covenant's strikes may be on the local node at once; the rest wait in turn. */
+  localSlots: LocalSlots;
   /** Whether the local node serves a model; asked only when a strike falls back that far. */
   localServes: (model: string) => Promise<boolean>;
   leases: LeaseManager;
@@ -155,6 +158,19 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
   if (!(await deps.localServes(ctx.model.id))) {
     throw new UpstreamError("local", 404, "model_not_served", `the local node does not serve ${ctx.model.id} (or cannot be reached)`);
   }
+  // A slot on the node, leaving at least the second a local inference is given at the least.
+  const free = await deps.localSlots.take(ctx.deadline - 1_000, ctx.signal);
+  if (!free) {
+    throw new UpstreamError("local", 503, "local_node_busy", `the local node already runs ${deps.localSlots.max} of this covenant's strikes (LOCAL_NODE_MAX_CONCURRENCY) and none finished in time`);
+  }
+  try {
+    return await onLocalSlot(deps, input, ctx, t0, Date.now() - t0);
+  } finally {
+    free();
+  }
+}
+
+async function onLocalSlot(deps: AttemptDeps, input: StrikeInput, ctx: AttemptContext, t0: number, queueMs: number): Promise<AttemptResult> {
   ctx.onPlaced?.({ model: ctx.model.id, poolId: "local", allocationId: "local", leaseReused: false });
   const ask = { model: ctx.model.id, prompt: input.promptText, promptTokens: input.promptTokens, maxTokens: input.maxTokens, temperature: input.temperature };
   let out: { text: string; finish_reason: "stop" | "length"; usage: AttemptResult["usage"]; toolCalls?: OpenAiToolCall[] };
@@ -195,8 +211,8 @@ export async function attemptLocal(deps: AttemptDeps, input: StrikeInput, ctx: A
     allocationId: "local",
     leaseReused: false,
     allocateMs: 0,
-    queueMs: 0,
-    inferMs: Date.now() - t0,
+    queueMs,
+    inferMs: Date.now() - t0 - queueMs,
     releaseMs: 0,
   };
 }

@@ -18,6 +18,7 @@ import {
 import { renewKeyHold, settleKeyHold } from "../limits/edge";
 import { HostedAiClient } from "../providers/hostedai";
 import { LocalNodeClient } from "../providers/localnode";
+import { LocalSlots, localConcurrencyFrom } from "./local-slots";
 import { metricsRecording } from "../telemetry/book";
 import { AnswerCache } from "./answer-cache";
 import { BreakerBook } from "./breakers";
@@ -105,6 +106,7 @@ export class CovenantObject extends DurableObject<Env> {
     this.runner = new StrikeRunner({
       client,
       local: this.local,
+      localSlots: new LocalSlots(localConcurrencyFrom(env.LOCAL_NODE_MAX_CONCURRENCY)),
       leases: this.leases,
       ledger: this.ledger,
       breakers: this.breakers,
