@@ -70,6 +70,7 @@ describe("circuit breaker", () => {
     expect(countsAgainstBreaker(0, "timeout")).toBe(true);
     expect(countsAgainstBreaker(503, "pool_unavailable")).toBe(true);
     expect(countsAgainstBreaker(503, "capacity_exhausted")).toBe(false);
+    expect(countsAgainstBreaker(503, "local_node_busy")).toBe(false);
     expect(countsAgainstBreaker(429, "rate_limited")).toBe(false);
     expect(countsAgainstBreaker(422, "insufficient_vram")).toBe(false);
   });
@@ -82,6 +83,7 @@ describe("retries", () => {
     expect(isRetryable(429, "rate_limited")).toBe(true);
     expect(isRetryable(409, "allocation_gone")).toBe(true);
     expect(isRetryable(503, "capacity_exhausted")).toBe(false);
+    expect(isRetryable(503, "local_node_busy")).toBe(false);
     expect(isRetryable(400, "invalid_request")).toBe(false);
   });
 

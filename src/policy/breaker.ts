@@ -66,10 +66,12 @@ function openMs(trips: number): number {
 
 /**
  * Which failures say the target is unhealthy. A full pool, a rate limit or a bad request are the
- * target working as designed; errors, timeouts, lost connections and a pool that is down are not.
+ * target working as designed, and so is the covenant's own queue for the local node
+ * (`local_node_busy`: the node was busy with this covenant's other strikes, never asked); errors,
+ * timeouts, lost connections and a pool that is down are not.
  */
 export function countsAgainstBreaker(status: number, type: string): boolean {
-  if (type === "capacity_exhausted") return false;
+  if (type === "capacity_exhausted" || type === "local_node_busy") return false;
   if (status === 429) return false;
   return status === 0 || status >= 500;
 }

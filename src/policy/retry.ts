@@ -16,6 +16,7 @@ export function retryDelayMs(attempt: number, retryAfterS: number | undefined, r
 /** Whether trying the same target again can help. */
 export function isRetryable(status: number, type: string): boolean {
   if (type === "capacity_exhausted") return false; // go elsewhere rather than hammer a full pool
+  if (type === "local_node_busy") return false; // it waited for the node until its deadline allowed no more
   return status === 0 || status === 429 || status >= 500 || type === "allocation_gone";
 }
 
