@@ -159,15 +159,17 @@ export async function runCompletion(job: CompletionJob, env: Env, streamCutAfter
 
   // A completion is in flight on the device until it is answered in full, or, for a stream whose
   // client hung up, until its slot ends: the node generates it to the end either way.
+  // Told without waiting for the device (no answer is held back for a counter); the call leaves
+  // before the answer does, so the device has counted it before the client can send its next request.
   let done = false;
-  const finished = async () => {
+  const finished = () => {
     if (done) return;
     done = true;
-    await deviceStub(env).finished();
+    waitUntil(deviceStub(env).finished());
   };
   if (!job.stream) {
     await sleepUntil(slot.end);
-    await finished();
+    finished();
     let body;
     if (answer.kind === "tool_calls") {
       const calls = answer.calls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.argumentPieces.join("") } }));

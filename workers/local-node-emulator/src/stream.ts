@@ -67,11 +67,10 @@ export async function* streamEvents(
 
 /**
  * A byte stream that pulls one event at a time, so nothing is produced ahead of the reader and
- * a client that hangs up stops the generator. `onEnd` runs when the last event has been handed
- * over (before the stream closes: once it has, the request is over and I/O it starts is dropped)
- * or the generator broke.
+ * a client that hangs up stops the generator. `onEnd` is told when the last event has been handed
+ * over, before the stream closes, or when the generator broke.
  */
-export function sseBody(events: AsyncGenerator<string, void, undefined>, onEnd?: () => Promise<void>): ReadableStream<Uint8Array> {
+export function sseBody(events: AsyncGenerator<string, void, undefined>, onEnd?: () => void): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>(
     {
@@ -80,11 +79,11 @@ export function sseBody(events: AsyncGenerator<string, void, undefined>, onEnd?:
         try {
           next = await events.next();
         } catch (err) {
-          await onEnd?.();
+          onEnd?.();
           throw err;
         }
         if (next.done) {
-          await onEnd?.();
+          onEnd?.();
           controller.close();
         } else controller.enqueue(encoder.encode(next.value));
       },
