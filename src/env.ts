@@ -26,7 +26,7 @@ export interface Env extends TracingEnv {
   HOSTEDAI?: Fetcher;
   LOCAL_NODE_URL?: string;
   LOCAL_NODE?: Fetcher;
-  /** How many strikes of one covenant may be on the local node at once (1–1024, default 16); the rest wait in turn. */
+  /** How many strikes of one covenant may be on the local node at once (1–1024, default 128); the rest wait in turn. */
   LOCAL_NODE_MAX_CONCURRENCY?: string;
   LOCAL_NODE_ACCESS_CLIENT_ID?: string;
   LOCAL_NODE_ACCESS_CLIENT_SECRET?: string;

@@ -1,5 +1,8 @@
 /** How many strikes of one covenant may be on the local node at once, unless the operator says otherwise. */
-export const DEFAULT_LOCAL_NODE_MAX_CONCURRENCY = 16;
+// High enough that a hundred concurrent requests on one covenant never queue (queueing costs each
+// waiting strike a timer and a promise), low enough that a burst of a thousand does not become a
+// thousand connections. A node that serves one request at a time is better served by a lower one.
+export const DEFAULT_LOCAL_NODE_MAX_CONCURRENCY = 128;
 const MAX_SETTING = 1024;
 
 /**
