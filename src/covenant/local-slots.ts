@@ -1,7 +1,12 @@
-/** How many strikes of one covenant may be on the local node at once, unless the operator says otherwise. */
-// High enough that a hundred concurrent requests on one covenant never queue (queueing costs each
-// waiting strike a timer and a promise), low enough that a burst of a thousand does not become a
-// thousand connections. A node that serves one request at a time is better served by a lower one.
+import { Waiters } from "./waiters";
+
+/**
+ * How many strikes of one covenant may be on the local node at once, unless the operator says
+ * otherwise. High enough that a hundred concurrent requests on one covenant never queue (queueing
+ * costs each waiting strike a timer and a promise), low enough that a burst of a thousand does not
+ * become a thousand connections. A node that serves one request at a time is better served by a
+ * lower one.
+ */
 export const DEFAULT_LOCAL_NODE_MAX_CONCURRENCY = 128;
 const MAX_SETTING = 1024;
 
@@ -22,9 +27,8 @@ export function localConcurrencyFrom(raw: string | undefined): number {
  */
 export class LocalSlots {
   private inUse = 0;
-  /** Strikes waiting, in the order they came (a Map keeps insertion order; leaving is O(1)). */
-  private readonly queue = new Map<number, (granted: boolean) => void>();
-  private lastId = 0;
+  /** Strikes waiting, in the order they came; settled `true` when a freed slot is handed to them. */
+  private readonly waiters = new Waiters<boolean>();
 
   constructor(readonly max: number) {}
 
@@ -33,32 +37,21 @@ export class LocalSlots {
   }
 
   get waiting(): number {
-    return this.queue.size;
+    return this.waiters.size;
   }
 
   /**
    * A slot, waiting for one until `until` (epoch ms) or `abort`; the function given back frees it
    * (once, however often it is called). Undefined when none came in time.
    */
-  take(until: number, abort?: AbortSignal): Promise<(() => void) | undefined> {
-    // Strikes already waiting go first: a newcomer never takes a slot one of them is owed.
-    if (this.inUse < this.max && this.queue.size === 0) {
+  async take(until: number, abort?: AbortSignal): Promise<(() => void) | undefined> {
+    // A freed slot goes straight to the longest waiter (freer), so while anyone waits every slot is
+    // taken: a newcomer queues behind those already waiting.
+    if (this.inUse < this.max) {
       this.inUse++;
-      return Promise.resolve(this.freer());
+      return this.freer();
     }
-    return new Promise((resolve) => {
-      const id = ++this.lastId;
-      const finish = (granted: boolean) => {
-        clearTimeout(timer);
-        abort?.removeEventListener("abort", giveUp);
-        this.queue.delete(id);
-        resolve(granted ? this.freer() : undefined);
-      };
-      const giveUp = () => finish(false);
-      const timer = setTimeout(giveUp, abort?.aborted ? 0 : Math.max(0, until - Date.now()));
-      abort?.addEventListener("abort", giveUp, { once: true });
-      this.queue.set(id, finish);
-    });
+    return (await this.waiters.wait(until - Date.now(), abort, false)) ? this.freer() : undefined;
   }
 
   /** Frees a slot once: straight to the longest waiter, who needs no second look, or back to the pool. */
@@ -67,9 +60,7 @@ export class LocalSlots {
     return () => {
       if (freed) return;
       freed = true;
-      const first = this.queue.values().next();
-      if (first.done) this.inUse--;
-      else first.value(true);
+      if (!this.waiters.settleFirst(true)) this.inUse--;
     };
   }
 }

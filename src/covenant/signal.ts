@@ -1,3 +1,5 @@
+import { Waiters } from "./waiters";
+
 /**
  * What `Signal.next` resolves with: a wake-up meant for one waiter (`passOn` hands it on when that
  * waiter cannot use what was freed), or a plain one (a wake-up for all, a timeout, an abort).
@@ -10,32 +12,16 @@ export type Wake = { readonly horizon: number } | undefined;
  * strikes waiting, a wake-up must not cost a thousand steps per waiter.
  */
 export class Signal {
-  private waiters = new Map<number, (wake: Wake) => void>();
-  private lastId = 0;
+  private readonly waiters = new Waiters<Wake>();
 
   /** Resolves on the next notify, after `timeoutMs`, or when `abort` fires, whichever comes first. */
   next(timeoutMs: number, abort?: AbortSignal): Promise<Wake> {
-    return new Promise((resolve) => {
-      const id = ++this.lastId;
-      const done = (wake: Wake) => {
-        clearTimeout(timer);
-        abort?.removeEventListener("abort", aborted);
-        // A waiter that timed out must leave, or notifyOne could spend a wake-up on it.
-        this.waiters.delete(id);
-        resolve(wake);
-      };
-      const aborted = () => done(undefined);
-      const timer = setTimeout(aborted, abort?.aborted ? 0 : Math.max(0, timeoutMs));
-      abort?.addEventListener("abort", aborted, { once: true });
-      this.waiters.set(id, done);
-    });
+    return this.waiters.wait(timeoutMs, abort, undefined);
   }
 
   /** Wakes every waiter: what changed may matter to any of them (a new lease, one gone). */
   notify(): void {
-    const waiters = [...this.waiters.values()];
-    this.waiters.clear();
-    for (const w of waiters) w(undefined);
+    this.waiters.settleAll(undefined);
   }
 
   /**
@@ -44,7 +30,7 @@ export class Signal {
    * resource is offered to each of them in turn, as a wake-up for all would, one at a time.
    */
   notifyOne(): void {
-    this.wakeFirst(this.lastId);
+    this.wakeFirst(this.waiters.newest);
   }
 
   /** The woken waiter could not use what was freed: the next one waiting since before then may. */
@@ -59,7 +45,6 @@ export class Signal {
   private wakeFirst(horizon: number): void {
     // Waiters are in the order they began; one that began after the wake-up was given has seen
     // the freed resource already (it decided to wait with it in view).
-    const first = this.waiters.entries().next();
-    if (!first.done && first.value[0] <= horizon) first.value[1]({ horizon });
+    this.waiters.settleFirst({ horizon }, horizon);
   }
 }
