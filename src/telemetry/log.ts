@@ -152,7 +152,7 @@ export function configureLogging(env: { HOMESKILLET_LOG_LEVEL?: string }): void 
  * fields out, so lines stay short.
  */
 export function emit(line: RequestLine | UpstreamLine | StrikeContentLine): void {
-  if (!writesLine(level, line.kind, line.kind === "strike_content" ? (line.outcome === "ok" ? "ok" : "error") : line.outcome)) return;
+  if (!writesLine(level, line.kind, line.outcome)) return;
   sink(JSON.stringify(line));
 }
 
