@@ -44,7 +44,9 @@ export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input:
 
 /**
  * The strike's maximum expected cost, checked against the covenant's limits before anything is
- * allocated. Over a limit: the refusal, or (when the covenant says degrade) the smallest allowed
+ * allocated and reserved in the same turn as the check: strikes that arrive together each await
+ * their estimate, and a check another strike's reservation has not yet reached would let them all
+ * through. Over a limit: the refusal, or (when the covenant says degrade) the smallest allowed
  * model that fits.
  */
 export async function withinLimits(
@@ -53,13 +55,17 @@ export async function withinLimits(
   input: StrikeInput,
   ctx: Pricing,
 ): Promise<{ ok: true; model: ModelSpec; estimateUsd: number } | { ok: false; refusal: BudgetRefusal }> {
+  const admitted = (m: ModelSpec, usd: number) => {
+    deps.ledger.reserve(input.strikeId, usd);
+    return { ok: true as const, model: m, estimateUsd: usd };
+  };
   const first = await estimateUsd(deps.leases, model, input, ctx);
   const refusal = deps.ledger.check(ctx.contract, first);
-  if (!refusal) return { ok: true, model, estimateUsd: first };
+  if (!refusal) return admitted(model, first);
   if (ctx.contract.cost.on_limit === "degrade") {
     for (const m of smallerModels(deps.models, model, ctx.contract)) {
       const usd = await estimateUsd(deps.leases, m, input, ctx);
-      if (!deps.ledger.check(ctx.contract, usd)) return { ok: true, model: m, estimateUsd: usd };
+      if (!deps.ledger.check(ctx.contract, usd)) return admitted(m, usd);
     }
   }
   return { ok: false, refusal };

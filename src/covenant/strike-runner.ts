@@ -132,7 +132,6 @@ export class StrikeRunner {
   private async runStrike(input: StrikeInput, ctx: RunContext, opts: RunOptions = {}): Promise<StrikeOutcome> {
     const startedAt = Date.now();
     const deadline = Math.min(startedAt + strikeDeadlineMs(ctx.contract.qos.latency_slo_ms), opts.deadlineAt ?? Infinity);
-    const { ledger } = this.deps;
     const routed = input.classification
       ? routeModel(input.classification, ctx.contract.routes ?? DEFAULT_ROUTES, ctx.contract.models, input.model, { defaultModel: ctx.contract.default_model })
       : { model: input.model ?? ctx.contract.default_model, reason: input.model ? "model named in the request" : "covenant default" };
@@ -152,7 +151,6 @@ export class StrikeRunner {
       if (!limited.ok) throw fail(402, { ...limited.refusal });
       let model = limited.model;
       modelId = model.id;
-      if (!opts.budgetHeld) ledger.reserve(input.strikeId, limited.estimateUsd);
       let r: AttemptResult;
       // A covenant that prefers a smaller model to a refusal gives the requested one half the time.
       const patient = ctx.contract.cost.on_limit !== "degrade";
