@@ -7,7 +7,7 @@ import { gatewayPoolOptions } from "./test/support/workers.ts";
 // an inference while it runs.
 export default defineConfig({
   plugins: [
-    cloudflareTest(gatewayPoolOptions("0.2")),
+    cloudflareTest(gatewayPoolOptions("0.2", { ownEmulators: true })),
   ],
   test: {
     name: "chaos",

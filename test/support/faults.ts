@@ -1,6 +1,17 @@
 // Worker-side: set and clear the emulators' injected faults through their admin APIs.
 import { env } from "cloudflare:test";
 
+/**
+ * Faults reach every request an emulator serves, whichever test file sent it: only the chaos
+ * project, whose files run one at a time, may set them (test/support/workers.ts).
+ */
+async function inject(fetcher: Fetcher, path: string, method: string, body?: unknown): Promise<unknown> {
+  if ((env as unknown as Record<string, unknown>).TEST_FAULTS_ALLOWED !== "1") {
+    throw new Error("faults are injected only in the chaos project (test/chaos/): this project's files share their emulators and run in parallel");
+  }
+  return admin(fetcher, path, method, body);
+}
+
 async function admin(fetcher: Fetcher, path: string, method: string, body?: unknown): Promise<unknown> {
   const res = await fetcher.fetch(`http://emulator.test${path}`, {
     method,
@@ -12,15 +23,15 @@ async function admin(fetcher: Fetcher, path: string, method: string, body?: unkn
 }
 
 export const hostedaiFaults = {
-  set: (config: Record<string, unknown>) => admin(env.HOSTEDAI, "/admin/faults", "PUT", config),
-  clear: () => admin(env.HOSTEDAI, "/admin/faults", "DELETE"),
-  expireTokens: () => admin(env.HOSTEDAI, "/admin/faults/expire-tokens", "POST"),
-  preempt: (pool_id: string, count: number) => admin(env.HOSTEDAI, "/admin/faults/preempt", "POST", { pool_id, count }) as Promise<{ preempted: string[] }>,
+  set: (config: Record<string, unknown>) => inject(env.HOSTEDAI, "/admin/faults", "PUT", config),
+  clear: () => inject(env.HOSTEDAI, "/admin/faults", "DELETE"),
+  expireTokens: () => inject(env.HOSTEDAI, "/admin/faults/expire-tokens", "POST"),
+  preempt: (pool_id: string, count: number) => inject(env.HOSTEDAI, "/admin/faults/preempt", "POST", { pool_id, count }) as Promise<{ preempted: string[] }>,
 };
 
 export const localFaults = {
-  set: (config: Record<string, unknown>) => admin(env.LOCAL_NODE, "/admin/faults", "PUT", config),
-  clear: () => admin(env.LOCAL_NODE, "/admin/faults", "DELETE"),
+  set: (config: Record<string, unknown>) => inject(env.LOCAL_NODE, "/admin/faults", "PUT", config),
+  clear: () => inject(env.LOCAL_NODE, "/admin/faults", "DELETE"),
 };
 
 export interface FaultCounters {

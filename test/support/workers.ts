@@ -43,8 +43,13 @@ export function auxiliaryWorkers(latencyScale: string = EMULATOR_LATENCY_SCALE) 
   ];
 }
 
-/** The gateway under test, as the workers test pool runs it, with the emulators beside it. */
-export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE) {
+/**
+ * The gateway under test, as the workers test pool runs it, with the emulators beside it. A
+ * project's files run in parallel against one pair of emulators, so only a project whose files
+ * run one at a time (`ownEmulators`: chaos) may inject faults: elsewhere a fault set by one file
+ * would hit another's strikes (test/support/faults.ts refuses).
+ */
+export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE, { ownEmulators = false } = {}) {
   return {
     wrangler: { configPath: "./wrangler.toml" },
     miniflare: {
@@ -54,6 +59,7 @@ export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE
         HOMESKILLET_TENANT_KEYS: JSON.stringify(TEST_KEYS.tenants),
         // A short key cache, so revocation's bound can be waited out in a test.
         HOMESKILLET_KEY_CACHE_S: "1",
+        ...(ownEmulators && { TEST_FAULTS_ALLOWED: "1" }),
       },
       serviceBindings: { HOSTEDAI: "hostedai-emulator", LOCAL_NODE: "local-node-emulator" },
       workers: auxiliaryWorkers(latencyScale),
