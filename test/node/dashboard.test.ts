@@ -12,6 +12,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { DashboardSummary } from "../../src/dashboard/types";
 import { bytes, int, ms, pct, usd } from "../../web/dashboard/format";
+import { addFaultRules } from "./support.ts";
 
 /** Debian's browser, where scripts/ensure-chromium.mjs installs it. */
 const CHROMIUM = "/usr/bin/chromium";
@@ -88,6 +89,7 @@ async function chartSeries(page: Page, id: string): Promise<Record<string, numbe
 
 describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
   let browser: Browser | undefined;
+  let removeFaults: (() => Promise<void>) | undefined;
   let spent = 0;
 
   const wave = async (prompts: string[]) => {
@@ -112,12 +114,7 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
       const res = await api("/v1/covenants", keys.dashboard, { method: "POST", body: JSON.stringify({ id, ...extra }) });
       expect(res.status, await res.clone().text()).toBe(201);
     }
-    const faults = await fetch(`${hostedai}/admin/faults`, {
-      method: "PUT",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ errors: [{ pool: FAILING_POOL, endpoint: "allocate", rate: 1, status: 500 }] }),
-    });
-    expect(faults.status, await faults.text()).toBe(200);
+    removeFaults = await addFaultRules(hostedai, { errors: [{ pool: FAILING_POOL, endpoint: "allocate", rate: 1, status: 500 }] });
     // A reading before the traffic, so the first history point the page sees includes it.
     await summary();
     browser = await chromium.launch({
@@ -129,7 +126,7 @@ describe.skipIf(!hasChromium)("operator dashboard in Chromium", () => {
   afterAll(async () => {
     await browser?.close();
     await api(`/v1/covenants/${covenants.warm}`, keys.dashboard, { method: "DELETE" }).catch(() => {});
-    await fetch(`${hostedai}/admin/faults`, { method: "DELETE" }).catch(() => {});
+    await removeFaults?.().catch(() => {});
   });
 
   it("asks for the operator key and refuses a wrong one", async () => {

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import OpenAI from "openai";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import type { InferenceRecordView as Bill } from "../../workers/hostedai-emulator/src/views.ts";
+import { addFaultRules } from "./support.ts";
 
 const { gateway, hostedai, keys } = inject("system");
 const MAX_TOKENS = 48;
@@ -26,21 +27,6 @@ const admin = async (path: string, init: RequestInit = {}) => {
   expect(res.ok, `${path}: ${res.status}`).toBe(true);
   return res.json() as Promise<any>;
 };
-
-/**
- * Adds a cut of this covenant's streams on one pool to the emulator's faults, keeping whatever
- * other tests configured (the system is shared), and returns how to take it away again.
- */
-async function cutStreams(covenantId: string, pool: string, afterTokens: number): Promise<() => Promise<void>> {
-  const mine = { pool, metadata: { workload_id: covenantId }, after_tokens: afterTokens, rate: 1 };
-  const current = await admin("/admin/faults");
-  await admin("/admin/faults", { method: "PUT", body: JSON.stringify({ ...current, stream_cuts: [...current.stream_cuts, mine] }) });
-  return async () => {
-    const now = await admin("/admin/faults");
-    const rest = now.stream_cuts.filter((r: { metadata: Record<string, string> }) => r.metadata.workload_id !== covenantId);
-    await admin("/admin/faults", { method: "PUT", body: JSON.stringify({ ...now, stream_cuts: rest }) });
-  };
-}
 
 const covenants: string[] = [];
 afterAll(async () => {
@@ -62,7 +48,7 @@ describe("a stream cut at a random point, through the openai SDK", () => {
           // Two pools: mistral-7b's matrix type (standard), then premium, which pool_type "any" allows.
           body: JSON.stringify({ id, models: ["mistral-7b"], fallback: ["standard-us-east", "premium-us-east"], qos: { pool_type: "any" }, lease: { idle_timeout_s: 60 } }),
         });
-        const uncut = await cutStreams(id, "standard-us-east", cutAfter);
+        const uncut = await addFaultRules(hostedai, { stream_cuts: [{ pool: "standard-us-east", metadata: { workload_id: id }, after_tokens: cutAfter, rate: 1 }] });
         const client = new OpenAI({ apiKey: keys.dev, baseURL: `${gateway}/v1`, defaultHeaders: { "x-homeskillet-covenant": id }, maxRetries: 0 });
         let text = "";
         let finish: string | null = null;

@@ -17,3 +17,29 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+type FaultRules = Partial<Record<"errors" | "latency" | "timeouts" | "rate_limit" | "stream_cuts", Record<string, unknown>[]>>;
+
+/**
+ * Adds rules to the Hosted.AI emulator's faults, keeping every other file's (the started system is
+ * shared, and `PUT /admin/faults` replaces the whole configuration), and returns how to take
+ * exactly these rules away again.
+ */
+export async function addFaultRules(hostedai: string, rules: FaultRules): Promise<() => Promise<void>> {
+  const faults = async (init?: RequestInit) => {
+    const res = await fetch(`${hostedai}/admin/faults`, { ...init, headers: { "content-type": "application/json" } });
+    if (!res.ok) throw new Error(`/admin/faults: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Record<string, unknown>;
+  };
+  const edit = async (change: (list: Record<string, unknown>[], mine: Record<string, unknown>[]) => Record<string, unknown>[]) => {
+    const current = await faults();
+    const next = { ...current };
+    for (const [kind, mine] of Object.entries(rules)) next[kind] = change((current[kind] as Record<string, unknown>[]) ?? [], mine);
+    await faults({ method: "PUT", body: JSON.stringify(next) });
+  };
+  const added = new Set(Object.values(rules).flat());
+  await edit((list, mine) => [...list, ...mine]);
+  // The emulator answers with defaults filled in, so a rule is recognised by the fields it was given.
+  const isMine = (r: Record<string, unknown>) => [...added].some((a) => Object.entries(a).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v)));
+  return () => edit((list) => list.filter((r) => !isMine(r)));
+}
