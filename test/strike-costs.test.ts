@@ -63,7 +63,7 @@ describe("the budget check under concurrency", () => {
   });
 
   it("degrades together, too: each strike moved to a smaller model reserves before the next is checked", async () => {
-    const base = { models: ["mistral-7b", "gemma-2b-it"], cost: { on_limit: "degrade" } } as const;
+    const base: CovenantPatch = { models: ["mistral-7b", "gemma-2b-it"], cost: { on_limit: "degrade" } };
     const big = await estimateAlone("mistral-7b", contract(base));
     const small = await estimateAlone("gemma-2b-it", contract(base));
     // Room for one strike on the bigger model (a second would not fit), then two on the smaller one.
