@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { attribute, Inspector, shortFile, SourceFiles } from "./lib/cpu-profile";
 import { runLoad, sleep, type LoadTarget } from "./lib/load";
+import { startOtlpReceiver } from "./lib/otlp-receiver";
 import { withSystem } from "./lib/system";
 
 const MODEL = "gemma-2b-it";
@@ -59,12 +60,23 @@ interface ProfileOptions {
   concurrency: number;
   durationS: number;
   intervalUs: number;
+  /** Record every trace and export it to a receiver on loopback, so tracing's own cost is profiled. */
+  tracing: boolean;
   out?: string;
 }
 
 export async function run(argv: string[]): Promise<void> {
   const opts = parseOptions(argv);
   const inspectorPort = await freePort();
+  const receiver = opts.tracing ? await startOtlpReceiver({ keepSpans: false }) : undefined;
+  try {
+    await profileSystem(opts, inspectorPort, receiver?.url);
+  } finally {
+    await receiver?.close();
+  }
+}
+
+async function profileSystem(opts: ProfileOptions, inspectorPort: number, otlpUrl: string | undefined): Promise<void> {
   await withSystem(
     {
       mode: "miniflare",
@@ -72,6 +84,7 @@ export async function run(argv: string[]): Promise<void> {
       ports: { gateway: 0, hostedai: 0, localNode: 0, floor: 0 },
       persist: false,
       emulatorVars: { LATENCY_SCALE: "0" },
+      ...(otlpUrl && { gatewayVars: { OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl, OTEL_TRACES_SAMPLER_ARG: "1" } }),
       quiet: true,
       inspectorPort,
     },
@@ -110,7 +123,7 @@ export async function run(argv: string[]): Promise<void> {
       const n = Math.max(1, load.ok);
       const us = (x: number) => (x / n).toFixed(1);
       const out: string[] = [
-        `## Profile: ${opts.path}, concurrency ${opts.concurrency}, ${opts.durationS} s, Miniflare`,
+        `## Profile: ${opts.path}, concurrency ${opts.concurrency}, ${opts.durationS} s, Miniflare${opts.tracing ? ", every trace recorded and exported" : ""}`,
         ``,
         `${load.ok} responses (2xx) at ${load.rps.toFixed(0)} req/s, p50 ${load.p50.toFixed(2)} ms, errors ${load.errors}${load.errors ? ` (${Object.entries(load.errorKinds).map(([k, c]) => `${k}: ${c}`).join(", ")})` : ""}; ` +
           `the ${worker} isolate was busy ${(a.totalUs / 1e6).toFixed(2)} s of ${((profile.endTime - profile.startTime) / 1e6).toFixed(2)} s ` +
@@ -135,7 +148,9 @@ function parseOptions(argv: string[]): ProfileOptions {
   for (let i = 0; i < argv.length; i++) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]!);
     if (!m) throw new Error(`unexpected argument ${argv[i]}`);
-    flags.set(m[1]!, m[2] ?? argv[++i] ?? "");
+    // A flag without a value (`--tracing`) is followed by the next flag or nothing.
+    const next = argv[i + 1];
+    flags.set(m[1]!, m[2] ?? (next !== undefined && !next.startsWith("--") ? argv[++i]! : ""));
   }
   const path = (flags.get("path") ?? "strike") as Profiled;
   if (!PROFILED.includes(path)) throw new Error(`--path must be one of ${PROFILED.join(", ")}`);
@@ -144,6 +159,7 @@ function parseOptions(argv: string[]): ProfileOptions {
     concurrency: Number(flags.get("concurrency") ?? 100),
     durationS: Number(flags.get("duration") ?? 10),
     intervalUs: Number(flags.get("interval") ?? 100),
+    tracing: flags.has("tracing"),
     ...(flags.get("out") && { out: flags.get("out") }),
   };
 }
