@@ -109,6 +109,27 @@ describe("ExportOnFlushProcessor", () => {
     expect(sent).toEqual([1, 3]);
   });
 
+  it("keeps each pending export alive once: calls that end while it is pending join it, and all their spans go with it", async () => {
+    const rec = recordingFetch();
+    const processor = new ExportOnFlushProcessor(new OtlpJsonExporter({ url: "http://c/v1/traces", headers: {}, fetch: rec.fetcher }), { delayMs: 20 });
+    const make = spanMaker(processor);
+    const keptAlive: Promise<unknown>[] = [];
+    const call = { waitUntil: (p: Promise<unknown>) => void keptAlive.push(p) };
+    for (const n of ["a", "b", "c"]) {
+      make(n);
+      processor.exportAfter(call);
+    }
+    expect(keptAlive).toHaveLength(1);
+    await Promise.all(keptAlive);
+    expect(rec.names()).toEqual([["a", "b", "c"]]);
+    // The next call after that export is a new export: kept alive again.
+    make("d");
+    processor.exportAfter(call);
+    expect(keptAlive).toHaveLength(2);
+    await keptAlive[1];
+    expect(rec.names()).toEqual([["a", "b", "c"], ["d"]]);
+  });
+
   it("drops spans beyond its buffer rather than growing without bound, and skips unsampled ones", async () => {
     const processor = new ExportOnFlushProcessor({ send: async () => ({ code: 0 }) }, { maxBatch: 2, maxBuffered: 2, delayMs: 1000 });
     const make = spanMaker(processor);

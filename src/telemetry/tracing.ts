@@ -141,10 +141,10 @@ export function flushSpans(): Promise<void> {
 
 /**
  * Exports the spans of the current request or call after its answer, batched with whatever else
- * ends within the schedule delay; `waitUntil` keeps the isolate alive until they are sent.
+ * ends within the schedule delay; a `waitUntil` keeps the isolate alive until they are sent.
  */
 export function flushAfter(ctx: { waitUntil(promise: Promise<unknown>): void } | undefined): void {
-  if (processor && ctx) ctx.waitUntil(processor.exportSoon());
+  if (processor && ctx) processor.exportAfter(ctx);
 }
 
 // ---- who a piece of work is for: read by upstream spans and log lines --------------------------
