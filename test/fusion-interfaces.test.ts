@@ -3,13 +3,7 @@ import { ChatCompletion, StrikeResponse } from "../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant } from "./support/covenants";
 import { call, liveAllocationsOf, strike } from "./support/gateway";
 import { McpSocket } from "./support/mcp";
-
-const MULTI = [
-  "Please answer these:",
-  "1. What is the capital of Australia?",
-  "2. Name three prime numbers.",
-  "3. Summarise the plot of Hamlet in two sentences.",
-].join("\n");
+import { THREE_QUESTIONS as MULTI } from "./support/prompts";
 
 const chat = (covenant: string, body: Record<string, unknown>) =>
   call("/v1/chat/completions", { method: "POST", headers: { "x-homeskillet-covenant": covenant }, body: JSON.stringify({ model: "auto", ...body }) });

@@ -3,13 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { covenantStatus, createCovenant, deleteCovenant, eventually } from "../support/covenants";
 import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
 import { strike } from "../support/gateway";
-
-const MULTI = [
-  "Please answer these:",
-  "1. What is the capital of Australia?",
-  "2. Name three prime numbers.",
-  "3. Summarise the plot of Hamlet in two sentences.",
-].join("\n");
+import { THREE_QUESTIONS as MULTI } from "../support/prompts";
 
 afterEach(async () => {
   await hostedaiFaults.clear();
