@@ -1,5 +1,5 @@
-// What the Node-side tests that start processes of their own share: a free loopback port, and
-// waiting for something to become true.
+// What the Node-side tests share: a free loopback port, waiting for something to become true, and
+// fault rules added to the shared system's Hosted.AI emulator without disturbing other files'.
 export { freePort } from "../../bench/lib/selfhost.ts";
 
 /** Polls `probe` until it gives a value (a throw counts as not yet), or fails after `timeoutMs`. */
