@@ -96,13 +96,18 @@ describe("leases", () => {
   it("runs a strike again on a fresh allocation when its lease vanished upstream", async () => {
     const { id } = await createCovenant({ lease: { idle_timeout_s: 60 } });
     const first = StrikeResponse.parse(await (await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "x", max_tokens: 8 })).json());
+    const heldBefore = (await liveAllocationsOf(id)).map((a) => a.allocation_id);
+    expect(heldBefore).toContain(first.allocation_id);
     const { access_token } = await hostedai<{ access_token: string }>("/api/v1/auth/token", { method: "POST", body: JSON.stringify({ api_key: TEST_KEYS.hostedai }) });
     await hostedai(`/api/v1/allocations/${first.allocation_id}`, { method: "DELETE" }, access_token);
     const res = await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "y", max_tokens: 8 });
     expect(res.status).toBe(200);
     const second = StrikeResponse.parse(await res.json());
-    expect(second.allocation_id).not.toBe(first.allocation_id);
-    expect(second.lease_reused).toBe(false);
+    // Fresh: none of what the covenant held before its lease vanished. The strike may have made it,
+    // or joined the one housekeeping made to keep the covenant's warm lease (then it reads as
+    // reused), whichever came first.
+    expect(heldBefore).not.toContain(second.allocation_id);
+    expect((await liveAllocationsOf(id)).map((a) => a.allocation_id)).toContain(second.allocation_id);
     await deleteCovenant(id);
   });
 });
