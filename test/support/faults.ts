@@ -3,11 +3,11 @@ import { env } from "cloudflare:test";
 
 /**
  * Faults reach every request an emulator serves, whichever test file sent it: only the chaos
- * project, whose files run one at a time, may set them (test/support/workers.ts).
+ * project, whose files always run one at a time, may set them (test/support/workers.ts).
  */
 async function inject(fetcher: Fetcher, path: string, method: string, body?: unknown): Promise<unknown> {
   if ((env as unknown as Record<string, unknown>).TEST_FAULTS_ALLOWED !== "1") {
-    throw new Error("faults are injected only in the chaos project (test/chaos/): this project's files share their emulators and run in parallel");
+    throw new Error("faults are injected only in the chaos project (test/chaos/): this project's files share their emulators and may run in parallel");
   }
   return admin(fetcher, path, method, body);
 }

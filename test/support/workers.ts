@@ -45,9 +45,10 @@ export function auxiliaryWorkers(latencyScale: string = EMULATOR_LATENCY_SCALE) 
 
 /**
  * The gateway under test, as the workers test pool runs it, with the emulators beside it. A
- * project's files run in parallel against one pair of emulators, so only a project whose files
- * run one at a time (`ownEmulators`: chaos) may inject faults: elsewhere a fault set by one file
- * would hit another's strikes (test/support/faults.ts refuses).
+ * project's files share one pair of emulators and run in parallel whenever vitest has more than
+ * one worker, so only a project whose files always run one at a time (`ownEmulators`: chaos) may
+ * inject faults: elsewhere a fault set by one file could hit another's strikes
+ * (test/support/faults.ts refuses).
  */
 export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE, { ownEmulators = false } = {}) {
   return {
