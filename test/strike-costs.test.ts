@@ -37,13 +37,13 @@ const input = (i: number): StrikeInput => ({
   strikeId: `s${i}`, tenant: "t", covenantId: "c", promptText: "x", promptTokens: 10, maxTokens: 64, temperature: 0.7, latencySensitive: false,
 });
 
-/** One strike's estimate for `model`, asked alone. */
+/** What one strike for `model`, asked alone, reserves: its estimate. */
 async function estimateAlone(model: string, c: ReturnType<typeof contract>): Promise<number> {
   const { leases, ledger, open } = heldPrices();
   open();
   const r = await withinLimits({ leases, ledger, models }, models.get(model)!, input(0), { contract: c, policy: "homeskillet" });
   if (!r.ok) throw new Error("a lone strike should be admitted");
-  return r.estimateUsd;
+  return ledger.reserved;
 }
 
 describe("the budget check under concurrency", () => {

@@ -54,10 +54,10 @@ export async function withinLimits(
   model: ModelSpec,
   input: StrikeInput,
   ctx: Pricing,
-): Promise<{ ok: true; model: ModelSpec; estimateUsd: number } | { ok: false; refusal: BudgetRefusal }> {
+): Promise<{ ok: true; model: ModelSpec } | { ok: false; refusal: BudgetRefusal }> {
   const admitted = (m: ModelSpec, usd: number) => {
     deps.ledger.reserve(input.strikeId, usd);
-    return { ok: true as const, model: m, estimateUsd: usd };
+    return { ok: true as const, model: m };
   };
   const first = await estimateUsd(deps.leases, model, input, ctx);
   const refusal = deps.ledger.check(ctx.contract, first);

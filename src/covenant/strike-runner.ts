@@ -147,7 +147,7 @@ export class StrikeRunner {
       if (ticket.keeps) this.announceCache(opts, "miss");
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
       if (ctx.policy !== "seed" && this.deps.warmWanted && this.deps.leases.wantsWarmLeases(requested, ctx.contract)) await this.deps.warmWanted();
-      const limited = opts.budgetHeld ? { ok: true as const, model: requested, estimateUsd: 0 } : await withinLimits(this.deps, requested, input, ctx);
+      const limited = opts.budgetHeld ? { ok: true as const, model: requested } : await withinLimits(this.deps, requested, input, ctx);
       if (!limited.ok) throw fail(402, { ...limited.refusal });
       let model = limited.model;
       modelId = model.id;
