@@ -37,9 +37,8 @@ export async function addFaultRules(hostedai: string, rules: FaultRules): Promis
     for (const [kind, mine] of Object.entries(rules)) next[kind] = change((current[kind] as Record<string, unknown>[]) ?? [], mine);
     await faults({ method: "PUT", body: JSON.stringify(next) });
   };
-  const added = new Set(Object.values(rules).flat());
   await edit((list, mine) => [...list, ...mine]);
   // The emulator answers with defaults filled in, so a rule is recognised by the fields it was given.
-  const isMine = (r: Record<string, unknown>) => [...added].some((a) => Object.entries(a).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v)));
-  return () => edit((list) => list.filter((r) => !isMine(r)));
+  const given = (rule: Record<string, unknown>, r: Record<string, unknown>) => Object.entries(rule).every(([k, v]) => JSON.stringify(r[k]) === JSON.stringify(v));
+  return () => edit((list, mine) => list.filter((r) => !mine.some((rule) => given(rule, r))));
 }
