@@ -7,12 +7,12 @@
 // the file), so native work (SQLite, JSON, fetch) counts for the code that asked for it. The
 // report gives CPU µs per 2xx response for each stage, and the top functions by self time.
 import { writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { attribute, Inspector, shortFile, SourceFiles } from "./lib/cpu-profile";
 import { runLoad, sleep, type LoadTarget } from "./lib/load";
 import { startOtlpReceiver } from "./lib/otlp-receiver";
 import { withSystem } from "./lib/system";
+import { freePort } from "../scripts/ports.mjs";
 
 const MODEL = "gemma-2b-it";
 const PROMPT = "Explain vGPU slicing in one sentence.";
@@ -162,15 +162,4 @@ function parseOptions(argv: string[]): ProfileOptions {
     tracing: flags.has("tracing"),
     ...(flags.get("out") && { out: flags.get("out") }),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -7,11 +7,11 @@
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleWorker, wranglerEnv } from "./build.mjs";
+import { freePort, isAddressInUse, tryPort } from "./ports.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wranglerBin = join(root, "node_modules", ".bin", "wrangler");
@@ -57,8 +57,11 @@ export async function startSystem(opts = {}) {
   const devKey = opts.devKey ?? process.env.HOMESKILLET_DEV_KEY ?? `hsk_dev_${randomBytes(12).toString("hex")}`;
   const log = opts.quiet ? () => {} : (line) => process.stdout.write(line + "\n");
 
+  const auto = (name) => [0, "auto"].includes(opts.ports?.[name] ?? COMPONENTS[name].port);
   const ports = {};
-  for (const name of names) ports[name] = await resolvePort(opts.ports?.[name] ?? COMPONENTS[name].port, name);
+  for (const name of names) {
+    if (!auto(name)) ports[name] = await fixedPort(opts.ports?.[name] ?? COMPONENTS[name].port, name);
+  }
   const url = (name) => (ports[name] === undefined ? undefined : `http://${HOST}:${ports[name]}`);
 
   const configPaths = names.map((name) => {
@@ -67,15 +70,27 @@ export async function startSystem(opts = {}) {
     return configPath;
   });
   const configs = readConfigs(configPaths);
-  const specs = names.map((name, i) => ({
-    name,
-    configPath: configPaths[i],
-    config: configs[i],
-    port: ports[name],
-    vars: varsFor(name, { url, devKey, opts }),
-  }));
 
-  const system = mode === "wrangler" ? await startWrangler(specs, opts, log) : await startMiniflare(specs, opts, log);
+  // A port chosen here can be taken by another process before the worker binds it. When that
+  // happens to a port this function chose, it chooses again; a port the caller named is an error.
+  let system;
+  for (let attempt = 1; ; attempt++) {
+    for (const name of names) if (auto(name)) ports[name] = await freePort(HOST);
+    const specs = names.map((name, i) => ({
+      name,
+      configPath: configPaths[i],
+      config: configs[i],
+      port: ports[name],
+      vars: varsFor(name, { url, devKey, opts }),
+    }));
+    try {
+      system = mode === "wrangler" ? await startWrangler(specs, opts, log) : await startMiniflare(specs, opts, log);
+      break;
+    } catch (err) {
+      if (attempt === 3 || !isAddressInUse(err) || !names.some(auto)) throw err;
+      log(`[system] a port was taken before its worker bound it; choosing again (${attempt}/3)`);
+    }
+  }
   return {
     mode,
     gateway: url("gateway"),
@@ -167,7 +182,7 @@ async function startWrangler(specs, opts, log) {
         "--ip", HOST,
         "--port", String(spec.port),
         // An explicit free port: the default (9229, probed) races when several start at once.
-        "--inspector-port", String(await freePort()),
+        "--inspector-port", String(await freePort(HOST)),
         "--persist-to", persistTo,
         "--show-interactive-dev-session=false",
         ...Object.entries(spec.vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
@@ -377,35 +392,11 @@ function listFiles(dir, prefix = "") {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-async function resolvePort(port, name) {
-  if (port === 0 || port === "auto") return freePort();
-  if (!(await portIsFree(port))) {
+async function fixedPort(port, name) {
+  if ((await tryPort(port, HOST)) === undefined) {
     throw new Error(`${name}: port ${port} on ${HOST} is in use (another \`npm start\`?); pass another port or 0`);
   }
   return port;
-}
-
-// Asks the kernel for a free port. A tiny window remains between closing it here and the
-// worker binding it, which is acceptable for local runs.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, HOST, () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function portIsFree(port) {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", () => resolve(false));
-    srv.listen(port, HOST, () => srv.close(() => resolve(true)));
-  });
 }
 
 // Any HTTP answer, whatever its status, means the worker is up. wrangler dev holds requests

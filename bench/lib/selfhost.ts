@@ -3,10 +3,12 @@
 // SIGTERM (then SIGKILL) whatever happens.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort } from "../../scripts/ports.mjs";
+
+export { freePort };
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -33,18 +35,6 @@ export interface Selfhost {
   stop(): Promise<void>;
   /** kill -9 of workerd itself: no warning, no shutdown; resolves when the script has exited. */
   kill(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startSelfhost(opts: SelfhostOptions): Promise<Selfhost> {
