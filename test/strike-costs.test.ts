@@ -79,3 +79,40 @@ describe("the budget check under concurrency", () => {
     expect(ledger.reserved).toBeLessThanOrEqual(budget);
   });
 });
+
+describe("a strike whose price cannot be known", () => {
+  /** A covenant object that has never listed pools, whose listing now fails (shared by every strike waiting on it). */
+  function failedListing(spentToday = 0) {
+    const listing = Promise.reject(new Error("hostedai unreachable"));
+    listing.catch(() => {});
+    const leases = { list: () => [], poolSnapshot: () => listing } as unknown as LeaseManager;
+    const ledger = new Ledger({ spentBetween: () => spentToday } as unknown as CovenantStore, () => []);
+    return { leases, ledger };
+  }
+
+  it("is admitted for the local node only, never onto a pool as if free, when its covenant has a cost limit", async () => {
+    for (const cost of [{ budget_usd_per_day: 0.002 }, { max_usd_per_strike: 0.001 }]) {
+      const { leases, ledger } = failedListing();
+      const c = contract({ cost });
+      const results = await Promise.all(
+        Array.from({ length: 5 }, (_, i) => withinLimits({ leases, ledger, models }, models.get("mistral-7b")!, input(i), { contract: c, policy: "homeskillet" })),
+      );
+      for (const r of results) expect(r).toEqual({ ok: true, model: models.get("mistral-7b"), poolsPriced: false });
+      expect(ledger.reserved).toBe(0);
+    }
+  });
+
+  it("is still refused when the day's budget is already spent", async () => {
+    const { leases, ledger } = failedListing(0.003);
+    const r = await withinLimits({ leases, ledger, models }, models.get("mistral-7b")!, input(0), { contract: contract({ cost: { budget_usd_per_day: 0.002 } }), policy: "homeskillet" });
+    expect(r).toMatchObject({ ok: false, refusal: { type: "budget_exhausted" } });
+  });
+
+  it("may go anywhere when nothing limits its cost, or when its covenant names only the local node", async () => {
+    for (const change of [{}, { fallback: ["local"], cost: { budget_usd_per_day: 0.002 } }] as CovenantPatch[]) {
+      const { leases, ledger } = failedListing();
+      const r = await withinLimits({ leases, ledger, models }, models.get("mistral-7b")!, input(0), { contract: contract(change), policy: "homeskillet" });
+      expect(r).toMatchObject({ ok: true, poolsPriced: true });
+    }
+  });
+});

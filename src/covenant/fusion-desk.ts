@@ -15,6 +15,7 @@ import { FUSION_DEFAULTS, type FusionProgress } from "../schema";
 import { SqlResultCache, SqlSemanticCache, type CacheLimits } from "./fusion-cache";
 import type { LeaseManager } from "./lease-manager";
 import type { Ledger } from "./ledger";
+import { needsPoolPrices } from "./strike-costs";
 import type { RunContext, RunOptions, StrikeRunner } from "./strike-runner";
 import type { FailureStatus, StrikeInput, StrikeOutcome } from "./types";
 
@@ -68,7 +69,13 @@ export class FusionDesk {
   async run(input: StrikeInput, ctx: RunContext, observers: Observers = {}): Promise<StrikeOutcome> {
     const { contract } = ctx;
     const policy = resolveFusionPolicy(contract.fusion);
-    const pools = await this.leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
+    // Without a listing the plan has no pool prices: under cost limits its fragments then run
+    // only where they cost nothing (the local node), never on pools priced as free.
+    let poolsUnpriced = false;
+    const pools = await this.leases.poolSnapshot().catch(() => {
+      poolsUnpriced = needsPoolPrices(contract);
+      return [] as PoolSnapshot[];
+    });
     const priceOf = (modelId: string) => {
       const model = this.models.get(modelId);
       const prices = model ? candidatePools(contract, model, pools).map((p) => slicePricePerHour(model, p)) : [];
@@ -100,13 +107,13 @@ export class FusionDesk {
     if (refusal) return { ok: false, status: 402, error: { ...refusal, message: `the fused plan (${plan.strategy}, ${plan.fragments.length} fragments): ${refusal.message}` } };
     this.ledger.reserve(input.strikeId, priceUsd);
     try {
-      return await this.execute(input, ctx, plan, policy, observers);
+      return await this.execute(input, ctx, plan, policy, observers, poolsUnpriced);
     } finally {
       this.ledger.release(input.strikeId);
     }
   }
 
-  private async execute(input: StrikeInput, ctx: RunContext, plan: FusionPlan, policy: ResolvedFusionPolicy, observers: Observers): Promise<StrikeOutcome> {
+  private async execute(input: StrikeInput, ctx: RunContext, plan: FusionPlan, policy: ResolvedFusionPolicy, observers: Observers, poolsUnpriced: boolean): Promise<StrikeOutcome> {
     const { contract } = ctx;
     const deadlineAt = Date.now() + strikeDeadlineMs(contract.qos.latency_slo_ms);
     this.limits = { maxEntries: policy.cache_max_entries, ttlMs: policy.cache_ttl_s * 1000 };
@@ -130,7 +137,7 @@ export class FusionDesk {
           latencySensitive: input.latencySensitive,
           ...(input.priority ? { priority: input.priority } : {}),
         };
-        const outcome = await this.runner.run(fragmentInput, ctx, { signal, deadlineAt, budgetHeld: true });
+        const outcome = await this.runner.run(fragmentInput, ctx, { signal, deadlineAt, budgetHeld: true, poolsUnpriced });
         this.onFragment(fragmentInput, outcome);
         if (!outcome.ok) return { ok: false, status: outcome.status, error: { type: outcome.error.type, message: outcome.error.message } };
         const s = outcome.strike;

@@ -26,12 +26,37 @@ export function smallerModels(models: ModelCatalogue, model: ModelSpec, contract
     .sort((a, b) => a.paramsB - b.paramsB);
 }
 
-/** Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle tail. */
+/** A strike that would go to a pool, for a covenant with cost limits, when no pool price is known. */
+export class Unpriceable extends Error {
+  constructor(readonly reason: unknown) {
+    super("the pool listing could not be fetched");
+  }
+}
+
+/**
+ * Whether a covenant must not place strikes on pools it cannot price: it has a cost limit, and
+ * may use pools (an empty fallback means any pool; a list of only `local` names none).
+ */
+export function needsPoolPrices(c: CovenantContract): boolean {
+  const limited = c.cost.budget_usd_per_day !== undefined || c.cost.max_usd_per_strike !== undefined;
+  return limited && (c.fallback.length === 0 || c.fallback.some((t) => t !== "local"));
+}
+
+/**
+ * Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle
+ * tail. Throws Unpriceable rather than call a strike free when its covenant needs pool prices
+ * and Hosted.AI's pool listing (hence every price) cannot be had.
+ */
 export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input: StrikeInput, ctx: Pricing): Promise<number> {
   const serviceMs = estimateServiceMs(model, input.promptTokens, input.maxTokens);
   const warm = leases.list().find((l) => l.model === model.id && l.state === "active");
   if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
-  const pools = await leases.poolSnapshot().catch(() => [] as PoolSnapshot[]);
+  let pools: PoolSnapshot[] = [];
+  try {
+    pools = await leases.poolSnapshot();
+  } catch (err) {
+    if (needsPoolPrices(ctx.contract)) throw new Unpriceable(err);
+  }
   // A latency-sensitive strike may go to dedicated capacity: its price counts too.
   const prices = candidatePools(ctx.contract, model, pools, new Set(), input.latencySensitive).map((p) => slicePricePerHour(model, p));
   const price = prices.length > 0 ? Math.max(...prices) : 0;
@@ -47,24 +72,33 @@ export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input:
  * allocated and reserved in the same turn as the check: strikes that arrive together each await
  * their estimate, and a check another strike's reservation has not yet reached would let them all
  * through. Over a limit: the refusal, or (when the covenant says degrade) the smallest allowed
- * model that fits.
+ * model that fits. With no pool price to be had, the strike is admitted only for the local node,
+ * which costs nothing (`poolsPriced: false`): never onto a pool as if that were free.
  */
 export async function withinLimits(
   deps: CostDeps,
   model: ModelSpec,
   input: StrikeInput,
   ctx: Pricing,
-): Promise<{ ok: true; model: ModelSpec } | { ok: false; refusal: BudgetRefusal }> {
-  const admitted = (m: ModelSpec, usd: number) => {
+): Promise<{ ok: true; model: ModelSpec; poolsPriced: boolean } | { ok: false; refusal: BudgetRefusal }> {
+  const admitted = (m: ModelSpec, usd: number, poolsPriced = true) => {
     deps.ledger.reserve(input.strikeId, usd);
-    return { ok: true as const, model: m };
+    return { ok: true as const, model: m, poolsPriced };
   };
-  const first = await estimateUsd(deps.leases, model, input, ctx);
+  let first: number;
+  try {
+    first = await estimateUsd(deps.leases, model, input, ctx);
+  } catch (err) {
+    if (!(err instanceof Unpriceable)) throw err;
+    const refusal = deps.ledger.check(ctx.contract, 0);
+    return refusal ? { ok: false, refusal } : admitted(model, 0, false);
+  }
   const refusal = deps.ledger.check(ctx.contract, first);
   if (!refusal) return admitted(model, first);
   if (ctx.contract.cost.on_limit === "degrade") {
     for (const m of smallerModels(deps.models, model, ctx.contract)) {
-      const usd = await estimateUsd(deps.leases, m, input, ctx);
+      // The listing answered for the first estimate, so these are priced from the same cache.
+      const usd = await estimateUsd(deps.leases, m, input, ctx).catch(() => Infinity);
       if (!deps.ledger.check(ctx.contract, usd)) return admitted(m, usd);
     }
   }

@@ -83,6 +83,11 @@ export interface RunOptions {
   deadlineAt?: number;
   /** A fused request reserved the plan's price as a whole: this fragment neither checks nor reserves. */
   budgetHeld?: boolean;
+  /**
+   * Admitted against the covenant's cost limits with no pool price known (the pool listing could
+   * not be had): only the local node, which costs nothing, is tried.
+   */
+  poolsUnpriced?: boolean;
 }
 
 /** A strike refused or failed with a final answer for the client. */
@@ -147,8 +152,9 @@ export class StrikeRunner {
       if (ticket.keeps) this.announceCache(opts, "miss");
       this.deps.leases.observe(requested.id, input.promptTokens, input.maxTokens, startedAt);
       if (ctx.policy !== "seed" && this.deps.warmWanted && this.deps.leases.wantsWarmLeases(requested, ctx.contract)) await this.deps.warmWanted();
-      const limited = opts.budgetHeld ? { ok: true as const, model: requested } : await withinLimits(this.deps, requested, input, ctx);
+      const limited = opts.budgetHeld ? { ok: true as const, model: requested, poolsPriced: true } : await withinLimits(this.deps, requested, input, ctx);
       if (!limited.ok) throw fail(402, { ...limited.refusal });
+      if (!limited.poolsPriced) opts = { ...opts, poolsUnpriced: true };
       let model = limited.model;
       modelId = model.id;
       let r: AttemptResult;
@@ -234,7 +240,15 @@ export class StrikeRunner {
     for (let round = 0; ; round++) {
       this.throwIfStopped(opts.signal);
       const roundStart = attempts.length;
-      const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, await this.pools(attempts), this.deps.local !== undefined);
+      const pools = opts.poolsUnpriced ? this.unpricedPools(attempts, round) : await this.pools(attempts);
+      const { targets, excluded } = planTargets(ctx.policy, ctx.contract, model, input.latencySensitive, pools, this.deps.local !== undefined);
+      if (opts.poolsUnpriced && targets.length === 0) {
+        throw fail(503, {
+          type: "pricing_unavailable",
+          message: "cannot check this strike against the covenant's cost limits: Hosted.AI's pool listing, which carries the prices, could not be fetched, and no local node serves the model; nothing was allocated or charged",
+          retry_after_s: 1,
+        });
+      }
       // Wait and walk again only if something was merely full and nothing actually failed.
       let onlyCapacity = targets.length > 0;
       let retryAfterS: number | undefined;
@@ -396,6 +410,14 @@ export class StrikeRunner {
     if (!signal?.aborted) return;
     const reason = signal.reason instanceof Error ? signal.reason.message : "the request was cancelled";
     throw fail(504, { type: "cancelled", message: `stopped before its next step: ${reason}` });
+  }
+
+  /** No pools for a strike admitted without their prices; said once, in its first round. */
+  private unpricedPools(attempts: AttemptRecord[], round: number): PoolSnapshot[] {
+    if (round === 0) {
+      attempts.push({ target: "hostedai", attempt: 0, outcome: "skipped", status: 0, type: "pricing_unavailable", message: "pools not tried: no pool price was known to check against the covenant's cost limits" });
+    }
+    return [];
   }
 
   /** The pool listing; when Hosted.AI cannot list pools, no pool is tried and that is recorded. */
