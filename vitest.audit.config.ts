@@ -7,7 +7,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     name: "audit",
-    fileParallelism: false,
     include: ["test/audit/**/*.test.ts"],
     environment: "node",
     env: { RECHECK_BACKEND: "pure" },

@@ -7,10 +7,6 @@ import { onConsoleLog } from "./test/support/console.ts";
 export default defineConfig({
   test: {
     onConsoleLog,
-    // Projects run side by side, two files at a time (vitest's default on two cores is one); each
-    // project runs its own files one after another, since they share that project's emulators or
-    // system and several read its counters.
-    maxWorkers: 2,
     projects: ["vitest.gateway.config.ts", "vitest.chaos.config.ts", "vitest.node.config.ts", "vitest.audit.config.ts", "workers/*/vitest.config.ts"],
   },
 });

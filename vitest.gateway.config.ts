@@ -10,7 +10,6 @@ export default defineConfig({
   ],
   test: {
     name: "gateway",
-    fileParallelism: false,
     include: ["test/**/*.test.ts"],
     exclude: ["test/node/**", "test/chaos/**", "test/audit/**"],
     testTimeout: 60_000,

@@ -5,7 +5,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     name: "node",
-    fileParallelism: false,
     include: ["test/node/**/*.test.ts"],
     environment: "node",
     globalSetup: ["test/node/system.ts"],

@@ -45,10 +45,10 @@ export function auxiliaryWorkers(latencyScale: string = EMULATOR_LATENCY_SCALE) 
 
 /**
  * The gateway under test, as the workers test pool runs it, with the emulators beside it. A
- * project's files share one pair of emulators. The gateway project runs them one at a time
- * (fileParallelism), but its files are written to run side by side too, so only the chaos
- * project (`ownEmulators`) may inject faults: elsewhere a fault set by one file could hit
- * another's strikes (test/support/faults.ts refuses).
+ * project's files share one pair of emulators and run in parallel whenever vitest has more than
+ * one worker, so only a project whose files always run one at a time (`ownEmulators`: chaos) may
+ * inject faults: elsewhere a fault set by one file could hit another's strikes
+ * (test/support/faults.ts refuses).
  */
 export function gatewayPoolOptions(latencyScale: string = EMULATOR_LATENCY_SCALE, { ownEmulators = false } = {}) {
   return {

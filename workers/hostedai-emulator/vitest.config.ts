@@ -10,7 +10,6 @@ export default defineConfig({
   ],
   test: {
     name: "hostedai-emulator",
-    fileParallelism: false,
     // Property runs send a hundred requests; on a busy 2-core machine that can pass 5 s.
     testTimeout: 30_000,
     include: ["test/**/*.test.ts"],

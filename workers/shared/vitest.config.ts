@@ -6,7 +6,6 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     name: "emulator-shared",
-    fileParallelism: false,
     include: ["test/**/*.test.ts"],
     environment: "node",
     testTimeout: 60_000,
