@@ -10,6 +10,7 @@ import { failOnceThenPass } from "../support/fault-draws";
 import { hostedaiCounters, hostedaiFaults } from "../support/faults";
 import { liveAllocationsOf, strike } from "../support/gateway";
 import { hostedaiDirect } from "../support/hostedai";
+import { THREE_QUESTIONS } from "../support/prompts";
 import { billedInferencesOf } from "../support/money";
 
 afterEach(() => hostedaiFaults.clear());
@@ -67,6 +68,27 @@ describe("a strike that cannot be priced", () => {
     const answer = StrikeResponse.parse(await ok.json());
     expect(answer.pool_id).not.toBe("local");
     expect((await billedInferencesOf(id)).map((i) => i.allocation_id)).toEqual([answer.allocation_id]);
+    await deleteCovenant(id);
+  });
+
+  it("runs a fused plan priced without a listing on the local node only, fragment by fragment", async () => {
+    // Models the local node serves, so every fragment has somewhere free to go.
+    const { id } = await createCovenant({ models: ["gemma-2b-it", "mistral-7b"], cost: { budget_usd_per_day: 0.01 }, lease: { idle_timeout_s: 1 } });
+    const localBefore = await localRequests();
+    // The plan's listing fails; the fragments' own placements would get the next one.
+    const { spend, rate } = failOnceThenPass();
+    await hostedaiFaults.set({ errors: [{ endpoint: "pools", rate, status: 500 }] });
+    await listPoolsDirectly(spend);
+
+    const res = await strike({ covenant_id: id, prompt: THREE_QUESTIONS, max_tokens: 16, fusion: { strategy: "split" } });
+    expect(res.status).toBe(200);
+    const answer = StrikeResponse.parse(await res.json());
+    const fragments = answer.fusion!.fragments;
+    expect(fragments).toHaveLength(3);
+    expect(fragments.map((f) => [f.status, f.pool_id])).toEqual(Array(3).fill(["ok", "local"]));
+    expect((await localRequests()) - localBefore).toBe(3);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+    expect(await billedInferencesOf(id)).toEqual([]);
     await deleteCovenant(id);
   });
 });
