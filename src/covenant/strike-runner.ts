@@ -245,7 +245,7 @@ export class StrikeRunner {
       if (opts.poolsUnpriced && targets.length === 0) {
         throw fail(503, {
           type: "pricing_unavailable",
-          message: "cannot check this strike against the covenant's cost limits: Hosted.AI's pool listing, which carries the prices, could not be fetched, and no local node serves the model; nothing was allocated or charged",
+          message: "cannot check this strike against the covenant's cost limits: Hosted.AI's pool listing, which carries the prices, could not be fetched, and the covenant has no local node to run it on; nothing was allocated or charged",
           retry_after_s: 1,
         });
       }
