@@ -71,6 +71,19 @@ describe("a strike that cannot be priced", () => {
     await deleteCovenant(id);
   });
 
+  it("is refused with 503 pricing_unavailable when the covenant names pools and no local node", async () => {
+    const { id } = await createCovenant({ fallback: ["standard-us-east"], cost: { max_usd_per_strike: 0.01 } });
+    await hostedaiFaults.set({ errors: [{ endpoint: "pools", rate: 1, status: 500 }] });
+    const res = await strike({ covenant_id: id, model: "gemma-2b-it", prompt: "nowhere priced", max_tokens: 8 });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const body = (await res.json()) as { error: { type: string; message: string } };
+    expect(body.error.type).toBe("pricing_unavailable");
+    expect(body.error.message).toMatch(/cost limits/);
+    expect(await liveAllocationsOf(id)).toEqual([]);
+    await deleteCovenant(id);
+  });
+
   it("runs a fused plan priced without a listing on the local node only, fragment by fragment", async () => {
     // Models the local node serves, so every fragment has somewhere free to go.
     const { id } = await createCovenant({ models: ["gemma-2b-it", "mistral-7b"], cost: { budget_usd_per_day: 0.01 }, lease: { idle_timeout_s: 1 } });
