@@ -35,7 +35,7 @@ export function weightsBytes({ lanes, hashBits, dense }) {
 }
 
 /** The sources that define the features: weights trained on other features must not be embedded. */
-const FEATURE_SOURCES = ["layout.ts", "hash.ts", "scan.ts", "sink.ts", "features.ts"];
+const FEATURE_SOURCES = ["layout.ts", "hash.ts", "scan.ts", "sink.ts", "features.ts", "roles.ts"];
 
 export function featuresDigest() {
   const hash = createHash("sha256");

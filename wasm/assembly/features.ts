@@ -4,6 +4,7 @@
 // structure features.
 import { FNV_OFFSET, fmix, fnvStep, pair } from "./hash";
 import { DENSE, NS_BIGRAM, NS_HEAD, NS_LINE, NS_TAIL, NS_WORD } from "./layout";
+import { roleAssigned } from "./roles";
 import { emit } from "./sink";
 import {
   F_LINE_START, F_SINGLE_LETTER, F_SPACE_BEFORE, KIND_NUMBER, KIND_SYMBOL, KIND_WORD,
@@ -161,12 +162,13 @@ export function computeDense(): void {
   store<f32>(f, logScaled(stats.words, 8), 8);
   store<f32>(f, logScaled(stats.lines, 6), 12);
   store<f32>(f, ratio(stats.digits, nonSpace), 16);
-  // Slots 5, 7 and 8 (upper-case ratio, lower-case first word, closing "?") are kept at zero: how
-  // a request is capitalised or punctuated at its end does not change its task, and those
-  // features mostly told one dataset's house style from another's.
+  // Slots 5 and 8 (upper-case ratio, closing "?") are kept at zero: how a request is capitalised
+  // or punctuated at its end does not change its task, and those features mostly told one
+  // dataset's house style from another's. Slot 7 (once a lower-case first word, held at zero for
+  // the same reason) says whether the request gives the model a role to take (roles.ts).
   store<f32>(f, 0, 20);
   store<f32>(f, ratio(stats.symbols, nonSpace), 24);
-  store<f32>(f, 0, 28);
+  store<f32>(f, roleAssigned() ? 1.0 : 0.0, 28);
   store<f32>(f, 0, 32);
   store<f32>(f, logScaled(stats.questions, 3), 36);
   store<f32>(f, logScaled(counts.optionMarkers, 2), 40);
