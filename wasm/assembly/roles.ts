@@ -27,7 +27,7 @@ const TO = wordHash("to");
 const BE = wordHash("be");
 const BEING = wordHash("being");
 const ROLE = wordHash("role");
-const THE_ = wordHash("the");
+const THE = wordHash("the");
 const PLAY = wordHash("play");
 const ROLEPLAY = wordHash("roleplay");
 const PERSONA = wordHash("persona");
@@ -72,7 +72,7 @@ export function roleAssigned(): bool {
   for (let i = 0; i < n; i++) {
     const h = w(i);
     if ((h == ACT || h == ACTING) && w(i + 1) == AS) return true;
-    if (h == ROLEPLAY || h == PERSONA || (h == ROLE && (w(i + 1) == PLAY || i > 0 && (w(i - 1) == YOUR || w(i - 1) == THE_)))) return true;
+    if (h == ROLEPLAY || h == PERSONA || (h == ROLE && (w(i + 1) == PLAY || i > 0 && (w(i - 1) == YOUR || w(i - 1) == THE)))) return true;
     if (h == IN && w(i + 1) == CHARACTER) return true;
     if (h == IMAGINE || h == PRETEND || h == SUPPOSE) {
       const at = w(i + 1) == THAT ? i + 2 : i + 1;
