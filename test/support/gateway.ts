@@ -31,6 +31,8 @@ export interface EmulatorAllocation {
   pool_id: string;
   status: string;
   metadata?: Record<string, string>;
+  /** Live allocations: inferences running on it now. */
+  inferences_running?: number;
 }
 
 export interface EmulatorAdminView {

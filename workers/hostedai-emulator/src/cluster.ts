@@ -214,9 +214,9 @@ export class HostedAiCluster extends DurableObject<Env> {
 
   /** The record: live allocations by default; with `status`, every allocation in that state, with its bill once ended. */
   async adminView(status: AllocationStatus = "active"): Promise<AdminView> {
-    await this.advance();
+    const now = await this.advance();
     return {
-      allocations: this.store.allocations({ status }).map(adminAllocationView),
+      allocations: this.store.allocations({ status }).map((row) => adminAllocationView(row, this.store.runningOn(row.id, now.real))),
       created_total: this.store.number("created_total") ?? 0,
       released_total: this.store.number("released_total") ?? 0,
       expired_total: this.store.number("expired_total") ?? 0,

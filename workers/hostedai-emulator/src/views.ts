@@ -99,14 +99,17 @@ export interface InferenceRecordView extends InferenceBill {
   at: number;
 }
 
-/** An allocation as the admin record lists it: its holder and, once it has ended, its bill. */
-export type AdminAllocationView = AllocationView & { owner: string; billed_seconds?: number; cost_usd?: number };
+/**
+ * An allocation as the admin record lists it: its holder; while live, how many inferences are
+ * running on it; once it has ended, its bill.
+ */
+export type AdminAllocationView = AllocationView & { owner: string; inferences_running?: number; billed_seconds?: number; cost_usd?: number };
 
-export function adminAllocationView(row: AllocationRow): AdminAllocationView {
+export function adminAllocationView(row: AllocationRow, running: number): AdminAllocationView {
   return {
     ...allocationView(row),
     owner: row.owner,
-    ...(row.status !== "active" ? { billed_seconds: row.billed_seconds ?? 0, cost_usd: row.cost_usd ?? 0 } : {}),
+    ...(row.status === "active" ? { inferences_running: running } : { billed_seconds: row.billed_seconds ?? 0, cost_usd: row.cost_usd ?? 0 }),
   };
 }
 

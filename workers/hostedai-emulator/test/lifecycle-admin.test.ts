@@ -120,6 +120,23 @@ describe("admin", () => {
     });
   });
 
+  it("says how many inferences run on each live allocation", async () => {
+    // Slow enough to be seen running (about half a second each).
+    await setConfig({ latency_scale: 0.25 });
+    const slice = await allocateOk(token, { duration_seconds: 600 });
+    const running = () => adminView().then((r) => r.body.allocations.find((a: { allocation_id: string }) => a.allocation_id === slice.allocation_id)?.inferences_running);
+    expect(await running()).toBe(0);
+    const pending = [infer(token, slice.allocation_id, { max_tokens: 300 }), infer(token, slice.allocation_id, { max_tokens: 300 })];
+    let seen = 0;
+    for (let i = 0; i < 100 && seen < 2; i++) {
+      seen = await running();
+      if (seen < 2) await pause(10);
+    }
+    expect(seen).toBe(2);
+    for (const r of await Promise.all(pending)) expect(r.status).toBe(200);
+    expect(await running()).toBe(0);
+  });
+
   it("counts expiries", async () => {
     await setConfig({ time_scale: 1000 });
     await allocateOk(token, { duration_seconds: 2 });
