@@ -137,11 +137,11 @@ describe("upstream faults", () => {
   it("re-runs a strike whose preemptible allocation is preempted mid-inference, and drops the lease", async () => {
     const { id } = await createCovenant({ models: ["mistral-7b"] });
     const running = strike({ covenant_id: id, model: "mistral-7b", prompt: "a long answer please", max_tokens: 400 });
-    // Let it start on its preemptible slice, then take the slice away.
+    // Let its inference start on its preemptible slice, then take the slice away.
     let preempted: string[] = [];
-    for (let i = 0; i < 50 && preempted.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 40));
-      preempted = (await hostedaiFaults.preempt("standard-us-east", 10)).preempted;
+    for (let i = 0; i < 100 && preempted.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      if ((await liveAllocationsOf(id)).some((a) => (a.inferences_running ?? 0) > 0)) preempted = (await hostedaiFaults.preempt("standard-us-east", 10)).preempted;
     }
     expect(preempted.length).toBeGreaterThan(0);
     const res = await running;
