@@ -28,8 +28,8 @@ export function smallerModels(models: ModelCatalogue, model: ModelSpec, contract
 
 /** A strike that would go to a pool, for a covenant with cost limits, when no pool price is known. */
 export class Unpriceable extends Error {
-  constructor(readonly reason: unknown) {
-    super("the pool listing could not be fetched");
+  constructor(cause: unknown) {
+    super("the pool listing could not be fetched", { cause });
   }
 }
 
