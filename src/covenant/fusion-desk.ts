@@ -10,12 +10,11 @@ import {
   type FusionRequest,
   type ResolvedFusionPolicy,
 } from "../fusion";
-import { candidatePools, DEFAULT_ROUTES, routeModel, slicePricePerHour, strikeDeadlineMs, type ModelCatalogue, type PoolSnapshot } from "../policy";
+import { candidatePools, DEFAULT_ROUTES, needsPoolPrices, routeModel, slicePricePerHour, strikeDeadlineMs, type ModelCatalogue, type PoolSnapshot } from "../policy";
 import { FUSION_DEFAULTS, type FusionProgress } from "../schema";
 import { SqlResultCache, SqlSemanticCache, type CacheLimits } from "./fusion-cache";
 import type { LeaseManager } from "./lease-manager";
 import type { Ledger } from "./ledger";
-import { needsPoolPrices } from "./strike-costs";
 import type { RunContext, RunOptions, StrikeRunner } from "./strike-runner";
 import type { FailureStatus, StrikeInput, StrikeOutcome } from "./types";
 

@@ -1,6 +1,6 @@
 // What a strike may cost before it runs: the upper estimate the budget is checked and reserved
 // against, and the smaller models a covenant that prefers degrading to refusing can fall back on.
-import { candidatePools, estimateServiceMs, holdCostUsd, slicePricePerHour, type ModelCatalogue, type ModelSpec, type PlacementPolicy, type PoolSnapshot } from "../policy";
+import { candidatePools, estimateServiceMs, holdCostUsd, needsPoolPrices, slicePricePerHour, type ModelCatalogue, type ModelSpec, type PlacementPolicy, type PoolSnapshot } from "../policy";
 import type { BudgetRefusal } from "../policy/budget";
 import type { CovenantContract } from "../schema";
 import type { LeaseManager } from "./lease-manager";
@@ -26,36 +26,20 @@ export function smallerModels(models: ModelCatalogue, model: ModelSpec, contract
     .sort((a, b) => a.paramsB - b.paramsB);
 }
 
-/** A strike that would go to a pool, for a covenant with cost limits, when no pool price is known. */
-export class Unpriceable extends Error {
-  constructor(cause: unknown) {
-    super("the pool listing could not be fetched", { cause });
-  }
-}
-
-/**
- * Whether a covenant must not place strikes on pools it cannot price: it has a cost limit, and
- * may use pools (an empty fallback means any pool; a list of only `local` names none).
- */
-export function needsPoolPrices(c: CovenantContract): boolean {
-  const limited = c.cost.budget_usd_per_day !== undefined || c.cost.max_usd_per_strike !== undefined;
-  return limited && (c.fallback.length === 0 || c.fallback.some((t) => t !== "local"));
-}
-
 /**
  * Upper estimate in dollars: a warm lease's price, or the priciest allowed pool's plus its idle
- * tail. Throws Unpriceable rather than call a strike free when its covenant needs pool prices
- * and Hosted.AI's pool listing (hence every price) cannot be had.
+ * tail. Undefined, rather than a free strike, when its covenant needs pool prices and Hosted.AI's
+ * pool listing (hence every price) cannot be had.
  */
-export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input: StrikeInput, ctx: Pricing): Promise<number> {
+export async function estimateUsd(leases: LeaseManager, model: ModelSpec, input: StrikeInput, ctx: Pricing): Promise<number | undefined> {
   const serviceMs = estimateServiceMs(model, input.promptTokens, input.maxTokens);
   const warm = leases.list().find((l) => l.model === model.id && l.state === "active");
   if (warm && ctx.policy !== "seed") return holdCostUsd(warm.pricePerHour, serviceMs);
   let pools: PoolSnapshot[] = [];
   try {
     pools = await leases.poolSnapshot();
-  } catch (err) {
-    if (needsPoolPrices(ctx.contract)) throw new Unpriceable(err);
+  } catch {
+    if (needsPoolPrices(ctx.contract)) return undefined;
   }
   // A latency-sensitive strike may go to dedicated capacity: its price counts too.
   const prices = candidatePools(ctx.contract, model, pools, new Set(), input.latencySensitive).map((p) => slicePricePerHour(model, p));
@@ -85,11 +69,8 @@ export async function withinLimits(
     deps.ledger.reserve(input.strikeId, usd);
     return { ok: true as const, model: m, poolsPriced };
   };
-  let first: number;
-  try {
-    first = await estimateUsd(deps.leases, model, input, ctx);
-  } catch (err) {
-    if (!(err instanceof Unpriceable)) throw err;
+  const first = await estimateUsd(deps.leases, model, input, ctx);
+  if (first === undefined) {
     const refusal = deps.ledger.check(ctx.contract, 0);
     return refusal ? { ok: false, refusal } : admitted(model, 0, false);
   }
@@ -98,7 +79,7 @@ export async function withinLimits(
   if (ctx.contract.cost.on_limit === "degrade") {
     for (const m of smallerModels(deps.models, model, ctx.contract)) {
       // The listing answered for the first estimate, so these are priced from the same cache.
-      const usd = await estimateUsd(deps.leases, m, input, ctx).catch(() => Infinity);
+      const usd = (await estimateUsd(deps.leases, m, input, ctx)) ?? Infinity;
       if (!deps.ledger.check(ctx.contract, usd)) return admitted(m, usd);
     }
   }

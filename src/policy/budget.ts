@@ -65,3 +65,12 @@ export function checkBudget(contract: CovenantContract, spend: SpendState, estim
   }
   return null;
 }
+
+/**
+ * Whether a covenant must not place strikes on pools it cannot price: it has a cost limit, and
+ * may use pools (an empty fallback means any pool; a list of only `local` names none).
+ */
+export function needsPoolPrices(c: CovenantContract): boolean {
+  const limited = c.cost.budget_usd_per_day !== undefined || c.cost.max_usd_per_strike !== undefined;
+  return limited && (c.fallback.length === 0 || c.fallback.some((t) => t !== "local"));
+}
