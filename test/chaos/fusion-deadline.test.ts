@@ -1,7 +1,6 @@
-import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { covenantStatus, createCovenant, deleteCovenant, eventually } from "../support/covenants";
-import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
+import { hostedaiCounters, hostedaiFaults, localFaults, localNodeCounters } from "../support/faults";
 import { strike } from "../support/gateway";
 import { THREE_QUESTIONS as MULTI } from "../support/prompts";
 
@@ -13,7 +12,7 @@ afterEach(async () => {
 /** Requests each emulator has held without answering (injected timeouts), as each counts them. */
 async function hungSoFar(): Promise<{ hostedai: number; local: number }> {
   const hostedai = (await hostedaiCounters()).faults_injected_total.timeouts ?? 0;
-  const local = ((await (await env.LOCAL_NODE.fetch("http://local-node.test/admin/stats")).json()) as { faults_injected_total: { timeouts: number } }).faults_injected_total.timeouts;
+  const local = (await localNodeCounters()).faults_injected_total.timeouts ?? 0;
   return { hostedai, local };
 }
 

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { covenantStatus, createCovenant, eventually } from "../support/covenants";
 import { failOnceThenPass } from "../support/fault-draws";
-import { hostedaiCounters, hostedaiFaults } from "../support/faults";
+import { hostedaiCounters, hostedaiFaults, preemptRunningInference } from "../support/faults";
 import { liveAllocationsOf, strike } from "../support/gateway";
 import { hostedaiDirect } from "../support/hostedai";
 import { billedAllocationsOf, billedInferencesOf, expectBooksMatchBills, USD_TOLERANCE } from "../support/money";
@@ -71,11 +71,7 @@ describe("money reconciles under faults", () => {
     // Held a second and a half before it is lost: a bill of whole seconds, not of the time held.
     await new Promise((r) => setTimeout(r, 1_500));
     const running = strike({ covenant_id: id, model: "mistral-7b", prompt: "a long answer please", max_tokens: 400 });
-    let preempted: string[] = [];
-    for (let i = 0; i < 50 && preempted.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 40));
-      if ((await covenantStatus(id)).leases.some((l) => l.in_flight > 0)) preempted = (await hostedaiFaults.preempt("standard-us-east", 10)).preempted;
-    }
+    const preempted = await preemptRunningInference(id);
     expect(preempted).toContain(first.allocation_id);
     const res = await running;
     expect(res.status, await res.clone().text()).toBe(200);

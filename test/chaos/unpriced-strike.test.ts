@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { createCovenant, deleteCovenant } from "../support/covenants";
 import { failOnceThenPass } from "../support/fault-draws";
-import { hostedaiCounters, hostedaiFaults } from "../support/faults";
+import { hostedaiCounters, hostedaiFaults, localNodeCounters } from "../support/faults";
 import { liveAllocationsOf, strike } from "../support/gateway";
 import { hostedaiDirect } from "../support/hostedai";
 import { THREE_QUESTIONS } from "../support/prompts";
@@ -15,7 +15,7 @@ import { billedInferencesOf } from "../support/money";
 
 afterEach(() => hostedaiFaults.clear());
 
-const localRequests = async () => ((await (await env.LOCAL_NODE.fetch("http://local-node.test/admin/stats")).json()) as { requests_total: number }).requests_total;
+const localRequests = async () => (await localNodeCounters()).requests_total;
 const injectedErrors = async () => (await hostedaiCounters()).faults_injected_total.errors ?? 0;
 
 /** Pool listings straight to the emulator, to spend the fault sequence's draws before the one meant for the covenant. */

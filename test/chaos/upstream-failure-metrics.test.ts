@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { createCovenant, deleteCovenant, eventually } from "../support/covenants";
-import { hostedaiCounters, hostedaiFaults } from "../support/faults";
+import { hostedaiCounters, hostedaiFaults, preemptRunningInference } from "../support/faults";
 import { call, liveAllocationsOf, strike } from "../support/gateway";
 import { inferencesOf } from "../support/upstream";
 
@@ -82,15 +82,7 @@ describe("failed upstream calls by operation and kind", () => {
     const { id } = await createCovenant({ models: ["mistral-7b"] });
     const before = await failures();
     const running = strike({ covenant_id: id, model: "mistral-7b", prompt: `a long answer please ${crypto.randomUUID()}`, max_tokens: 400 });
-    // Once its inference runs on its slice (not merely once the slice is allocated: taken away
-    // before the inference starts, the strike just allocates again and loses nothing), take the
-    // slice (and any other preemptible one of that pool) away.
-    let preempted: string[] = [];
-    for (let i = 0; i < 100 && preempted.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      const pool = (await liveAllocationsOf(id)).find((a) => (a.inferences_running ?? 0) > 0)?.pool_id;
-      if (pool) preempted = (await hostedaiFaults.preempt(pool, 10)).preempted;
-    }
+    const preempted = await preemptRunningInference(id);
     expect(preempted.length).toBeGreaterThan(0);
     const res = await running;
     expect(res.status, await res.clone().text()).toBe(200);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { StrikeResponse } from "../../src/schema";
 import { covenantStatus, covenantUsage, createCovenant, deleteCovenant, eventually } from "../support/covenants";
-import { hostedaiCounters, hostedaiFaults, localFaults } from "../support/faults";
+import { hostedaiCounters, hostedaiFaults, localFaults, localNodeCounters, preemptRunningInference } from "../support/faults";
 import { failOnceThenPass } from "../support/fault-draws";
 import { call, liveAllocationsOf, strike } from "../support/gateway";
 import { hostedaiDirect } from "../support/hostedai";
@@ -22,10 +22,6 @@ async function upstreamFailuresCounted(): Promise<number> {
     .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
 }
 
-async function localStats(): Promise<{ requests_total: number }> {
-  return (await env.LOCAL_NODE.fetch("http://local-node.test/admin/stats")).json();
-}
-
 async function strikes(covenantId: string, n: number, model = "gemma-2b-it") {
   const responses = await Promise.all(Array.from({ length: n }, (_, i) => strike({ covenant_id: covenantId, model, prompt: `chaos ${i}`, max_tokens: 8 })));
   return Promise.all(responses.map(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> })));
@@ -35,7 +31,7 @@ describe("upstream faults", () => {
   it("absorbs a 30 % inference error rate: every strike answered once, none lost or run twice, none leaked", async () => {
     const { id } = await createCovenant({});
     const [countedBefore, injectedBefore] = [await upstreamFailuresCounted(), (await hostedaiCounters()).faults_injected_total.errors ?? 0];
-    const localBefore = (await localStats()).requests_total;
+    const localBefore = (await localNodeCounters()).requests_total;
     await hostedaiFaults.set({ errors: [{ endpoint: "inference", rate: 0.3, status: 500 }] });
     const results = await strikes(id, 30);
     expect(results.filter((r) => r.status !== 200).map((r) => r.body)).toEqual([]);
@@ -48,7 +44,7 @@ describe("upstream faults", () => {
     const answers = results.map((r) => StrikeResponse.parse(r.body));
     const onPools = answers.filter((a) => a.pool_id !== "local").map((a) => a.allocation_id).sort();
     expect((await billedInferencesOf(id)).map((i) => i.allocation_id).sort()).toEqual(onPools);
-    expect((await localStats()).requests_total - localBefore).toBe(answers.length - onPools.length);
+    expect((await localNodeCounters()).requests_total - localBefore).toBe(answers.length - onPools.length);
     const injected = (await hostedaiCounters()).faults_injected_total.errors! - injectedBefore;
     expect(injected).toBeGreaterThan(0);
     // Every failed call was retried or fallen back from, and each is counted in the metrics.
@@ -138,11 +134,7 @@ describe("upstream faults", () => {
     const { id } = await createCovenant({ models: ["mistral-7b"] });
     const running = strike({ covenant_id: id, model: "mistral-7b", prompt: "a long answer please", max_tokens: 400 });
     // Let its inference start on its preemptible slice, then take the slice away.
-    let preempted: string[] = [];
-    for (let i = 0; i < 100 && preempted.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      if ((await liveAllocationsOf(id)).some((a) => (a.inferences_running ?? 0) > 0)) preempted = (await hostedaiFaults.preempt("standard-us-east", 10)).preempted;
-    }
+    const preempted = await preemptRunningInference(id);
     expect(preempted.length).toBeGreaterThan(0);
     const res = await running;
     expect(res.status, await res.clone().text()).toBe(200);

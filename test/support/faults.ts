@@ -1,5 +1,6 @@
 // Worker-side: set and clear the emulators' injected faults through their admin APIs.
 import { env } from "cloudflare:test";
+import { liveAllocationsOf } from "./gateway";
 
 /**
  * Faults reach every request an emulator serves, whichever test file sent it: only the chaos
@@ -44,4 +45,31 @@ export interface FaultCounters {
 
 export async function hostedaiCounters(): Promise<FaultCounters> {
   return (await admin(env.HOSTEDAI, "/admin/allocations", "GET")) as FaultCounters;
+}
+
+export interface LocalNodeCounters {
+  requests_total: number;
+  faults_injected_total: Record<string, number>;
+}
+
+export async function localNodeCounters(): Promise<LocalNodeCounters> {
+  return (await admin(env.LOCAL_NODE, "/admin/stats", "GET")) as LocalNodeCounters;
+}
+
+/**
+ * Takes away the slice a covenant's inference is running on, with any other preemptible slice of
+ * its pool, once one is running (not merely allocated: taken before the inference starts, the
+ * strike simply allocates again and loses nothing). The allocations preempted; none if no
+ * inference of the covenant ran within two seconds.
+ */
+export async function preemptRunningInference(covenantId: string): Promise<string[]> {
+  for (let i = 0; i < 100; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const pool = (await liveAllocationsOf(covenantId)).find((a) => (a.inferences_running ?? 0) > 0)?.pool_id;
+    if (pool) {
+      const { preempted } = await hostedaiFaults.preempt(pool, 10);
+      if (preempted.length > 0) return preempted;
+    }
+  }
+  return [];
 }
