@@ -10,7 +10,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startSelfhost, type Selfhost } from "./lib/selfhost";
+import { freePort } from "../scripts/ports.mjs";
+import { startSelfhost, type Selfhost } from "./lib/selfhost";
 import { withSystem } from "./lib/system";
 
 interface Options {

@@ -8,8 +8,6 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../../scripts/ports.mjs";
 
-export { freePort };
-
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 export interface SelfhostOptions {

@@ -1,6 +1,6 @@
 // What the Node-side tests share: a free loopback port, waiting for something to become true, and
 // fault rules added to the shared system's Hosted.AI emulator without disturbing other files'.
-export { freePort } from "../../bench/lib/selfhost.ts";
+export { freePort } from "../../scripts/ports.mjs";
 
 /** Polls `probe` until it gives a value (a throw counts as not yet), or fails after `timeoutMs`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
