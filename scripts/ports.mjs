@@ -10,11 +10,11 @@ import { createServer } from "node:net";
 
 const LOWEST = 10_000;
 
-/** The kernel's ephemeral range [low, high], or undefined where it cannot be read. */
-function ephemeralRange() {
+/** The lowest port of the kernel's ephemeral range, or undefined where it cannot be read. */
+function ephemeralLow() {
   try {
-    const [low, high] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
-    return Number.isInteger(low) && Number.isInteger(high) ? [low, high] : undefined;
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) ? low : undefined;
   } catch {
     return undefined;
   }
@@ -35,8 +35,8 @@ export function tryPort(port, host = "127.0.0.1") {
 
 /** A port that was free on `host` a moment ago, drawn from below the ephemeral range. */
 export async function freePort(host = "127.0.0.1") {
-  const range = ephemeralRange();
-  const below = range ? range[0] - LOWEST : 0;
+  const low = ephemeralLow();
+  const below = low !== undefined ? low - LOWEST : 0;
   if (below >= 1_000) {
     for (let attempt = 0; attempt < 50; attempt++) {
       const port = await tryPort(LOWEST + Math.floor(Math.random() * below), host);
