@@ -53,3 +53,15 @@ export function isAddressInUse(err) {
   const text = `${err?.code ?? ""} ${err?.message ?? err ?? ""}`;
   return /EADDRINUSE|ERR_ADDRESS_IN_USE|[Aa]ddress already in use/.test(text);
 }
+
+/**
+ * Whether a start that failed with `err` failed because one of `ports` was taken. The error may
+ * not say so: Miniflare reports ERR_ADDRESS_IN_USE only when it has read workerd's complaint
+ * before the runtime's exit, else a bare ERR_RUNTIME_FAILURE. So a port another process holds
+ * now (the failed start has let its own go) counts too.
+ */
+export async function failedOnTakenPort(err, ports, host = "127.0.0.1") {
+  if (isAddressInUse(err)) return true;
+  for (const port of ports) if ((await tryPort(port, host)) === undefined) return true;
+  return false;
+}

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundleWorker, wranglerEnv } from "./build.mjs";
-import { freePort, isAddressInUse, tryPort } from "./ports.mjs";
+import { failedOnTakenPort, freePort, tryPort } from "./ports.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wranglerBin = join(root, "node_modules", ".bin", "wrangler");
@@ -87,7 +87,8 @@ export async function startSystem(opts = {}) {
       system = mode === "wrangler" ? await startWrangler(specs, opts, log) : await startMiniflare(specs, opts, log);
       break;
     } catch (err) {
-      if (attempt === 3 || !isAddressInUse(err) || !names.some(auto)) throw err;
+      const chosen = names.filter(auto).map((name) => ports[name]);
+      if (attempt === 3 || chosen.length === 0 || !(await failedOnTakenPort(err, chosen, HOST))) throw err;
       log(`[system] a port was taken before its worker bound it; choosing again (${attempt}/3)`);
     }
   }

@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, isAddressInUse, tryPort } from "../../scripts/ports.mjs";
+import { failedOnTakenPort, freePort, isAddressInUse, tryPort } from "../../scripts/ports.mjs";
 
 const listening: Server[] = [];
 afterEach(async () => {
@@ -48,7 +48,9 @@ describe("an address in use is recognised", () => {
     expect(isAddressInUse(err)).toBe(true);
   });
 
-  it("in Miniflare's error when a worker's socket is taken", async () => {
+  it("after Miniflare fails on a taken socket, whether or not its error says so", async () => {
+    // Miniflare says ERR_ADDRESS_IN_USE only when it read workerd's complaint before the runtime
+    // exited; otherwise ERR_RUNTIME_FAILURE. Either way the port is found held by another.
     const { Miniflare, Log, LogLevel } = await import("miniflare");
     const port = await freePort();
     await listen(port);
@@ -59,11 +61,19 @@ describe("an address in use is recognised", () => {
       port: 0,
       unsafeDirectSockets: [{ host: "127.0.0.1", port }],
       log: new Log(LogLevel.NONE),
+      handleRuntimeStdio() {},
     });
     const err = await mf.ready.then(() => undefined, (e: unknown) => e);
     await mf.dispose().catch(() => {});
     expect(err).toBeDefined();
-    expect(isAddressInUse(err)).toBe(true);
+    expect(await failedOnTakenPort(err, [port])).toBe(true);
+    expect(await failedOnTakenPort(new Error("The Workers runtime failed to start."), [port])).toBe(true);
+  });
+
+  it("but not when the ports are free and the error is another", async () => {
+    const port = await freePort();
+    expect(await failedOnTakenPort(new Error("The Workers runtime failed to start."), [port])).toBe(false);
+    expect(await failedOnTakenPort(Object.assign(new Error("listen EADDRINUSE"), { code: "EADDRINUSE" }), [port])).toBe(true);
   });
 
   it("and not in other failures", () => {
