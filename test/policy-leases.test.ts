@@ -1,7 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  addedBilledSeconds,
   applyCovenantChange,
+  bestWarmLease,
   BILLING_STEP_MS,
   idleReleaseAt,
   RELEASE_MARGIN_MS,
@@ -10,8 +12,10 @@ import {
   decideAcquire,
   defaultContract,
   finishOnLease,
+  leaseFits,
   leaseUtilization,
   modelCatalogue,
+  predictOption,
   observeArrival,
   planMaintenance,
   startOnLease,
@@ -44,6 +48,31 @@ describe("acquire", () => {
   it("waits once the covenant holds max_leases", () => {
     const full = Array.from({ length: contract.lease.max_leases }, (_, i) => lease({ leaseId: `l${i}`, model: "qwen-14b" }));
     expect(decideAcquire(full, need, contract, NOW).kind).toBe("wait");
+  });
+
+  it("picks the lease its documented order puts first: idle, then fewest billed seconds added, then most recently used, then id", () => {
+    const arbLease = fc.record({
+      leaseId: fc.constantFrom("a", "b", "c", "d", "e", "f"),
+      model: fc.constantFrom("mistral-7b", "qwen-14b"),
+      createdAt: fc.integer({ min: NOW - 10_000, max: NOW }),
+      expiresAt: fc.integer({ min: NOW, max: NOW + 600_000 }),
+      lastUsedAt: fc.integer({ min: NOW - 3, max: NOW }),
+      inFlight: fc.integer({ min: 0, max: 4 }),
+    });
+    fc.assert(
+      fc.property(fc.array(arbLease, { maxLength: 32 }), fc.integer({ min: 1, max: 4000 }), (raw, maxTokens) => {
+        const leases = raw.map((over) => lease(over));
+        const n = { ...need, maxTokens };
+        // The order written out as a sort, independently of the one-pass scan.
+        const serviceMs = predictOption(n, 0, 1).e2eMs;
+        const added = (l: Lease) => addedBilledSeconds(l, NOW, serviceMs);
+        const expected = leases
+          .filter((l) => leaseFits(l, n, contract, NOW))
+          .sort((a, b) => a.inFlight - b.inFlight || (a.inFlight === 0 ? added(a) - added(b) : 0) || b.lastUsedAt - a.lastUsedAt || a.leaseId.localeCompare(b.leaseId))[0];
+        expect(bestWarmLease(leases, n, contract, NOW)).toBe(expected);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("tracks busy time across overlapping strikes", () => {

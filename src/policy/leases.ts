@@ -103,16 +103,26 @@ export function addedBilledSeconds(lease: Pick<Lease, "createdAt">, now: number,
  * their billed second. Ties by id for determinism.
  */
 export function bestWarmLease(leases: readonly Lease[], need: StrikeNeed, contract: CovenantContract, now: number): Lease | undefined {
-  const serviceMs = predictOption(need, 0, 1).e2eMs;
-  const added = new Map<Lease, number>();
-  const cost = (l: Lease) => {
-    let n = added.get(l);
-    if (n === undefined) added.set(l, (n = addedBilledSeconds(l, now, serviceMs)));
-    return n;
-  };
-  return leases
-    .filter((l) => leaseFits(l, need, contract, now))
-    .sort((a, b) => a.inFlight - b.inFlight || (a.inFlight === 0 ? cost(a) - cost(b) : 0) || b.lastUsedAt - a.lastUsedAt || a.leaseId.localeCompare(b.leaseId))[0];
+  // One pass, not filter and sort: this runs on every strike, over up to max_leases leases.
+  let best: Lease | undefined;
+  let bestCost = 0;
+  let serviceMs: number | undefined;
+  const cost = (l: Lease) => addedBilledSeconds(l, now, (serviceMs ??= predictOption(need, 0, 1).e2eMs));
+  for (const lease of leases) {
+    if (!leaseFits(lease, need, contract, now)) continue;
+    const leaseCost = lease.inFlight === 0 ? cost(lease) : 0;
+    const first =
+      best === undefined ||
+      (lease.inFlight - best.inFlight ||
+        (lease.inFlight === 0 ? leaseCost - bestCost : 0) ||
+        best.lastUsedAt - lease.lastUsedAt ||
+        lease.leaseId.localeCompare(best.leaseId)) < 0;
+    if (first) {
+      best = lease;
+      bestCost = leaseCost;
+    }
+  }
+  return best;
 }
 
 /**
