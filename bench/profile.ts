@@ -55,6 +55,21 @@ export function stageOf(file: string, fn: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Which side of the strike a source file's code runs on: the edge worker (scales out with
+ * requests) or the covenant's Durable Object (one per covenant, single-threaded, so its share of
+ * a strike is what bounds one covenant's throughput); undefined = look at the caller, for code
+ * both sides share (log lines, spans, the metric registry, the runtime's helpers).
+ */
+export function sideOf(file: string, fn: string): string | undefined {
+  const f = shortFile(file);
+  if (!f) return undefined;
+  if (f === "src/telemetry/log.ts") return fn === "serve" || fn === "requestLogger" ? "edge worker" : undefined;
+  if (/^src\/(covenant|providers|policy|fusion|structured|families)\/|^src\/telemetry\/(book|upstream|upstream-failures|traced-covenant|strike-spans|metrics|readings)\.ts/.test(f)) return "covenant object";
+  if (/^src\/(api|auth|limits|classify|mcp)\/|^wasm\/|^node_modules\/(hono|@hono|zod|@asteasolutions)\//.test(f)) return "edge worker";
+  return undefined;
+}
+
 interface ProfileOptions {
   path: Profiled;
   concurrency: number;
@@ -134,6 +149,11 @@ async function profileSystem(opts: ProfileOptions, inspectorPort: number, otlpUr
       ];
       for (const [stage, t] of [...a.stageUs].sort((x, y) => y[1] - x[1])) {
         out.push(`| ${stage} | ${us(t)} | ${((100 * t) / a.totalUs).toFixed(1)} % |`);
+      }
+      const sides = attribute(profile, files, sideOf);
+      out.push(``, `| side | CPU µs per response | share |`, `| --- | ---: | ---: |`);
+      for (const [side, t] of [...sides.stageUs].sort((x, y) => y[1] - x[1])) {
+        out.push(`| ${side} | ${us(t)} | ${((100 * t) / sides.totalUs).toFixed(1)} % |`);
       }
       out.push(``, `Top functions by self time (µs per response):`, ``);
       for (const [fn, t] of [...a.selfUs].sort((x, y) => y[1] - x[1]).slice(0, 40)) out.push(`- ${us(t)} ${fn}`);
