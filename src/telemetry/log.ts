@@ -6,7 +6,7 @@
  */
 import { SpanKind, SpanStatusCode, context, createContextKey, type Span } from "@opentelemetry/api";
 import type { Context as HonoContext, MiddlewareHandler } from "hono";
-import { configureTracing, edgeParent, flushAfter, inSpan, type TracingEnv } from "./tracing";
+import { configureTracing, edgeParent, flushAfter, inSpan, tracingEnabled, type TracingEnv } from "./tracing";
 import { traceFrom, type TraceContext } from "./trace-context";
 import { logLevelFrom, writesLine, type LogLevel } from "./log-level";
 
@@ -243,7 +243,7 @@ export const requestLogger: MiddlewareHandler = async (c, next) => {
   const fields: Annotations = {};
   const path = pathOf(c.req.url);
   const parent = edgeParent(c.req.header("traceparent")).setValue(REQUEST_FIELDS, fields);
-  const attributes = { "http.request.method": c.req.method, "url.path": path };
+  const attributes = tracingEnabled() ? { "http.request.method": c.req.method, "url.path": path } : undefined;
   try {
     await inSpan(`${c.req.method} ${path}`, { kind: SpanKind.SERVER, attributes }, (span) => serve(c, next, span, fields, started, path), parent);
   } finally {
@@ -267,20 +267,22 @@ async function serve(c: HonoContext, next: () => Promise<void>, span: Span, fiel
     const tenant = fields.tenant ?? (c.get("tenant") as string | undefined);
     const keyId = (c.get("principal") as { keyId?: string } | undefined)?.keyId;
     const errorType = fields.error_type ?? (status >= 400 ? await errorTypeOf(c.res) : undefined);
-    const route = routeOf(c);
-    span.updateName(`${c.req.method} ${route}`);
-    span.setAttributes({
-      "http.route": route,
-      "http.response.status_code": status,
-      ...(tenant && { "homeskillet.tenant": tenant }),
-      ...(keyId && { "homeskillet.key_id": keyId }),
-      ...(fields.covenant && { "homeskillet.covenant": fields.covenant }),
-      ...(fields.strike_id && { "homeskillet.strike_id": fields.strike_id }),
-      ...(fields.end_user && { "enduser.id": fields.end_user }),
-      ...(errorType && { "error.type": errorType }),
-    });
-    // A server span fails on 5xx only: a 4xx is the client's error, answered correctly.
-    if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (span.isRecording()) {
+      const route = routeOf(c);
+      span.updateName(`${c.req.method} ${route}`);
+      span.setAttributes({
+        "http.route": route,
+        "http.response.status_code": status,
+        ...(tenant && { "homeskillet.tenant": tenant }),
+        ...(keyId && { "homeskillet.key_id": keyId }),
+        ...(fields.covenant && { "homeskillet.covenant": fields.covenant }),
+        ...(fields.strike_id && { "homeskillet.strike_id": fields.strike_id }),
+        ...(fields.end_user && { "enduser.id": fields.end_user }),
+        ...(errorType && { "error.type": errorType }),
+      });
+      // A server span fails on 5xx only: a 4xx is the client's error, answered correctly.
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
     emit({
       kind: "request",
       ts: new Date(started).toISOString(),

@@ -6,7 +6,7 @@
 import { context, createContextKey, trace, type Attributes, type Span } from "@opentelemetry/api";
 import type { AttemptResult } from "../covenant/attempt";
 import type { StrikeInput, StrikeOutcome } from "../covenant/types";
-import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, tracingEnabled, withWho, type Who } from "./tracing";
+import { contextFromTraceparent, failSpan, inSpan, relayStream, startSpan, tracingEnabled, whoIsActive, withWho, type Who } from "./tracing";
 import { withAttemptPool, withUpstreamSink, type UpstreamSink } from "./upstream-failures";
 
 /** Attempts made so far in this strike, by target: the retry count of the next one. */
@@ -28,6 +28,7 @@ function whoAttributes(who: Who): Attributes {
 
 /** Records a strike's outcome on its span: where it ran, tokens, cost, or the error it ended with. */
 export function describeOutcome(span: Span, outcome: StrikeOutcome): void {
+  if (!span.isRecording()) return;
   if (!outcome.ok) {
     span.setAttribute("http.response.status_code", outcome.status);
     failSpan(span, { message: outcome.error.message }, outcome.error.type);
@@ -59,8 +60,10 @@ type StrikeCall = Pick<StrikeInput, "strikeId" | "tenant" | "covenantId" | "trac
 
 function covenantParent(input: StrikeCall, sink: UpstreamSink | undefined): { who: Who; parent: ReturnType<typeof context.active> } {
   const who = { tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId };
-  // A remote parent: native RPC does not carry the edge's context by itself.
-  return { who, parent: withUpstreamSink(withWho(contextFromTraceparent(input.traceparent), who), sink) };
+  // A remote parent: native RPC does not carry the edge's context by itself. The strike's attempt
+  // count starts here, so the runner's traceStrike needs no context of its own for it.
+  const parent = withUpstreamSink(withWho(contextFromTraceparent(input.traceparent), who), sink).setValue(ATTEMPTS, new Map<string, number>());
+  return { who, parent };
 }
 
 /**
@@ -69,7 +72,7 @@ function covenantParent(input: StrikeCall, sink: UpstreamSink | undefined): { wh
  */
 export function traceCovenantStrike(input: StrikeCall, run: () => Promise<StrikeOutcome>, sink?: UpstreamSink): Promise<StrikeOutcome> {
   const { who, parent } = covenantParent(input, sink);
-  return inSpan("covenant strike", { attributes: whoAttributes(who) }, async (span) => {
+  return inSpan("covenant strike", tracingEnabled() ? { attributes: whoAttributes(who) } : {}, async (span) => {
     const outcome = await run();
     describeOutcome(span, outcome);
     return outcome;
@@ -109,8 +112,11 @@ export function traceCovenantWork<T>(name: string, objectName: string | undefine
  */
 export function traceStrike(input: Pick<StrikeInput, "strikeId" | "tenant" | "covenantId" | "model">, run: () => Promise<StrikeOutcome>): Promise<StrikeOutcome> {
   const dot = input.strikeId.indexOf(".");
+  const active = context.active();
+  // Called inside the covenant call that brought this very strike: its context already says so.
+  if (dot < 0 && active.getValue(ATTEMPTS) && whoIsActive(active).strikeId === input.strikeId) return run();
   const who = { tenant: input.tenant, covenant: input.covenantId, strikeId: input.strikeId };
-  const parent = withWho(context.active(), who).setValue(ATTEMPTS, new Map<string, number>());
+  const parent = withWho(active, who).setValue(ATTEMPTS, new Map<string, number>());
   if (dot < 0) return context.with(parent, run);
   const attributes: Attributes = {
     ...whoAttributes(who),
@@ -135,18 +141,22 @@ export function traceAttempt(
   const retryCount = tries?.get(target.id) ?? 0;
   tries?.set(target.id, retryCount + 1);
   // Tenant, covenant and strike are on the covenant's span above: not repeated on every attempt.
-  const attributes: Attributes = {
-    "homeskillet.target": target.id,
-    "homeskillet.retry_count": retryCount,
-    "homeskillet.breaker_state": about.breakerState,
-    "gen_ai.request.model": about.model,
-  };
+  const attributes: Attributes | undefined = tracingEnabled()
+    ? {
+        "homeskillet.target": target.id,
+        "homeskillet.retry_count": retryCount,
+        "homeskillet.breaker_state": about.breakerState,
+        "gen_ai.request.model": about.model,
+      }
+    : undefined;
   // Calls made in the attempt (allocate, infer, the release after it) are about its target.
   const parent = withAttemptPool(context.active(), target.kind === "local" ? "local" : target.id);
   return inSpan(`attempt ${target.id}`, { attributes }, async (span) => {
     const r = await run();
     // Where it ran; tokens and cost are on the inference's span and the strike's.
-    span.setAttributes({ "homeskillet.pool": r.poolId, "homeskillet.allocation_id": r.allocationId, "homeskillet.lease_reused": r.leaseReused, "homeskillet.queue_ms": r.queueMs });
+    if (span.isRecording()) {
+      span.setAttributes({ "homeskillet.pool": r.poolId, "homeskillet.allocation_id": r.allocationId, "homeskillet.lease_reused": r.leaseReused, "homeskillet.queue_ms": r.queueMs });
+    }
     return r;
   }, parent);
 }

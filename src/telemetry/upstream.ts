@@ -6,7 +6,7 @@
 import { SpanKind, SpanStatusCode, type Attributes, type Span } from "@opentelemetry/api";
 import { emit, outcomeOf, type Outcome } from "./log";
 import type { StreamHooks } from "../streams";
-import { failSpan, spanIds, startSpan, whoIsActive } from "./tracing";
+import { failSpan, spanIds, startSpan, tracingEnabled, whoIsActive } from "./tracing";
 import { attemptPoolActive, failureKind, upstreamSinkActive } from "./upstream-failures";
 
 export interface UpstreamCallInfo {
@@ -59,16 +59,18 @@ export class UpstreamCallRecord implements UpstreamCall {
   private done = false;
 
   constructor(private readonly info: UpstreamCallInfo) {
-    const attributes: Attributes = {
-      "homeskillet.upstream.provider": info.provider,
-      "homeskillet.upstream.op": info.op,
-      ...(info.method && { "http.request.method": info.method }),
-      ...(info.allocationId && { "homeskillet.allocation_id": info.allocationId }),
-      ...(info.pool && { "homeskillet.pool": info.pool }),
-      ...(info.model && { "gen_ai.request.model": info.model }),
-    };
     // Tenant, covenant and strike are on the covenant span this call runs under (and on the log
-    // line): not repeated on every call's span.
+    // line): not repeated on every call's span. With tracing off nothing would read them.
+    const attributes: Attributes | undefined = tracingEnabled()
+      ? {
+          "homeskillet.upstream.provider": info.provider,
+          "homeskillet.upstream.op": info.op,
+          ...(info.method && { "http.request.method": info.method }),
+          ...(info.allocationId && { "homeskillet.allocation_id": info.allocationId }),
+          ...(info.pool && { "homeskillet.pool": info.pool }),
+          ...(info.model && { "gen_ai.request.model": info.model }),
+        }
+      : undefined;
     this.span = startSpan(`${info.provider} ${info.op}`, { kind: SpanKind.CLIENT, attributes });
     const ids = spanIds(this.span);
     this.ids = ids;
@@ -81,7 +83,11 @@ export class UpstreamCallRecord implements UpstreamCall {
 
   /** Adds what the answer said (tokens, cost, the allocation granted). */
   learn(result: UpstreamResult): void {
-    Object.assign(this.result, Object.fromEntries(Object.entries(result).filter(([, v]) => v !== undefined)));
+    const into = this.result as Record<string, unknown>;
+    for (const key in result) {
+      const value = result[key as keyof UpstreamResult];
+      if (value !== undefined) into[key] = value;
+    }
   }
 
   /** Ends the call: successfully, or with an error (an UpstreamError's status and type are read). */
@@ -101,17 +107,18 @@ export class UpstreamCallRecord implements UpstreamCall {
       outcome = status >= 400 && status < 500 ? "client_error" : "error";
     }
     const r = this.result;
-    const attributes: Attributes = {
-      ...(status && { "http.response.status_code": status }),
-      ...(r.allocationId && { "homeskillet.allocation_id": r.allocationId }),
-      ...(r.pool && { "homeskillet.pool": r.pool }),
-      ...(r.promptTokens !== undefined && { "gen_ai.usage.input_tokens": r.promptTokens }),
-      ...(r.completionTokens !== undefined && { "gen_ai.usage.output_tokens": r.completionTokens }),
-      ...(r.costUsd !== undefined && { "homeskillet.cost_usd": r.costUsd }),
-    };
-    this.span.setAttributes(attributes);
-    if (type !== undefined) failSpan(this.span, error ?? {}, type);
-    else if (outcome === "error") this.span.setStatus({ code: SpanStatusCode.ERROR });
+    if (this.span.isRecording()) {
+      this.span.setAttributes({
+        ...(status && { "http.response.status_code": status }),
+        ...(r.allocationId && { "homeskillet.allocation_id": r.allocationId }),
+        ...(r.pool && { "homeskillet.pool": r.pool }),
+        ...(r.promptTokens !== undefined && { "gen_ai.usage.input_tokens": r.promptTokens }),
+        ...(r.completionTokens !== undefined && { "gen_ai.usage.output_tokens": r.completionTokens }),
+        ...(r.costUsd !== undefined && { "homeskillet.cost_usd": r.costUsd }),
+      });
+      if (type !== undefined) failSpan(this.span, error ?? {}, type);
+      else if (outcome === "error") this.span.setStatus({ code: SpanStatusCode.ERROR });
+    }
     this.span.end();
     if (type !== undefined && this.sink) {
       const pool = r.pool ?? this.info.pool ?? (this.info.provider === "local" ? "local" : this.attemptPool);
