@@ -5,6 +5,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     name: "node",
+    // One file at a time: its files share state (see the root vitest.config.ts).
+    fileParallelism: false,
     include: ["test/node/**/*.test.ts"],
     environment: "node",
     globalSetup: ["test/node/system.ts"],
