@@ -9,7 +9,7 @@ export default defineConfig({
   test: {
     onConsoleLog,
     // The gateway's files mostly wait on workerd and the emulators, so two run side by side even
-    // on two cores (vitest's default there is one): measured, the project took 246–300 s instead
+    // on two cores (vitest's default there is one): measured, the project took 229–300 s instead
     // of 370 s. Projects whose files share mutable state (the node project's one system, the
     // emulators' admin settings, chaos's faults) keep fileParallelism off and run one file at a time.
     maxWorkers: Math.max(2, availableParallelism() - 1),
