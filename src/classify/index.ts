@@ -66,11 +66,13 @@ export function analyseRequest(input: { messages?: readonly ChatMessage[]; promp
       classification = { ...classification, label, probabilities, confident };
     }
     // The reading, never the text: prompts stay out of traces.
-    span.setAttributes({
-      "homeskillet.classify.label": classification.label,
-      "homeskillet.classify.complexity": classification.complexity,
-      "gen_ai.usage.input_tokens": classification.prompt_tokens,
-    });
+    if (span.isRecording()) {
+      span.setAttributes({
+        "homeskillet.classify.label": classification.label,
+        "homeskillet.classify.complexity": classification.complexity,
+        "gen_ai.usage.input_tokens": classification.prompt_tokens,
+      });
+    }
     return { promptText, promptTokens: classification.prompt_tokens, classification };
   });
 }
