@@ -2,7 +2,8 @@
 // models, never more than the issuing key, revocation within the cache bound, rotation with grace.
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { sha256Hex } from "../src/auth";
+import { resolveKey, sha256Hex } from "../src/auth";
+import type { Env } from "../src/env";
 import { keyLimiterName } from "../src/limits";
 import type { KeyView } from "../src/schema";
 import { createCovenant } from "./support/covenants";
@@ -170,5 +171,36 @@ describe("revocation, expiry and rotation", () => {
       const res = await call("/v1/models", { key });
       expect(res.status).toBe(401);
     }
+  });
+});
+
+describe("the isolate's key cache", () => {
+  // Short secrets are cached as themselves, longer ones by their hash: no secret may ever be taken
+  // for the cache entry of another one's hash.
+  const long = `lk_${"a".repeat(400)}`;
+  const configured = (keys: Record<string, string>) => ({ ...env, HOMESKILLET_TENANT_KEYS: JSON.stringify(keys), HOMESKILLET_DEV_KEY: "" }) as Env;
+
+  it("knows a long configured key, again and again, and nothing that spells its hash", async () => {
+    const e = configured({ acme: long, beta: "short-secret-of-beta" });
+    for (let i = 0; i < 3; i++) {
+      const r = await resolveKey(e, long);
+      expect(r.ok && r.principal.tenant).toBe("acme");
+    }
+    const hash = await sha256Hex(long);
+    for (const forged of [hash, `sha256:${hash}`, "#".repeat(256) + hash, `#${hash}`]) {
+      expect((await resolveKey(e, forged)).ok).toBe(false);
+    }
+    const short = await resolveKey(e, "short-secret-of-beta");
+    expect(short.ok && short.principal.tenant).toBe("beta");
+  });
+
+  it("a key configured by its hash is known by its secret only", async () => {
+    const secret = "configured-by-hash";
+    const hash = await sha256Hex(secret);
+    const e = configured({ gamma: `sha256:${hash}` });
+    const r = await resolveKey(e, secret);
+    expect(r.ok && r.principal.tenant).toBe("gamma");
+    expect((await resolveKey(e, hash)).ok).toBe(false);
+    expect((await resolveKey(e, `sha256:${hash}`)).ok).toBe(false);
   });
 });

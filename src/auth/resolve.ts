@@ -22,9 +22,17 @@ interface Cached {
   until: number;
 }
 
+// Keyed by the secret as presented, so a key this isolate already knows costs one map lookup and
+// no digest (a SHA-256 is an async crossing into the runtime on every request). The isolate holds
+// each secret it is sent while it serves the request anyway; the hash is still all that is stored
+// or sent anywhere. A secret longer than any real key is cached by its hash, so garbage sent as
+// keys cannot grow the cache beyond CACHE_ENTRIES short strings; a hash's entry is longer than
+// any secret cached as itself, so no secret can be taken for another's hash.
 const cache = new Map<string, Cached>();
-/** Which cached hashes belong to which key id, so a change made here drops them at once. */
-const hashesOfKey = new Map<string, Set<string>>();
+const LONGEST_CACHED_SECRET = 256;
+const HASHED = "#".repeat(LONGEST_CACHED_SECRET);
+/** Which cache entries belong to which key id, so a change made here drops them at once. */
+const cacheKeysOfKey = new Map<string, Set<string>>();
 
 // The key table is derived from configuration once per isolate (configuration cannot change
 // without a new isolate), keyed by the raw settings so tests with other settings stay correct.
@@ -45,11 +53,13 @@ export type Resolved = { ok: true; principal: Principal } | { ok: false; reason:
 
 /** The principal behind a secret, or why there is none. */
 export async function resolveKey(env: Env, secret: string, now = Date.now()): Promise<Resolved> {
-  const hash = await sha256Hex(secret);
-  let entry = cache.get(hash);
+  let hash = secret.length > LONGEST_CACHED_SECRET ? await sha256Hex(secret) : undefined;
+  const cacheKey = hash === undefined ? secret : HASHED + hash;
+  let entry = cache.get(cacheKey);
   if (!entry || entry.until <= now) {
+    hash ??= await sha256Hex(secret);
     entry = { principal: await lookup(env, secret, hash), until: now + keyCacheMs(env) };
-    remember(hash, entry);
+    remember(cacheKey, entry);
   }
   const p = entry.principal;
   if (!p) return { ok: false, reason: "invalid" };
@@ -66,24 +76,24 @@ async function lookup(env: Env, secret: string, hash: string): Promise<Principal
   return record ? principalOf(record) : null;
 }
 
-function remember(hash: string, entry: Cached): void {
+function remember(cacheKey: string, entry: Cached): void {
   if (cache.size >= CACHE_ENTRIES) {
     const oldest = cache.keys().next().value;
     if (oldest !== undefined) cache.delete(oldest);
   }
-  cache.delete(hash);
-  cache.set(hash, entry);
+  cache.delete(cacheKey);
+  cache.set(cacheKey, entry);
   const keyId = entry.principal?.keyId;
-  if (keyId) hashesOfKey.set(keyId, (hashesOfKey.get(keyId) ?? new Set()).add(hash));
+  if (keyId) cacheKeysOfKey.set(keyId, (cacheKeysOfKey.get(keyId) ?? new Set()).add(cacheKey));
 }
 
 /** This isolate changed a key: forget what it knew, so its next use asks again. */
 export function forgetKey(keyId: string): void {
-  for (const hash of hashesOfKey.get(keyId) ?? []) cache.delete(hash);
-  hashesOfKey.delete(keyId);
+  for (const cacheKey of cacheKeysOfKey.get(keyId) ?? []) cache.delete(cacheKey);
+  cacheKeysOfKey.delete(keyId);
 }
 
 /** Forgets every key of a tenant (a deleted tenant). */
 export function forgetTenant(tenant: string): void {
-  for (const [hash, entry] of cache) if (entry.principal?.tenant === tenant) cache.delete(hash);
+  for (const [cacheKey, entry] of cache) if (entry.principal?.tenant === tenant) cache.delete(cacheKey);
 }
