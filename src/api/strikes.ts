@@ -5,6 +5,7 @@ import { newRouter } from "./app-types";
 import { limitBody, requireJson } from "./middleware";
 
 const errorContent = { "application/json": { schema: ErrorBody } };
+const IDEMPOTENCY_KEY = "Run this strike at most once: a repeat with the same key gets the first answer.";
 
 export const strikeRoute = createRoute({
   method: "post",
@@ -12,10 +13,19 @@ export const strikeRoute = createRoute({
   summary: "Run one strike: allocate a vGPU slice, infer, release",
   security: [{ bearer: ["strike"] }],
   middleware: [limitBody, requireJson] as const,
+  // Documented, not validated here: a header validator copies every request header into an object
+  // on every strike to check one optional string, which precheck (src/api/strike-service.ts)
+  // checks anyway, with its own 400 naming the header.
+  parameters: [
+    {
+      name: "idempotency-key",
+      in: "header",
+      required: false,
+      description: IDEMPOTENCY_KEY,
+      schema: { type: "string", description: IDEMPOTENCY_KEY },
+    },
+  ],
   request: {
-    headers: z.object({
-      "idempotency-key": z.string().optional().openapi({ description: "Run this strike at most once: a repeat with the same key gets the first answer." }),
-    }),
     body: { required: true, content: { "application/json": { schema: StrikeRequest } } },
   },
   responses: {
